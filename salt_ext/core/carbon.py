@@ -1,0 +1,62 @@
+"""The carbon (Graphite) backend: options, serializer choice and TCP transports."""
+
+from salt_ext.core import graphite
+from salt_ext.core.config import Option
+from salt_ext.core.delivery import TcpTransport
+from salt_ext.core.errors import ConfigError
+from salt_ext.core.returner import Backend
+
+DEFAULT_PORTS = {"text": 2003, "pickle": 2004}
+
+
+def parse_endpoint(text, default_port):
+    """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address -> (host, port)."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+        raise ValueError(text)
+    return host, int(port) if port else default_port
+
+
+class CarbonBackend(Backend):
+    """``--return carbon``: Graphite's carbon plaintext (``text``) or ``pickle`` protocol."""
+
+    name = "carbon"
+    options = {
+        "host": Option("str", "127.0.0.1"),
+        "port": Option("int", None, minimum=1, doc="default 2003 (text) or 2004 (pickle)"),
+        "hosts": Option("list", [], doc="failover list of host[:port]; overrides host/port"),
+        "mode": Option("str", "text", choices=("text", "pickle")),
+        "prefix": Option("str", "vitals"),
+        "template": Option("str", graphite.DEFAULT_TEMPLATE),
+    }
+
+    def validate(self, opts):
+        problem = graphite.validate_template(opts["template"])
+        if problem:
+            raise ConfigError("carbon:template", problem)
+        port = opts["port"] or DEFAULT_PORTS[opts["mode"]]
+        if port > 65535:
+            raise ConfigError("carbon:port", f"must be a TCP port, got {port}")
+        try:
+            endpoints = [parse_endpoint(h, port) for h in opts["hosts"]]
+        except ValueError as exc:
+            raise ConfigError("carbon:hosts", f"expected host or host:port, got {exc}") from None
+        opts["endpoints"] = endpoints or [(opts["host"], port)]
+        return opts
+
+    def serialize(self, samples, minion, opts):
+        paths = graphite.PathBuilder(minion, opts["prefix"], opts["template"])
+        return graphite.SERIALIZERS[opts["mode"]](samples, paths)
+
+    def transports(self, opts):
+        return [TcpTransport(host, port, opts["timeout"]) for host, port in opts["endpoints"]]
+
+
+BACKEND = CarbonBackend()

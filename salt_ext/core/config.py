@@ -1,0 +1,114 @@
+"""One parser for every configuration dict: explicit defaults, typed values, errors naming the key.
+
+Each concern declares its options once as a ``{name: Option}`` spec (``vitals:`` for collection,
+``carbon:`` / ``influxdb:`` for the returners, ``vitals:pollpush:`` on the master). Values come
+from Salt config, pillar, ``--return_kwargs`` or the command line, often as strings, so each
+kind accepts the string forms an operator would type.
+"""
+
+import math
+
+from salt_ext.core.errors import ConfigError
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0", ""}
+
+
+class Option:
+    """One option: its kind (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``), default
+    and constraints. ``secret`` options are never echoed in error messages."""
+
+    def __init__(self, kind, default, choices=None, minimum=None, secret=False, doc=""):
+        self.kind = kind
+        self.default = default
+        self.choices = choices
+        self.minimum = minimum
+        self.secret = secret
+        self.doc = doc
+
+
+def parse(prefix, raw, spec, allow_unknown=False):
+    """Validate ``raw`` (a dict, or None) against ``spec`` and fill in defaults.
+
+    Raises :class:`ConfigError` naming ``prefix:key`` for the first bad value, or for an unknown
+    key unless ``allow_unknown``.
+    """
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError(prefix, f"must be a dict, got {type(raw).__name__}")
+    if not allow_unknown:
+        unknown = sorted(str(k) for k in raw if k not in spec)
+        if unknown:
+            raise ConfigError(
+                f"{prefix}:{unknown[0]}", f"unknown option (known: {', '.join(sorted(spec))})"
+            )
+    out = {}
+    for name, option in spec.items():
+        value = raw.get(name)
+        key = f"{prefix}:{name}"
+        out[name] = _copy(option.default) if value is None else _convert(key, value, option)
+    return out
+
+
+def _copy(value):
+    return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+
+
+def _convert(key, value, option):
+    shown = "<hidden>" if option.secret else repr(value)
+    kind = option.kind
+    try:
+        if kind == "str":
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError
+            value = str(value)
+        elif kind == "bool":
+            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                value = value.strip().lower() in _TRUE
+            elif not isinstance(value, bool):
+                raise ValueError
+        elif kind in ("int", "float"):
+            if isinstance(value, bool):
+                raise ValueError
+            value = float(value) if kind == "float" else _to_int(value)
+            if not math.isfinite(value):
+                raise ValueError
+        elif kind == "list":
+            value = _to_list(value)
+        elif kind == "dict":
+            if not isinstance(value, dict):
+                raise ValueError
+            value = {str(k): str(v) for k, v in value.items()}
+        else:  # pragma: no cover - a spec bug, not user input
+            raise AssertionError(f"unknown option kind {kind}")
+    except (TypeError, ValueError):
+        raise ConfigError(key, f"expected {_KIND_TEXT[kind]}, got {shown}") from None
+    if option.choices is not None and value not in option.choices:
+        raise ConfigError(key, f"must be one of {', '.join(map(str, option.choices))}, got {shown}")
+    if option.minimum is not None and value < option.minimum:
+        raise ConfigError(key, f"must be at least {option.minimum}, got {shown}")
+    return value
+
+
+def _to_int(value):
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError
+    return int(value)
+
+
+def _to_list(value):
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int)) for v in value):
+        return [str(v) for v in value]
+    raise ValueError
+
+
+_KIND_TEXT = {
+    "str": "a string",
+    "bool": "true or false",
+    "int": "an integer",
+    "float": "a number",
+    "list": "a list of strings (or one comma-separated string)",
+    "dict": "a dict",
+}

@@ -1,0 +1,166 @@
+"""Delivery shared by every returner: transports with timeouts, failover, spool and replay.
+
+A transport is anything with ``label`` (safe to log: never a credential) and
+``send(payload: bytes)`` that raises :class:`DeliveryError` on failure. :class:`Delivery` wraps
+a list of transports (tried in order, or round-robin) and a :class:`~salt_ext.core.spool.Spool`:
+
+1. the current payload goes to the first destination that takes it;
+2. if none does, it is spooled (unless the error says retrying can never help);
+3. after a success, spooled records are replayed oldest first in bounded chunks, under the
+   spool lock; a chunk that fails again stays spooled, and replay stops for this job.
+
+Worst-case time of a job against dead backends: per destination, one connect timeout plus one
+send timeout (``sendall`` with a socket timeout bounds the whole send since Python 3.5).
+"""
+
+import logging
+import random
+import socket
+from dataclasses import dataclass
+
+from salt_ext.core.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+
+class TcpTransport:
+    """One TCP connection per payload, one ``sendall``; carbon plaintext and pickle use it."""
+
+    def __init__(self, host, port, timeout=5.0, connect=socket.create_connection):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._connect = connect
+        self.label = f"{host}:{port}"
+
+    def send(self, payload):
+        try:
+            sock = self._connect((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise DeliveryError(f"cannot connect to {self.label}: {_reason(exc)}") from None
+        try:
+            sock.settimeout(self.timeout)
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            raise DeliveryError(f"sending to {self.label} failed: {_reason(exc)}") from None
+        finally:
+            sock.close()
+
+
+def _reason(exc):
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    return exc.strerror or exc.__class__.__name__
+
+
+@dataclass
+class DeliveryResult:
+    """What happened to one return; returned by returners and summarised in receipts."""
+
+    points: int = 0
+    sent: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    dropped: int = 0
+    destination: str = None
+    error: str = None
+
+    @property
+    def status(self):
+        if self.sent == self.points:
+            return "sent"
+        return "spooled" if self.spooled else "dropped"
+
+    def receipt(self):
+        """The small dict a job returns to the master instead of the payload."""
+        out = {"status": self.status, "points": self.points}
+        if self.replayed:
+            out["replayed"] = self.replayed
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class Delivery:
+    """Send payloads to the first working transport, spool what fails, replay after success."""
+
+    def __init__(
+        self,
+        transports,
+        spool=None,
+        order="failover",
+        replay_chunk_bytes=256 * 1024,
+        replay_max_bytes=4 * 2**20,
+        name="vitals",
+    ):
+        if not transports:
+            raise ValueError("at least one transport is needed")
+        self.transports = list(transports)
+        self.spool = spool
+        self.order = order
+        self.replay_chunk_bytes = replay_chunk_bytes
+        self.replay_max_bytes = replay_max_bytes
+        self.name = name
+
+    def deliver(self, payload, points):
+        """Deliver one payload of ``points`` points; never raises for a delivery problem."""
+        result = DeliveryResult(points=points)
+        if not payload:
+            return result
+        try:
+            result.destination = self._send(payload)
+            result.sent = points
+        except DeliveryError as exc:
+            result.error = str(exc)
+            if exc.retryable and self.spool is not None:
+                self.spool.append(payload, points)
+                result.spooled = points
+                log.warning("%s: %s; spooled %d points", self.name, exc, points)
+            else:
+                result.dropped = points
+                log.error("%s: %s; dropped %d points", self.name, exc, points)
+            return result
+        if self.spool is not None:
+            result.replayed = self.replay()
+        return result
+
+    def replay(self):
+        """Replay spooled records oldest first; returns the number of points replayed."""
+        replayed = 0
+        with self.spool.locked() as acquired:
+            if not acquired:  # another job on this minion is replaying right now
+                return 0
+            for chunk in self.spool.chunks(self.replay_chunk_bytes, self.replay_max_bytes):
+                payload = b"".join(r.payload for r in chunk)
+                points = sum(r.points for r in chunk)
+                try:
+                    self._send(payload)
+                except DeliveryError as exc:
+                    if not exc.retryable:
+                        log.error("%s: replay rejected, dropping %d points: %s", self.name, points, exc)
+                        self.spool.acknowledge(chunk)
+                        continue
+                    log.warning("%s: replay stopped, %d points stay spooled: %s", self.name, points, exc)
+                    break
+                self.spool.acknowledge(chunk)
+                replayed += points
+        if replayed:
+            log.info("%s: replayed %d spooled points", self.name, replayed)
+        return replayed
+
+    def _send(self, payload):
+        transports = self.transports
+        if self.order == "round_robin" and len(transports) > 1:
+            start = random.randrange(len(transports))
+            transports = transports[start:] + transports[:start]
+        errors = []
+        for transport in transports:
+            try:
+                transport.send(payload)
+                return transport.label
+            except DeliveryError as exc:
+                if not exc.retryable:
+                    raise
+                errors.append(str(exc))
+        raise DeliveryError("; ".join(errors))

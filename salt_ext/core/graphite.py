@@ -1,0 +1,100 @@
+"""Graphite serializers: samples to carbon plaintext or pickle bytes. Pure functions, no I/O.
+
+Metric paths come from a template, by default ``{prefix}.{minion}.{group}.{tags}.{name}``
+(``vitals.pi-01.disk.boot.percent``). Every piece that comes from the node (minion id, mount
+point, interface, sensor, dict keys) is one *segment* sanitised by :func:`sanitize_segment`, so
+no value can add a path level, break the ``path value timestamp`` line or forge a second line.
+
+Sanitising rules (documented in the README):
+
+* characters other than ASCII letters, digits, ``-`` and ``_`` become ``_`` (this covers dots,
+  spaces, slashes, control characters, quotes and any non-ASCII character);
+* a mount point drops its leading ``/`` first, and ``/`` itself becomes ``root``;
+* an empty segment becomes ``_``; a segment longer than 128 characters is cut to 119 and given
+  ``_`` plus 8 hex digits of its SHA-1, so long names stay distinct and within file-name limits.
+"""
+
+import hashlib
+import pickle
+import re
+import struct
+
+DEFAULT_TEMPLATE = "{prefix}.{minion}.{group}.{tags}.{name}"
+TEMPLATE_FIELDS = ("prefix", "minion", "group", "tags", "name")
+MAX_SEGMENT = 128
+PICKLE_POINTS_PER_FRAME = 1000  # carbon refuses pickle frames over 1 MiB
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_PATH_TAGS = frozenset({"path"})
+
+
+def sanitize_segment(text):
+    """Make ``text`` one safe Graphite path segment (see the module docstring)."""
+    text = _UNSAFE.sub("_", str(text)) or "_"
+    if len(text) > MAX_SEGMENT:
+        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        text = f"{text[:MAX_SEGMENT - 9]}_{digest}"
+    return text
+
+
+def sanitize_tag_value(key, value):
+    """Sanitise a tag value; mount points lose their leading slash (``/`` is ``root``)."""
+    if key in _PATH_TAGS:
+        value = value.strip("/") or "root"
+    return sanitize_segment(value)
+
+
+def sanitize_prefix(prefix):
+    """A configured prefix may hold several levels (``servers.vitals``); sanitise each."""
+    return ".".join(sanitize_segment(p) for p in str(prefix).split(".") if p)
+
+
+class PathBuilder:
+    """Turns samples into metric paths for one minion with one template."""
+
+    def __init__(self, minion, prefix="vitals", template=DEFAULT_TEMPLATE):
+        self.template = template
+        self.fixed = {"prefix": sanitize_prefix(prefix), "minion": sanitize_segment(minion)}
+
+    def path(self, sample):
+        parts = dict(self.fixed)
+        parts["group"] = ".".join(sanitize_segment(p) for p in sample.group.split("."))
+        parts["tags"] = ".".join(sanitize_tag_value(k, v) for k, v in sample.tags)
+        parts["name"] = ".".join(sanitize_segment(p) for p in sample.name)
+        rendered = self.template.format(**parts)
+        return ".".join(p for p in rendered.split(".") if p)
+
+
+def validate_template(template):
+    """Return an error text for a template with unknown or missing fields, else None."""
+    fields = set(re.findall(r"{([^{}]*)}", template))
+    unknown = fields - set(TEMPLATE_FIELDS)
+    if unknown:
+        return f"unknown field(s) {', '.join(sorted(unknown))}; use {', '.join(TEMPLATE_FIELDS)}"
+    if "name" not in fields:
+        return "must contain {name}"
+    return None
+
+
+def format_value(value):
+    """Shortest text that reads back as the same number (ints stay integral)."""
+    return str(value) if isinstance(value, int) else repr(float(value))
+
+
+def plaintext(samples, paths):
+    """Carbon plaintext protocol: ``path value timestamp\\n`` per sample, as bytes."""
+    lines = [f"{paths.path(s)} {format_value(s.value)} {int(s.ts)}\n" for s in samples]
+    return "".join(lines).encode("ascii")
+
+
+def pickle_frames(samples, paths):
+    """Carbon pickle protocol: length-prefixed frames of ``[(path, (ts, value)), ...]``."""
+    out = []
+    for start in range(0, len(samples), PICKLE_POINTS_PER_FRAME):
+        chunk = samples[start : start + PICKLE_POINTS_PER_FRAME]
+        body = pickle.dumps([(paths.path(s), (int(s.ts), s.value)) for s in chunk], protocol=2)
+        out.append(struct.pack("!L", len(body)) + body)
+    return b"".join(out)
+
+
+SERIALIZERS = {"text": plaintext, "pickle": pickle_frames}

@@ -1,0 +1,138 @@
+"""What every returner does, written once: read options the Salt way, turn the job return into
+samples, serialize with the backend's serializer, deliver through the shared delivery core.
+
+A backend (:class:`Backend`) says only what differs: its option spec, its serializer and its
+transports. The loader modules in ``salt_ext/returners`` are a few lines around :func:`send`.
+"""
+
+import logging
+import os
+import re
+import time
+
+import salt.returners
+
+from salt_ext.core.config import Option, parse
+from salt_ext.core.delivery import Delivery, DeliveryResult
+from salt_ext.core.errors import ConfigError
+from salt_ext.core.samples import Skipped, samples_from_return
+from salt_ext.core.spool import Spool
+
+log = logging.getLogger(__name__)
+
+# Options every returner has, next to its own.
+DELIVERY_OPTIONS = {
+    "timeout": Option("float", 5.0, minimum=0.05, doc="connect and send/read timeout, seconds"),
+    "order": Option("str", "failover", choices=("failover", "round_robin")),
+    "spool": Option("bool", True, doc="keep undeliverable points on disk and replay them"),
+    "spool_max_bytes": Option("int", 20 * 2**20, minimum=0),
+    "spool_max_age": Option("float", 7 * 86400.0, minimum=0),
+    "replay_max_bytes": Option("int", 4 * 2**20, minimum=1, doc="replayed per job at most"),
+}
+
+
+class Backend:
+    """Base class: a returner's name, option spec, serializer and transports."""
+
+    name = None
+    options = {}
+
+    def spec(self):
+        return {**DELIVERY_OPTIONS, **self.options}
+
+    def validate(self, opts):
+        """Cross-option checks after parsing; raise ConfigError. Returns opts."""
+        return opts
+
+    def serialize(self, samples, minion, opts):
+        """Return the payload bytes for ``samples``."""
+        raise NotImplementedError
+
+    def transports(self, opts):
+        """Return the list of transports, in failover order."""
+        raise NotImplementedError
+
+
+def read_options(backend, ret=None, salt_funcs=None, opts=None):
+    """The backend's options for this return, validated against explicit defaults.
+
+    Sources, as Salt's own returners read them (``salt.returners.get_returner_options``):
+    ``<name>.<option>`` keys or a nested ``<name>:`` dict in minion config, grains or pillar,
+    a ``ret_config`` profile (``<profile>.<name>.<option>``), then ``--return_kwargs``.
+    """
+    spec = backend.spec()
+    found = salt.returners.get_returner_options(
+        backend.name,
+        ret,
+        {key: key for key in spec},
+        __salt__=salt_funcs or {},
+        __opts__=opts or {},
+    )
+    found.update(_falsy_profile_values(backend.name, ret, spec, salt_funcs or {}))
+    return backend.validate(parse(backend.name, found, spec, allow_unknown=True))
+
+
+def _falsy_profile_values(name, ret, spec, salt_funcs):
+    # get_returner_options ignores a false/0 value set in a ret_config profile and falls back
+    # to the default location; read such explicit values back.
+    profile = (ret or {}).get("ret_config")
+    get = salt_funcs.get("config.option")
+    if not profile or get is None:
+        return {}
+    nested = get(f"{profile}.{name}", {}) or {}
+    out = {}
+    for key in spec:
+        value = nested.get(key, get(f"{profile}.{name}.{key}"))
+        if value is not None and value != "" and not value:
+            out[key] = value
+    return out
+
+
+def spool_root(cachedir):
+    """Where every returner's spools live on a minion."""
+    return os.path.join(cachedir, "vitals", "spool")
+
+
+def spool_dir(cachedir, backend, ret):
+    """Per returner and destination profile: ``<cachedir>/vitals/spool/<name>-<profile>``."""
+    profile = re.sub(r"[^A-Za-z0-9_-]", "_", str((ret or {}).get("ret_config") or "default"))
+    return os.path.join(spool_root(cachedir), f"{backend.name}-{profile}")
+
+
+def send(backend, ret, salt_funcs, opts, clock=time.time):
+    """Deliver one job return; never raises. Returns a :class:`DeliveryResult`."""
+    try:
+        options = read_options(backend, ret, salt_funcs, opts)
+    except ConfigError as exc:
+        log.error("%s returner: bad configuration: %s", backend.name, exc)
+        return DeliveryResult(error=str(exc))
+    minion = str(ret.get("id") or opts.get("id") or "unknown")
+    skipped = Skipped()
+    samples = samples_from_return(ret, clock, skipped)
+    if skipped:
+        log.info(
+            "%s returner: skipped %d value(s) of %s from %s: %s",
+            backend.name,
+            len(skipped),
+            ret.get("fun"),
+            minion,
+            skipped.summary(),
+        )
+    if not samples:
+        return DeliveryResult()
+    payload = backend.serialize(samples, minion, options)
+    spool = None
+    if options["spool"]:
+        spool = Spool(
+            spool_dir(opts.get("cachedir", "/var/cache/salt/minion"), backend, ret),
+            max_bytes=options["spool_max_bytes"],
+            max_age=options["spool_max_age"],
+        )
+    delivery = Delivery(
+        backend.transports(options),
+        spool=spool,
+        order=options["order"],
+        replay_max_bytes=options["replay_max_bytes"],
+        name=f"{backend.name} returner",
+    )
+    return delivery.deliver(payload, len(samples))

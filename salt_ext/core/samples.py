@@ -1,0 +1,275 @@
+"""The neutral data model both returners consume, and the one mapping to and from job returns.
+
+A :class:`Sample` is one numeric value of one series at one time. ``vitals.current`` renders
+samples as a nested dict (:func:`to_vitals_dict`); returners receive that dict inside the job
+return and turn it back into the same samples (:func:`from_vitals_dict`). Any other job return
+becomes samples by generic flattening (:func:`flatten_return`).
+
+The vitals dict layout (documented in ``docs/metrics.md``)::
+
+    {"ts": 1732240000.5,                        # collection time, Unix seconds
+     "cpu": {"percent": 12.5, "user": 8.0, ...},  # untagged group: field -> number
+     "cores": {"0": {"percent": 20.0}, ...},      # tagged group: tag value -> fields
+     "disk": {"/boot": {"percent": 41.2, ...}}, ...}
+"""
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Group:
+    """How one top-level key of the vitals dict maps to samples."""
+
+    measurement: str
+    tag: str = None  # tagged groups are keyed by this tag's value
+    int_fields: frozenset = field(default_factory=frozenset)
+
+
+# The documented, stable layout of ``vitals.current``. Fields listed in ``int_fields`` are
+# counts or byte sizes and are always integers; every other field is always a float, so a
+# field never changes type in a backend (InfluxDB rejects a batch on a type conflict).
+GROUPS = {
+    "cpu": Group("cpu", int_fields=frozenset({"count"})),
+    "cores": Group("cpu", tag="cpu"),
+    "load": Group("load"),
+    "mem": Group("mem", int_fields=frozenset({"total", "available", "used"})),
+    "swap": Group("swap", int_fields=frozenset({"total", "used"})),
+    "disk": Group("disk", tag="path", int_fields=frozenset({"total", "used", "free"})),
+    "diskio": Group("diskio", tag="device"),
+    "net": Group(
+        "net",
+        tag="interface",
+        int_fields=frozenset({"rx_errors", "tx_errors", "rx_drops", "tx_drops"}),
+    ),
+    "temp": Group("temp", tag="sensor"),
+    "system": Group("system", int_fields=frozenset({"procs", "boot_time"})),
+    "pi": Group(
+        "pi",
+        int_fields=frozenset(
+            {
+                "throttled",
+                "under_voltage",
+                "freq_capped",
+                "throttling",
+                "soft_temp_limit",
+                "under_voltage_occurred",
+                "freq_capped_occurred",
+                "throttling_occurred",
+                "soft_temp_limit_occurred",
+            }
+        ),
+    ),
+}
+
+_KEY_BY_SERIES = {(g.measurement, g.tag): key for key, g in GROUPS.items()}
+
+VITALS_FUNCTIONS = frozenset({"vitals.current"})
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One value of one series at one time.
+
+    ``name`` is a tuple of raw path segments (one segment for vitals fields, several for a
+    flattened nested return); serializers sanitise or escape each segment. ``tags`` is a tuple of
+    ``(key, value)`` pairs in a fixed order. ``value`` is an int (a count) or a finite float.
+    """
+
+    group: str
+    name: tuple
+    value: object
+    ts: float
+    tags: tuple = ()
+
+    def __post_init__(self):
+        if isinstance(self.name, str):
+            object.__setattr__(self, "name", (self.name,))
+        if isinstance(self.tags, dict):
+            object.__setattr__(self, "tags", tuple(self.tags.items()))
+
+
+@dataclass
+class Skipped:
+    """What a conversion left out, reported in one log line per return."""
+
+    items: list = field(default_factory=list)
+
+    def add(self, path, reason):
+        self.items.append((path, reason))
+
+    def __len__(self):
+        return len(self.items)
+
+    def summary(self, limit=5):
+        shown = ", ".join(f"{p or '<root>'} ({r})" for p, r in self.items[:limit])
+        more = len(self.items) - limit
+        return shown + (f" and {more} more" if more > 0 else "")
+
+
+def field_is_int(group_key, name):
+    """True when ``vitals.current`` declares this field an integer."""
+    group = GROUPS.get(group_key)
+    return group is not None and name in group.int_fields
+
+
+def coerce_number(value, as_int=False):
+    """Return ``value`` as a finite float (or an int when ``as_int``), or None if not numeric.
+
+    Booleans count as 0/1. Strings, bytes, None, NaN, infinities and integers outside int64 are
+    not numbers here.
+    """
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        if as_int:
+            return value if -INT64_MAX - 1 <= value <= INT64_MAX else None
+        try:
+            value = float(value)
+        except OverflowError:
+            return None
+    elif isinstance(value, float):
+        if as_int and math.isfinite(value) and abs(value) <= INT64_MAX:
+            return int(round(value))
+    else:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def to_vitals_dict(samples, ts):
+    """Render vitals samples as the nested dict ``vitals.current`` returns."""
+    out = {"ts": ts}
+    for sample in samples:
+        key = _KEY_BY_SERIES[(sample.group, sample.tags[0][0] if sample.tags else None)]
+        fields = out.setdefault(key, {})
+        if sample.tags:
+            fields = fields.setdefault(sample.tags[0][1], {})
+        fields[sample.name[0]] = sample.value
+    return out
+
+
+def from_vitals_dict(data, skipped=None):
+    """Turn a ``vitals.current`` return back into samples (the inverse of :func:`to_vitals_dict`).
+
+    Unknown groups and non-numeric values are reported in ``skipped``, never raised.
+    """
+    skipped = Skipped() if skipped is None else skipped
+    ts = coerce_number(data.get("ts"))
+    if ts is None:
+        skipped.add("ts", "missing collection time")
+        return []
+    samples = []
+    for key, content in data.items():
+        if key == "ts":
+            continue
+        group = GROUPS.get(key)
+        if group is None or not isinstance(content, dict):
+            skipped.add(str(key), "unknown group")
+            continue
+        if group.tag is None:
+            series = [((), content)]
+        else:
+            series = []
+            for tag_value, fields in content.items():
+                if isinstance(fields, dict):
+                    series.append((((group.tag, str(tag_value)),), fields))
+                else:
+                    skipped.add(f"{key}.{tag_value}", "not a dict of fields")
+        for tags, fields in series:
+            for name, raw in fields.items():
+                as_int = name in group.int_fields
+                value = coerce_number(raw, as_int=as_int)
+                if value is None:
+                    skipped.add(f"{key}.{name}", _describe(raw))
+                    continue
+                samples.append(Sample(group.measurement, (str(name),), value, ts, tags))
+    return samples
+
+
+def flatten_return(group, data, ts, skipped=None, max_depth=16):
+    """Flatten any job return into samples of ``group`` (usually the function name).
+
+    Dicts and lists are walked (list items keyed by index); every numeric leaf becomes a float
+    sample named by its key path. Non-numeric leaves are recorded in ``skipped``. Values are
+    always floats so a generic field never changes type between jobs.
+    """
+    skipped = Skipped() if skipped is None else skipped
+    samples = []
+    stack = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, (list, tuple)):
+            items = enumerate(node)
+        else:
+            value = coerce_number(node)
+            if value is None:
+                skipped.add(".".join(path), _describe(node))
+            elif not path:
+                samples.append(Sample(group, ("value",), value, ts))
+            else:
+                samples.append(Sample(group, path, value, ts))
+            continue
+        if len(path) >= max_depth:
+            skipped.add(".".join(path), f"nested deeper than {max_depth}")
+            continue
+        children = [(path + (str(k),), v) for k, v in items]
+        stack.extend(reversed(children))
+    return samples
+
+
+def samples_from_return(ret, clock, skipped=None):
+    """Samples for one Salt job return (the ``ret`` dict a returner receives).
+
+    ``vitals.current`` returns use the vitals mapping and their collection time; any other
+    function is flattened generically and stamped with ``clock()``. A failed job (non-zero
+    ``retcode`` or ``success`` False) carries no metrics.
+    """
+    skipped = Skipped() if skipped is None else skipped
+    fun = str(ret.get("fun") or "unknown")
+    data = ret.get("return")
+    if ret.get("retcode") not in (None, 0) or ret.get("success") is False:
+        skipped.add(fun, f"failed job (retcode {ret.get('retcode')})")
+        return []
+    if fun in VITALS_FUNCTIONS and isinstance(data, dict) and "ts" in data:
+        return from_vitals_dict(data, skipped)
+    return flatten_return(fun, data, clock(), skipped)
+
+
+def summarize(rounds):
+    """Pre-aggregate several collections into one set of samples.
+
+    ``rounds`` is a list of sample lists from consecutive collections. Float fields become their
+    mean, plus a ``<name>_var`` sample with the population variance; integer fields (sizes,
+    counts) keep their latest value. The timestamp is the last collection's.
+    """
+    series = {}
+    for samples in rounds:
+        for s in samples:
+            series.setdefault((s.group, s.tags, s.name), []).append(s)
+    out = []
+    for (group, tags, name), found in series.items():
+        last = found[-1]
+        if isinstance(last.value, int):
+            out.append(last)
+            continue
+        values = [s.value for s in found]
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / len(values)
+        var_name = name[:-1] + (name[-1] + "_var",)
+        out.append(Sample(group, name, mean, last.ts, tags))
+        out.append(Sample(group, var_name, var, last.ts, tags))
+    return out
+
+
+def _describe(value):
+    text = type(value).__name__
+    if isinstance(value, float):
+        text = repr(value)
+    return text

@@ -1,0 +1,193 @@
+"""
+Node vitals: CPU, load, memory, swap, filesystems, disk and network IO rates, temperatures,
+CPU frequency, uptime, process count and Raspberry Pi throttling flags, read with psutil.
+
+Every value is a number; the keys are documented in ``docs/metrics.md`` and stay stable. Rates
+(CPU percentages included) come from the previous collection's counters, kept under the minion
+cachedir, so they are right inside Salt's forked job processes.
+
+Configuration: one ``vitals:`` dict in the minion config or pillar, for example::
+
+    vitals:
+      exclude_groups: [temp]
+      exclude_mounts: ['/snap/*']
+      exclude_interfaces: [lo, 'docker*', 'veth*']
+
+Any option can also be given per call (``salt '*' vitals.current exclude_groups=temp``).
+"""
+
+import logging
+import os
+
+import salt.loader
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from salt_ext.core import collect as core_collect
+from salt_ext.core.delivery import DeliveryResult
+from salt_ext.core.errors import ConfigError, VitalsError
+from salt_ext.core.returner import spool_root
+from salt_ext.core.samples import to_vitals_dict
+from salt_ext.core.spool import Spool
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "vitals"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _options(kwargs):
+    raw = dict(__salt__["config.get"]("vitals", {}) or {})
+    raw.pop("pollpush", None)  # the master's runner settings may be visible through config.get
+    for key, value in kwargs.items():
+        if not key.startswith("__"):
+            raw[key] = value
+    try:
+        return core_collect.validate_options(raw)
+    except ConfigError as exc:
+        raise SaltInvocationError(str(exc)) from None
+
+
+def _state_dir():
+    return os.path.join(__opts__["cachedir"], "vitals")
+
+
+def current(samples=1, interval=None, **kwargs):
+    """
+    Return the node's vitals now, as a nested dict of numbers with a ``ts`` collection time.
+
+    samples
+        Collect this many times and return one summary: float gauges become their mean plus a
+        ``<name>_var`` variance, sizes and counts their latest value. Default 1.
+
+    interval
+        Seconds between two readings used for rates. By default rates are computed against the
+        previous collection on this minion (or a 0.5 s in-process window on the first run).
+        With ``samples`` > 1 it is the spacing of the samples (default 1).
+
+    Any ``vitals:`` option may be given as a keyword (``exclude_groups=temp,pi``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' vitals.current
+        salt '*' vitals.current samples=5 interval=2
+        salt '*' vitals.current groups=cpu,mem,load
+    """
+    options = _options(kwargs)
+    try:
+        samples = int(samples)
+        interval = None if interval in (None, "") else float(interval)
+    except (TypeError, ValueError):
+        raise SaltInvocationError("samples must be an integer and interval a number") from None
+    if samples < 1 or (interval is not None and interval <= 0):
+        raise SaltInvocationError("samples must be at least 1 and interval positive")
+    try:
+        ts, found = core_collect.collect_window(options, _state_dir(), samples, interval)
+    except VitalsError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    return to_vitals_dict(found, ts)
+
+
+def baseinfo():
+    """
+    Return facts that rarely change: cores, CPU model, RAM and swap size, filesystem sizes,
+    Raspberry Pi model, kernel, OS and architecture.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' vitals.baseinfo
+    """
+    return core_collect.baseinfo()
+
+
+def push(returners="carbon", samples=1, interval=None, ret_config=None, ret_kwargs=None, **kwargs):
+    """
+    Collect the vitals and hand them to returners on this minion; return only a small receipt.
+
+    This is what ``salt-run vitals.pollpush`` publishes: the payload goes from the minion
+    straight to Graphite/InfluxDB and never through the master, whose job cache receives a few
+    dozen bytes per minion whatever the number of metrics.
+
+    returners
+        Comma-separated returner names (``carbon``, ``influxdb``, ``carbon,influxdb``).
+
+    samples, interval
+        As for :py:func:`current`.
+
+    ret_config, ret_kwargs
+        Passed to the returners as ``--return_config`` / ``--return_kwargs`` would be.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' vitals.push
+        salt '*' vitals.push returners=carbon,influxdb samples=3 interval=5
+    """
+    names = [n.strip() for n in str(returners).split(",") if n.strip()]
+    if not names:
+        raise SaltInvocationError("returners: name at least one returner")
+    data = current(samples=samples, interval=interval, **kwargs)
+    ret = {
+        "id": __opts__["id"],
+        "fun": "vitals.current",
+        "fun_args": [],
+        "jid": kwargs.get("__pub_jid", "req"),
+        "return": data,
+        "retcode": 0,
+        "success": True,
+    }
+    if ret_config:
+        ret["ret_config"] = ret_config
+    if ret_kwargs:
+        ret["ret_kwargs"] = ret_kwargs
+    loaded = salt.loader.returners(__opts__, __salt__)
+    receipt = {"ts": data["ts"]}
+    failed = False
+    for name in names:
+        func = f"{name}.returner"
+        if func not in loaded:
+            receipt[name] = "error: returner not available"
+            failed = True
+            continue
+        result = loaded[func](ret)
+        if isinstance(result, DeliveryResult):
+            receipt["points"] = result.points
+            receipt[name] = result.status if not result.error else f"{result.status}: {result.error}"
+            failed = failed or result.status != "sent"
+        else:
+            receipt[name] = "called"
+    if failed:
+        __context__["retcode"] = 1
+    return receipt
+
+
+def spool(returner=None):
+    """
+    Show what waits in the delivery spools on this minion, and what was ever dropped.
+
+    returner
+        Limit to one returner (``carbon`` or ``influxdb``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' vitals.spool
+        salt '*' vitals.spool carbon
+    """
+    root = spool_root(__opts__["cachedir"])
+    out = {}
+    if not os.path.isdir(root):
+        return out
+    for entry in sorted(os.listdir(root)):
+        if returner and not entry.startswith(f"{returner}-"):
+            continue
+        out[entry] = Spool(os.path.join(root, entry)).status()
+    return out

@@ -1,0 +1,66 @@
+"""Real daemons for the integration tests: a carbon-cache, a salt-master and two minions.
+
+They start once per test session (about 15 s) and stop at its end. The minions send to the
+carbon-cache through the installed ``salt.loader`` entry point, exactly as in production.
+"""
+
+import pytest
+
+from tests.support.backends import CarbonCache
+
+MINION_IDS = ("vitals-minion-1", "vitals-minion-2")
+SCHEDULE_PREFIX = "scheduled"
+
+
+@pytest.fixture(scope="session")
+def carbon(tmp_path_factory):
+    with CarbonCache(tmp_path_factory.mktemp("carbon")) as daemon:
+        yield daemon
+
+
+@pytest.fixture(scope="session")
+def salt_master(salt_factories, carbon):
+    overrides = {
+        "vitals": {"pollpush": {"tgt": "vitals-minion-*", "returners": "carbon"}},
+        # The master schedule fires pollpush on its own; its points use their own prefix so
+        # they never mix with what the tests publish.
+        "schedule": {
+            "vitals-pollpush": {
+                "function": "vitals.pollpush",
+                "seconds": 5,
+                "kwargs": {"ret_kwargs": {"prefix": SCHEDULE_PREFIX}},
+            }
+        },
+        "keep_jobs_seconds": 3600,
+    }
+    factory = salt_factories.salt_master_daemon("vitals-master", overrides=overrides)
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def salt_minions(salt_master, carbon):
+    overrides = {
+        "carbon": {"host": "127.0.0.1", "port": carbon.line_port, "timeout": 2},
+        "vitals": {"sample_interval": 0.3},
+    }
+    factories = [salt_master.salt_minion_daemon(mid, overrides=overrides) for mid in MINION_IDS]
+    started = []
+    try:
+        for factory in factories:
+            factory.start()
+            started.append(factory)
+        yield factories
+    finally:
+        for factory in reversed(started):
+            factory.terminate()
+
+
+@pytest.fixture(scope="session")
+def salt_cli(salt_master, salt_minions):
+    return salt_master.salt_cli(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def salt_run_cli(salt_master, salt_minions):
+    return salt_master.salt_run_cli(timeout=60)

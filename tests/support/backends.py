@@ -1,0 +1,905 @@
+"""Real metric backends and misbehaving servers for integration tests.
+
+Every daemon listens on ``127.0.0.1`` on free ports, keeps all of its state
+(configuration, data, log) under the directory it is given, and is stopped
+together with its whole process group -- also when start-up fails.  Use them
+as context managers (or call :meth:`_Daemon.start` / :meth:`_Daemon.stop`)::
+
+    with CarbonCache(tmp_path / "carbon") as carbon:
+        ...  # send to carbon.line_port, read back with carbon.fetch()
+
+Daemons (subprocesses):
+
+* :class:`CarbonCache` -- ``carbon-cache.py`` from PyPI ``carbon`` (whisper files).
+* :class:`InfluxD` -- InfluxDB 1.x ``influxd``, optionally with authentication.
+* :class:`VictoriaMetrics` -- single-node ``victoria-metrics``.
+
+Fault servers (threads of the test process): :class:`BlackholeServer`,
+:class:`SlowHTTPServer` and :func:`refused_port`.
+
+A missing executable raises :class:`BackendUnavailable` from the constructor,
+so fixtures can turn it into ``pytest.skip(str(exc))``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable, ClassVar, Iterable, TypeVar
+
+import requests
+
+LOCALHOST = "127.0.0.1"
+
+_PORT_LOCK = threading.Lock()
+_HANDED_OUT_PORTS: set[int] = set()
+_REFUSING_SOCKETS: list[socket.socket] = []
+
+
+class BackendUnavailable(RuntimeError):
+    """The executable a backend needs is not installed."""
+
+
+class BackendError(RuntimeError):
+    """A backend failed to start, or answered a request with an error."""
+
+
+# --------------------------------------------------------------------------
+# Ports and small helpers
+# --------------------------------------------------------------------------
+
+
+def free_port(host: str = LOCALHOST) -> int:
+    """Return a TCP port on ``host`` that is currently free.
+
+    Ports are never handed out twice by one process, so several calls in a
+    row give distinct ports even if the kernel recycles them.
+    """
+    with _PORT_LOCK:
+        for _ in range(200):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port = int(sock.getsockname()[1])
+            if port not in _HANDED_OUT_PORTS:
+                _HANDED_OUT_PORTS.add(port)
+                return port
+    raise BackendError("could not find a free port")
+
+
+def refused_port() -> int:
+    """Return a port on 127.0.0.1 where TCP connections are refused.
+
+    The port is bound by a socket that never listens (connects get RST,
+    i.e. ``ConnectionRefusedError``) and stays reserved for the rest of the
+    process, so no other server can grab it meanwhile.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((LOCALHOST, 0))
+    _REFUSING_SOCKETS.append(sock)
+    return int(sock.getsockname()[1])
+
+
+def _tcp_accepts(host: str, port: int) -> bool:
+    """True when a TCP connection to ``host:port`` succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _http_session() -> requests.Session:
+    """A requests session that ignores proxy variables (loopback only)."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def _require_executable(name: str, *, prefer_dir: Path | None = None) -> str:
+    """Absolute path of ``name`` (``prefer_dir`` first, then ``$PATH``)."""
+    if prefer_dir is not None and (prefer_dir / name).is_file():
+        return str(prefer_dir / name)
+    found = shutil.which(name)
+    if found is None:
+        raise BackendUnavailable(f"{name} is not installed (not found on PATH)")
+    return found
+
+
+_T = TypeVar("_T")
+
+
+def _poll(probe: Callable[[], _T | None], timeout: float, what: str, interval: float = 0.1) -> _T:
+    """Call ``probe()`` until it returns something truthy; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _exit_status(pid: int) -> int | None:
+    """Exit status of child ``pid`` if it has exited, without reaping it.
+
+    Leaving the zombie in place keeps ``pid`` (and so the process group id)
+    from being recycled until we have signalled the group.  Negative values
+    are signal numbers.
+    """
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # already reaped
+        return -1
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    """Send ``signum`` to process group ``pgid``; ignore a vanished group."""
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# --------------------------------------------------------------------------
+# Subprocess daemons
+# --------------------------------------------------------------------------
+
+_D = TypeVar("_D", bound="_Daemon")
+
+
+class _Daemon:
+    """Start / readiness wait / stop of one daemon in its own process group.
+
+    Subclasses implement :meth:`_command` and :meth:`_is_ready` and may
+    override :meth:`_write_config`, :meth:`_environment` and
+    :meth:`_after_start`.  Output goes to ``<root>/<name>.log``.
+    """
+
+    name: ClassVar[str] = "daemon"
+    start_timeout: ClassVar[float] = 30.0
+    stop_timeout: ClassVar[float] = 10.0
+    host: ClassVar[str] = LOCALHOST
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.root / f"{self.name}.log"
+        #: Seconds from spawning the process until it answered the probe.
+        self.startup_seconds: float | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- hooks --------------------------------------------------------------
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _is_ready(self) -> bool:
+        raise NotImplementedError
+
+    def _write_config(self) -> None:
+        """Write configuration files under :attr:`root` (default: none)."""
+
+    def _environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def _after_start(self) -> None:
+        """Run once the daemon is ready (default: nothing)."""
+
+    # -- lifecycle ----------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """Process id (also the process group id) while started."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        """True while the daemon process is alive."""
+        return self._proc is not None and _exit_status(self._proc.pid) is None
+
+    def start(self: _D) -> _D:
+        """Write the config, spawn the daemon and wait until it is ready."""
+        if self._proc is not None:
+            raise BackendError(f"{self.name} is already started")
+        self._write_config()
+        began = time.monotonic()
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                self._command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                env=self._environment(),
+                start_new_session=True,
+            )
+        try:
+            self._wait_ready(began + self.start_timeout)
+            self.startup_seconds = time.monotonic() - began
+            self._after_start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self._proc is not None
+        while True:
+            status = _exit_status(self._proc.pid)
+            if status is not None:
+                raise BackendError(
+                    f"{self.name} exited with status {status} during start-up; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
+            if self._is_ready():
+                return
+            if time.monotonic() >= deadline:
+                raise BackendError(
+                    f"{self.name} not ready after {self.start_timeout:g}s; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it after :attr:`stop_timeout`.
+
+        Idempotent.  Any process left in the group is killed as well.
+        """
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            _signal_group(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + self.stop_timeout
+            while _exit_status(proc.pid) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            # The leader is a zombie (or still alive) here, so its pid -- the
+            # group id -- cannot have been reused: kill whatever is left.
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Last ``lines`` lines of the daemon's log file."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self: _D) -> _D:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} root={str(self.root)!r} pid={self.pid}>"
+
+
+class _HTTPDaemon(_Daemon):
+    """A daemon with an HTTP API on :attr:`http_port`."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.http_port = free_port()
+        self._http = _http_session()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8086``."""
+        return f"http://{self.host}:{self.http_port}"
+
+    def _probe(self, path: str, status: int) -> bool:
+        try:
+            return self._http.get(self.url + path, timeout=1).status_code == status
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        super().stop()
+        self._http.close()
+
+
+class CarbonCache(_Daemon):
+    """carbon-cache (PyPI ``carbon`` 1.1.x) storing whisper files under ``root``.
+
+    Layout: ``conf/`` (carbon.conf, storage-schemas.conf,
+    storage-aggregation.conf), ``storage/whisper/`` (data),
+    ``storage/carbon-cache-a.pid``, ``storage/log/`` and
+    ``carbon-cache.log`` (``--debug`` sends everything to stdout).
+
+    Retention is :attr:`RETENTIONS` = ``1s:30m,60s:1d`` for every metric:
+    each point keeps its exact second for 30 minutes (then 1-minute
+    averages for a day, ``xFilesFactor = 0`` so sparse points still
+    aggregate).  Whisper preallocates ~39 KB per metric.  Carbon's own
+    ``carbon.agents.*`` metrics are disabled (``CARBON_METRIC_INTERVAL = 0``)
+    so :meth:`metrics` only lists what the test sent.
+    """
+
+    name = "carbon-cache"
+    RETENTIONS: ClassVar[str] = "1s:30m,60s:1d"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._script = self._find_script()
+        self.line_port = free_port()
+        self.pickle_port = free_port()
+        self.cache_query_port = free_port()
+        self.conf_dir = self.root / "conf"
+        self.storage_dir = self.root / "storage"
+        self.whisper_dir = self.storage_dir / "whisper"
+
+    @staticmethod
+    def _find_script() -> list[str]:
+        """Run ``carbon-cache.py`` with the test interpreter if it is ours."""
+        local = Path(sys.executable).parent / "carbon-cache.py"
+        if local.is_file():
+            return [sys.executable, str(local)]
+        return [_require_executable("carbon-cache.py")]
+
+    @property
+    def config_path(self) -> Path:
+        return self.conf_dir / "carbon.conf"
+
+    def _write_config(self) -> None:
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        self.whisper_dir.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "USER": "",
+            "STORAGE_DIR": self.storage_dir,
+            "LOCAL_DATA_DIR": self.whisper_dir,
+            "WHITELISTS_DIR": self.storage_dir / "lists",
+            "LOG_DIR": self.storage_dir / "log",
+            "PID_DIR": self.storage_dir,
+            "DATABASE": "whisper",
+            "ENABLE_TAGS": "False",
+            "LINE_RECEIVER_INTERFACE": self.host,
+            "LINE_RECEIVER_PORT": self.line_port,
+            "PICKLE_RECEIVER_INTERFACE": self.host,
+            "PICKLE_RECEIVER_PORT": self.pickle_port,
+            "CACHE_QUERY_INTERFACE": self.host,
+            "CACHE_QUERY_PORT": self.cache_query_port,
+            "ENABLE_UDP_LISTENER": "False",
+            "ENABLE_MANHOLE": "False",
+            "ENABLE_AMQP": "False",
+            "MAX_CACHE_SIZE": "inf",
+            "MAX_UPDATES_PER_SECOND": "inf",
+            "MAX_CREATES_PER_MINUTE": "inf",
+            "CACHE_WRITE_STRATEGY": "sorted",
+            "CARBON_METRIC_INTERVAL": 0,
+            "LOG_UPDATES": "False",
+            "LOG_CACHE_HITS": "False",
+            "LOG_CACHE_QUEUE_SORTS": "False",
+            "LOG_CREATES": "True",
+            "LOG_LISTENER_CONN_SUCCESS": "False",
+            "WHISPER_AUTOFLUSH": "False",
+        }
+        body = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        self.config_path.write_text("[cache]\n" + body)
+        (self.conf_dir / "storage-schemas.conf").write_text(
+            f"[everything]\npattern = .*\nretentions = {self.RETENTIONS}\n"
+        )
+        (self.conf_dir / "storage-aggregation.conf").write_text(
+            "[everything]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n"
+        )
+
+    def _environment(self) -> dict[str, str]:
+        env = super()._environment()
+        env.update(
+            GRAPHITE_ROOT=str(self.root),
+            GRAPHITE_CONF_DIR=str(self.conf_dir),
+            GRAPHITE_STORAGE_DIR=str(self.storage_dir),
+            PYTHONUNBUFFERED="1",
+            # carbon_pb2.py predates protobuf 4; the pure-Python backend still loads it.
+            PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python",
+        )
+        return env
+
+    def _command(self) -> list[str]:
+        return [*self._script, f"--config={self.config_path}", "--debug", "start"]
+
+    def _is_ready(self) -> bool:
+        return _tcp_accepts(self.host, self.line_port) and _tcp_accepts(
+            self.host, self.pickle_port
+        )
+
+    # -- whisper access -----------------------------------------------------
+
+    def metric_file(self, path: str) -> Path:
+        """Whisper file of dotted metric ``path`` (may not exist yet)."""
+        *dirs, leaf = path.split(".")
+        return self.whisper_dir.joinpath(*dirs, leaf + ".wsp")
+
+    def metrics(self) -> list[str]:
+        """Sorted dotted names of all metrics that have a whisper file."""
+        return sorted(
+            ".".join(wsp.relative_to(self.whisper_dir).with_suffix("").parts)
+            for wsp in self.whisper_dir.rglob("*.wsp")
+        )
+
+    def fetch(
+        self, path: str, from_ts: int | None = None, until_ts: int | None = None
+    ) -> list[tuple[int, float]]:
+        """Stored ``(timestamp, value)`` points of ``path``, None slots dropped.
+
+        Both bounds are inclusive.  ``from_ts`` defaults to the start of the
+        1 s archive (now - 30 min); an older ``from_ts`` makes whisper answer
+        from the coarser 60 s archive.  ``until_ts`` defaults to now; points
+        in the future are returned if ``until_ts`` covers them.
+        """
+        import whisper  # only needed by carbon users; keep the import local
+
+        wsp = self.metric_file(path)
+        if not wsp.exists():
+            return []
+        now = int(time.time())
+        if until_ts is not None:
+            now = max(now, int(until_ts))
+        if from_ts is None:
+            first = whisper.info(str(wsp))["archives"][0]["retention"]
+            start = now - first
+        else:
+            start = int(from_ts) - 1  # whisper's lower bound is exclusive
+        result = whisper.fetch(str(wsp), start, until_ts, now=now)
+        if result is None:
+            return []
+        (begin, _end, step), values = result
+        return [
+            (begin + i * step, float(value))
+            for i, value in enumerate(values)
+            if value is not None
+        ]
+
+    def wait_for_metric(self, path: str, timeout: float = 20.0) -> Path:
+        """Wait until the whisper file of ``path`` exists; return it."""
+        wsp = self.metric_file(path)
+        return _poll(lambda: wsp if wsp.exists() else None, timeout, f"whisper file {wsp}")
+
+    def wait_for_points(
+        self,
+        path: str,
+        n: int,
+        timeout: float = 20.0,
+        from_ts: int | None = None,
+        until_ts: int | None = None,
+    ) -> list[tuple[int, float]]:
+        """Wait until :meth:`fetch` returns at least ``n`` points; return them."""
+
+        def probe() -> list[tuple[int, float]] | None:
+            points = self.fetch(path, from_ts, until_ts)
+            return points if len(points) >= n else None
+
+        return _poll(probe, timeout, f"{n} points of {path}", interval=0.2)
+
+
+class InfluxD(_HTTPDaemon):
+    """InfluxDB 1.x ``influxd run`` with everything under ``root``.
+
+    Config ``influxdb.conf``; ``meta/``, ``data/``, ``wal/``; log
+    ``influxd.log``.  HTTP and the RPC/backup service listen on free
+    127.0.0.1 ports; the ``_internal`` monitor database is disabled.
+
+    With ``auth=True`` the first (unauthenticated) request creates the admin
+    user :attr:`admin_user` / :attr:`admin_password`, and all helpers
+    authenticate as that user.
+    """
+
+    name = "influxd"
+
+    def __init__(
+        self,
+        root: Path,
+        auth: bool = False,
+        admin_user: str = "admin",
+        admin_password: str = "admin-secret",
+    ) -> None:
+        super().__init__(root)
+        self._binary = _require_executable("influxd")
+        self.auth = auth
+        self.admin_user = admin_user
+        self.admin_password = admin_password
+        self.rpc_port = free_port()
+        self.config_path = self.root / "influxdb.conf"
+
+    def _write_config(self) -> None:
+        # Upstream 1.x reads reporting-disabled, Debian's patched build reads
+        # reporting-enabled; unknown keys are ignored, so set both.
+        self.config_path.write_text(
+            f"""\
+reporting-disabled = true
+reporting-enabled = false
+bind-address = "{self.host}:{self.rpc_port}"
+
+[meta]
+  dir = "{self.root / 'meta'}"
+
+[data]
+  dir = "{self.root / 'data'}"
+  wal-dir = "{self.root / 'wal'}"
+  query-log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "{self.host}:{self.http_port}"
+  auth-enabled = {str(self.auth).lower()}
+  log-enabled = true
+  pprof-enabled = false
+
+[logging]
+  level = "info"
+  suppress-logo = true
+"""
+        )
+
+    def _command(self) -> list[str]:
+        return [self._binary, "run", "-config", str(self.config_path)]
+
+    def _is_ready(self) -> bool:
+        return self._probe("/ping", 204)
+
+    def _after_start(self) -> None:
+        if self.auth:
+            self._query_raw(
+                f"CREATE USER {_influx_ident(self.admin_user)} WITH PASSWORD "
+                f"{_influx_string(self.admin_password)} WITH ALL PRIVILEGES",
+                credentials=None,
+            )
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """``(user, password)`` the helpers use, or None without auth."""
+        return (self.admin_user, self.admin_password) if self.auth else None
+
+    def _query_raw(
+        self,
+        q: str,
+        credentials: tuple[str, str] | None,
+        db: str | None = None,
+        epoch: str | None = "s",
+    ) -> dict[str, Any]:
+        params = {"q": q}
+        if db is not None:
+            params["db"] = db
+        if epoch is not None:
+            params["epoch"] = epoch
+        response = self._http.post(
+            self.url + "/query", data=params, auth=credentials, timeout=10
+        )
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            body = {"error": response.text}
+        errors = [body.get("error")] + [r.get("error") for r in body.get("results", [])]
+        errors = [e for e in errors if e]
+        if response.status_code >= 300 or errors:
+            raise BackendError(f"influx query {q!r}: HTTP {response.status_code} {errors}")
+        return body
+
+    def query(self, q: str, db: str | None = None, epoch: str | None = "s") -> dict[str, Any]:
+        """Run InfluxQL ``q`` via POST /query; raise :class:`BackendError` on errors."""
+        return self._query_raw(q, self.credentials, db=db, epoch=epoch)
+
+    def write(
+        self, lines: str | Iterable[str], db: str, precision: str = "s", rp: str | None = None
+    ) -> None:
+        """Write line protocol to ``db`` (must exist); raise unless HTTP 204."""
+        body = lines if isinstance(lines, str) else "\n".join(lines)
+        params = {"db": db, "precision": precision}
+        if rp is not None:
+            params["rp"] = rp
+        response = self._http.post(
+            self.url + "/write", params=params, data=body.encode(), auth=self.credentials,
+            timeout=10,
+        )
+        if response.status_code != 204:
+            raise BackendError(f"influx write: HTTP {response.status_code} {response.text}")
+
+    def create_user(self, name: str, password: str, admin: bool = False) -> None:
+        """Create a user, optionally with ALL PRIVILEGES."""
+        q = f"CREATE USER {_influx_ident(name)} WITH PASSWORD {_influx_string(password)}"
+        self.query(q + (" WITH ALL PRIVILEGES" if admin else ""))
+
+    def points(self, measurement: str, db: str, rp: str | None = None) -> list[dict[str, Any]]:
+        """All rows of ``measurement`` as dicts (``time`` in epoch seconds, tags, fields)."""
+        source = _influx_ident(measurement)
+        if rp is not None:
+            source = f"{_influx_ident(rp)}.{source}"
+        return [
+            dict(zip(series["columns"], row))
+            for series in self._series(f"SELECT * FROM {source}", db)
+            for row in series.get("values", [])
+        ]
+
+    def databases(self) -> list[str]:
+        """Names of all databases."""
+        return [row[0] for s in self._series("SHOW DATABASES") for row in s.get("values", [])]
+
+    def retention_policies(self, db: str) -> list[dict[str, Any]]:
+        """Retention policies of ``db`` as dicts (name, duration, default, ...)."""
+        return [
+            dict(zip(s["columns"], row))
+            for s in self._series(f"SHOW RETENTION POLICIES ON {_influx_ident(db)}")
+            for row in s.get("values", [])
+        ]
+
+    def _series(self, q: str, db: str | None = None) -> list[dict[str, Any]]:
+        result = self.query(q, db=db)["results"][0]
+        return list(result.get("series", []))
+
+
+def _influx_ident(name: str) -> str:
+    """Double-quoted InfluxQL identifier."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _influx_string(value: str) -> str:
+    """Single-quoted InfluxQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class VictoriaMetrics(_HTTPDaemon):
+    """Single-node ``victoria-metrics`` with ``-storageDataPath=<root>/data``.
+
+    Started with ``-search.latencyOffset=0s`` and ``-search.disableCache``;
+    :meth:`export` calls ``/internal/force_flush`` first, because a *new*
+    series otherwise only becomes searchable after ~5-10 s.  With
+    ``graphite=True`` it also accepts Graphite plaintext on
+    :attr:`graphite_port` (TCP and UDP).
+
+    Influx line protocol (``/write``, ``/api/v2/write``; any
+    ``Authorization`` header is ignored) becomes one series per field named
+    ``<measurement>_<field>`` with the tags as labels; ``true``/``false``
+    are stored as 1/0, string fields as 0.
+    """
+
+    name = "victoria-metrics"
+
+    def __init__(self, root: Path, graphite: bool = False) -> None:
+        super().__init__(root)
+        self._binary = _require_executable("victoria-metrics")
+        self.graphite_port: int | None = free_port() if graphite else None
+        self.data_dir = self.root / "data"
+
+    def _command(self) -> list[str]:
+        command = [
+            self._binary,
+            f"-storageDataPath={self.data_dir}",
+            f"-httpListenAddr={self.host}:{self.http_port}",
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+        ]
+        if self.graphite_port is not None:
+            command.append(f"-graphiteListenAddr={self.host}:{self.graphite_port}")
+        return command
+
+    def _is_ready(self) -> bool:
+        graphite_ok = self.graphite_port is None or _tcp_accepts(self.host, self.graphite_port)
+        return graphite_ok and self._probe("/health", 200)
+
+    def force_flush(self) -> None:
+        """Make all ingested samples searchable now."""
+        self._http.get(self.url + "/internal/force_flush", timeout=10).raise_for_status()
+
+    def export(
+        self,
+        match: str = '{__name__=~".+"}',
+        start: float | None = None,
+        end: float | None = None,
+        flush: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Series matching ``match`` from /api/v1/export.
+
+        Each item: ``{"metric": {"__name__": ..., label: value},
+        "values": [...], "timestamps": [... milliseconds ...]}``.
+        """
+        if flush:
+            self.force_flush()
+        params: dict[str, Any] = {"match[]": match}
+        if start is not None:
+            params["start"] = start
+        if end is not None:
+            params["end"] = end
+        response = self._http.post(self.url + "/api/v1/export", data=params, timeout=10)
+        if response.status_code != 200:
+            raise BackendError(f"export {match!r}: HTTP {response.status_code} {response.text}")
+        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+    def wait_for_series(
+        self, match: str, timeout: float = 20.0, min_samples: int = 1
+    ) -> list[dict[str, Any]]:
+        """Poll :meth:`export` until ``match`` has ``min_samples`` samples in total."""
+
+        def probe() -> list[dict[str, Any]] | None:
+            series = self.export(match)
+            return series if sum(len(s["values"]) for s in series) >= min_samples else None
+
+        return _poll(probe, timeout, f"series {match}", interval=0.2)
+
+
+# --------------------------------------------------------------------------
+# Misbehaving servers (threads of the test process)
+# --------------------------------------------------------------------------
+
+_S = TypeVar("_S", bound="_FaultServer")
+
+
+class _FaultServer:
+    """Lifecycle of an in-process server thread bound to 127.0.0.1.
+
+    The port is bound in the constructor; :meth:`start` runs the thread and
+    :meth:`stop` (idempotent) ends it and closes every socket.
+    """
+
+    host: ClassVar[str] = LOCALHOST
+    port: int
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def start(self: _S) -> _S:
+        """Start serving in a daemon thread."""
+        self._thread = threading.Thread(
+            target=self._serve, name=type(self).__name__, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and close all sockets."""
+        self._stopping.set()
+        self._close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class BlackholeServer(_FaultServer):
+    """Accepts TCP connections and never reads from nor writes to them.
+
+    The listening socket has a tiny ``SO_RCVBUF`` (inherited by accepted
+    sockets), so a client's send buffer fills after a few hundred KB and
+    ``sendall`` blocks / times out.
+    """
+
+    def __init__(self, rcvbuf: int = 4096) -> None:
+        super().__init__()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self._listener.bind((self.host, 0))
+        self._listener.listen(64)
+        self.port = int(self._listener.getsockname()[1])
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def accepted(self) -> int:
+        """Number of connections accepted so far."""
+        with self._lock:
+            return len(self._connections)
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                readable, _, _ = select.select([self._listener], [], [], 0.1)
+                if readable:
+                    conn, _ = self._listener.accept()
+                    with self._lock:
+                        self._connections.append(conn)
+            except (OSError, ValueError):  # listener closed by stop()
+                return
+
+    def _close(self) -> None:
+        self._listener.close()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request received by :class:`SlowHTTPServer`."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class SlowHTTPServer(_FaultServer):
+    """HTTP server that reads each request, waits ``delay`` s, then answers ``status``.
+
+    Requests are recorded in :attr:`requests` once they have been read
+    (before the delay).  :meth:`stop` cuts pending delays short.
+    """
+
+    def __init__(self, delay: float, status: int = 204) -> None:
+        super().__init__()
+        self.delay = delay
+        self.status = status
+        self.requests: list[RecordedRequest] = []
+        self._httpd = ThreadingHTTPServer((self.host, 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self.port = int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append(
+                    RecordedRequest(self.command, self.path, dict(self.headers), body)
+                )
+                if server._stopping.wait(server.delay):
+                    return
+                self.send_response(server.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PUT = do_HEAD = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        return Handler
+
+    def _serve(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.1)
+
+    def _close(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+        self._httpd.server_close()
