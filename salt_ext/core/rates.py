@@ -134,10 +134,8 @@ class RateStore:
                 stored = [
                     s for s in self._load() if same_boot(s, current) and s.ts - current.ts < max_age
                 ]
-                ref = next(
-                    (s for s in reversed(stored) if is_reference(s, current, min_interval, max_age)),
-                    None,
-                )
+                usable = [s for s in stored if is_reference(s, current, min_interval, max_age)]
+                ref = usable[-1] if usable else None
                 if not stored or current.ts - stored[-1].ts >= min_interval:
                     self._save(stored[-1:] + [current])
         except OSError as exc:

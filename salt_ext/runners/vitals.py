@@ -44,6 +44,7 @@ POLLPUSH_OPTIONS = {
     "interval": Option("float", None, minimum=0.01),
     "mode": Option("str", "push", choices=("push", "return")),
     "ret_config": Option("str", None),
+    "ret_kwargs": Option("dict", {}, doc="returner options for this run (--return_kwargs)"),
     "timeout": Option("int", None, minimum=1, doc="publish timeout passed to Salt"),
 }
 
@@ -74,8 +75,9 @@ def pollpush(**kwargs):
         ``ret=<returners>``, the classic Salt path in which every full return also travels to
         the master.
 
-    ret_config
-        A returner configuration profile name (``ret_config``).
+    ret_config, ret_kwargs
+        A returner configuration profile name, and returner options for this run, as
+        ``--return_config`` / ``--return_kwargs`` would give them.
 
     CLI Example:
 
@@ -100,17 +102,19 @@ def pollpush(**kwargs):
     publish = {"tgt": opts["tgt"], "tgt_type": opts["tgt_type"]}
     if opts["timeout"]:
         publish["timeout"] = opts["timeout"]
+    returner_settings = {k: opts[k] for k in ("ret_config", "ret_kwargs") if opts[k]}
     if opts["mode"] == "push":
         fun, ret = "vitals.push", ""
         collection["returners"] = returners
-        if opts["ret_config"]:
-            collection["ret_config"] = opts["ret_config"]
+        collection.update(returner_settings)
     else:
         fun, ret = "vitals.current", returners
-        if opts["ret_config"]:
-            publish["ret_config"] = opts["ret_config"]
+        publish.update(returner_settings)
     client = salt.client.LocalClient(mopts=__opts__)
-    jid = client.cmd_async(fun=fun, arg=[], kwarg=collection, ret=ret, **publish)
+    try:
+        jid = client.cmd_async(fun=fun, arg=[], kwarg=collection, ret=ret, **publish)
+    finally:
+        client.destroy()
     published = {"fun": fun, "kwarg": collection, "ret": ret, **publish}
     if not jid:
         log.warning("vitals.pollpush: no minion matched %r", opts["tgt"])

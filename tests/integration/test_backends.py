@@ -136,8 +136,9 @@ def test_influxd_with_auth(influxd_auth: InfluxD) -> None:
     influxd_auth.create_user("writer", "w-secret")
     influxd_auth.query('GRANT WRITE ON "vitals" TO "writer"')
     line = b"mem,host=n1 used=1024i 1700000000"
-    unauthenticated = requests.post(f"{url}/write", params={"db": "vitals", "precision": "s"},
-                                    data=line, timeout=10)
+    unauthenticated = requests.post(
+        f"{url}/write", params={"db": "vitals", "precision": "s"}, data=line, timeout=10
+    )
     assert unauthenticated.status_code == 401
     written = requests.post(
         f"{url}/write",
@@ -147,7 +148,9 @@ def test_influxd_with_auth(influxd_auth: InfluxD) -> None:
     )
     assert written.status_code == 204, written.text
 
-    assert influxd_auth.points("mem", "vitals") == [{"time": 1700000000, "host": "n1", "used": 1024}]
+    assert influxd_auth.points("mem", "vitals") == [
+        {"time": 1700000000, "host": "n1", "used": 1024}
+    ]
     users = influxd_auth.query("SHOW USERS")["results"][0]["series"][0]["values"]
     assert sorted(users) == [["admin", True], ["writer", False]]
 
@@ -157,11 +160,12 @@ def test_influxd_with_auth(influxd_auth: InfluxD) -> None:
 
 def test_victoria_metrics_influx_v2_write(victoria: VictoriaMetrics) -> None:
     now = int(time.time())
+    lines = f"cpu,host=n1 usage=12.5,busy=true {now - 2}\ncpu,host=n1 usage=13 {now - 1}\n"
     response = requests.post(
         f"{victoria.url}/api/v2/write",
         params={"org": "ops", "bucket": "vitals", "precision": "s"},
         headers={"Authorization": "Token x"},
-        data=f"cpu,host=n1 usage=12.5,busy=true {now - 2}\ncpu,host=n1 usage=13 {now - 1}".encode(),
+        data=lines.encode(),
         timeout=10,
     )
     assert response.status_code == 204, response.text
@@ -186,17 +190,22 @@ def test_victoria_metrics_graphite_listener(victoria: VictoriaMetrics) -> None:
 # -- lifecycle --------------------------------------------------------------
 
 
-def test_daemon_process_group_is_gone_after_stop(tmp_path: Path) -> None:
+def test_daemon_stop_and_restart(tmp_path: Path) -> None:
     try:
-        daemon = InfluxD(tmp_path / "influxd")
+        daemon = InfluxD(tmp_path / "influxd", auth=True)
     except BackendUnavailable as exc:
         pytest.skip(str(exc))
     with daemon:
         pid = daemon.pid
         assert pid is not None and daemon.running
-        assert os.getpgid(pid) == pid
+        assert os.getpgid(pid) == pid  # own process group
+        daemon.query("CREATE DATABASE vitals")
+        daemon.write("up,host=n1 value=1i 1700000000", "vitals")
     _assert_gone(pid)
     daemon.stop()  # idempotent
+
+    with daemon:  # same root and ports; the admin user already exists
+        assert daemon.points("up", "vitals") == [{"time": 1700000000, "host": "n1", "value": 1}]
 
 
 def test_failed_start_is_reported_and_cleaned_up(tmp_path: Path) -> None:

@@ -41,6 +41,11 @@ from typing import Any, Callable, ClassVar, Iterable, TypeVar
 
 import requests
 
+try:
+    import whisper
+except ImportError:  # carbon/whisper are test extras; CarbonCache then reports it
+    whisper = None  # type: ignore[assignment]
+
 LOCALHOST = "127.0.0.1"
 
 _PORT_LOCK = threading.Lock()
@@ -327,8 +332,8 @@ class CarbonCache(_Daemon):
 
     Layout: ``conf/`` (carbon.conf, storage-schemas.conf,
     storage-aggregation.conf), ``storage/whisper/`` (data),
-    ``storage/carbon-cache-a.pid``, ``storage/log/`` and
-    ``carbon-cache.log`` (``--debug`` sends everything to stdout).
+    ``storage/carbon-cache-a.pid`` and ``carbon-cache.log`` (``--debug``
+    makes carbon log to stdout, so ``storage/log/`` stays unused).
 
     Retention is :attr:`RETENTIONS` = ``1s:30m,60s:1d`` for every metric:
     each point keeps its exact second for 30 minutes (then 1-minute
@@ -354,6 +359,8 @@ class CarbonCache(_Daemon):
     @staticmethod
     def _find_script() -> list[str]:
         """Run ``carbon-cache.py`` with the test interpreter if it is ours."""
+        if whisper is None:
+            raise BackendUnavailable("the whisper module is not installed")
         local = Path(sys.executable).parent / "carbon-cache.py"
         if local.is_file():
             return [sys.executable, str(local)]
@@ -449,8 +456,6 @@ class CarbonCache(_Daemon):
         from the coarser 60 s archive.  ``until_ts`` defaults to now; points
         in the future are returned if ``until_ts`` covers them.
         """
-        import whisper  # only needed by carbon users; keep the import local
-
         wsp = self.metric_file(path)
         if not wsp.exists():
             return []
@@ -488,7 +493,10 @@ class CarbonCache(_Daemon):
         """Wait until :meth:`fetch` returns at least ``n`` points; return them."""
 
         def probe() -> list[tuple[int, float]] | None:
-            points = self.fetch(path, from_ts, until_ts)
+            try:
+                points = self.fetch(path, from_ts, until_ts)
+            except whisper.WhisperException:  # file still being created
+                return None
             return points if len(points) >= n else None
 
         return _poll(probe, timeout, f"{n} points of {path}", interval=0.2)
@@ -563,7 +571,12 @@ bind-address = "{self.host}:{self.rpc_port}"
         return self._probe("/ping", 204)
 
     def _after_start(self) -> None:
-        if self.auth:
+        if not self.auth:
+            return
+        existing = self._http.post(
+            self.url + "/query", data={"q": "SHOW USERS"}, auth=self.credentials, timeout=10
+        )
+        if existing.status_code != 200:  # not a restart: create the first admin
             self._query_raw(
                 f"CREATE USER {_influx_ident(self.admin_user)} WITH PASSWORD "
                 f"{_influx_string(self.admin_password)} WITH ALL PRIVILEGES",

@@ -1,0 +1,316 @@
+"""A small HTTP POST transport (stdlib :mod:`http.client`) for the delivery core.
+
+:class:`HttpTransport` follows the transport protocol of :mod:`salt_ext.core.delivery`: it has a
+``label`` that is safe to log (the URL without user, password or query) and ``send(payload)``
+that raises :class:`~salt_ext.core.errors.DeliveryError` on failure. One payload is one POST on
+a fresh connection (gzip ``Content-Encoding`` when enabled); the socket timeout bounds the
+connect and every send/receive, and the answer is classified like a mature client does:
+
+====================================  ============================================  =========
+outcome                               error text                                    retryable
+====================================  ============================================  =========
+2xx                                   (success)
+connect error, timeout, TLS failure   ``cannot connect to <url>: <reason>`` / ...   yes
+429, 408, 5xx                         ``<url> answered HTTP 503: <server text>``    yes
+401, 403                              ``authentication failed for <url>: ...``      yes [#]_
+404, 3xx, anything unexpected         ``<url> answered HTTP 404: <server text>``    yes [#]_
+400, 413, 422 and other 4xx           ``<url> rejected N line(s): HTTP 400: ...``   no
+====================================  ============================================  =========
+
+.. [#] resending the same bytes cannot succeed until the credentials are fixed, but they *are*
+   fixable by configuration, so the points are spooled rather than lost.
+.. [#] a wrong URL or a missing database/bucket is a configuration problem, so spool as well.
+
+Before a failed write is classified, an optional ``recover(transport, response)`` hook may
+repair the destination (the InfluxDB backend creates a missing database there) and return True;
+the payload is then sent once more.
+
+Secrets (password, token, the basic-auth string) live only in request headers. They are never
+part of ``label``, log records or exception texts; server answers quoted in errors are cut to
+a few hundred characters and scrubbed of any secret they might echo.
+"""
+
+import base64
+import gzip
+import http.client
+import json
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlencode, urlsplit
+
+from salt_ext.core.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+MAX_ANSWER_BYTES = 64 * 1024  # read at most this much of an answer
+MAX_QUOTED = 300  # characters of a server answer quoted in an error
+USER_AGENT = "salt-vitals"
+
+_WARNED_INSECURE = set()  # labels already warned about verify=False (once per process)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A parsed base URL. ``username``/``password`` come from ``user:pass@`` in the URL."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str  # base path without trailing slash ("" or "/influx")
+    username: str = None
+    password: str = None
+
+    @property
+    def label(self):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+
+def parse_url(url):
+    """``http(s)://[user:pass@]host[:port][/base/path]`` -> :class:`Endpoint`.
+
+    Raises ValueError whose text never contains the password.
+    """
+    text = str(url).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"cannot parse {redact_url(text)!r}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{redact_url(text)!r} must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"{redact_url(text)!r} has no host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{redact_url(text)!r} must not have a query or fragment")
+    return Endpoint(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port or (443 if parts.scheme == "https" else 80),
+        path=parts.path.rstrip("/"),
+        username=_unquote(parts.username),
+        password=_unquote(parts.password),
+    )
+
+
+def redact_url(text):
+    """The URL with any ``user:password@`` replaced by ``***@`` (for error messages)."""
+    scheme, sep, rest = str(text).partition("://")
+    if not sep:
+        return "***" if "@" in scheme else scheme
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return f"{scheme}://{netloc}{slash}{tail}"
+
+
+def _unquote(value):
+    return unquote(value) if value else None
+
+
+def basic_auth(user, password):
+    """The value of a basic ``Authorization`` header."""
+    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return f"Basic {token}"
+
+
+@dataclass
+class Response:
+    """What a request got back (the body is cut at :data:`MAX_ANSWER_BYTES`)."""
+
+    status: int
+    reason: str
+    headers: dict = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+
+    @property
+    def ok(self):
+        return 200 <= self.status < 300
+
+    def message(self):
+        """The server's error text: InfluxDB's ``X-Influxdb-Error`` header, the JSON ``error``
+        (1.x) or ``message`` (2.x/3.x) member, else the body text; on one line."""
+        text = self.headers.get("x-influxdb-error") or ""
+        if not text and self.body:
+            raw = self.body.decode("utf-8", "replace")
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                text = str(data.get("error") or data.get("message") or raw)
+            else:
+                text = raw
+        return " ".join(text.split()) or self.reason or ""
+
+
+class HttpTransport:
+    """POST payloads to ``<url><path>?<params>``; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        url,
+        path,
+        params=None,
+        headers=None,
+        auth=None,
+        timeout=5.0,
+        verify=True,
+        ca_bundle=None,
+        gzip=True,
+        content_type="text/plain; charset=utf-8",
+        recover=None,
+    ):
+        self.endpoint = url if isinstance(url, Endpoint) else parse_url(url)
+        self.label = self.endpoint.label
+        self.path = path
+        self.params = dict(params or {})
+        self.timeout = timeout
+        self.verify = verify
+        self.ca_bundle = ca_bundle or None
+        self.gzip = gzip
+        self.content_type = content_type
+        self.recover = recover
+        self._headers = dict(headers or {})
+        self._secrets = []
+        if auth is None and "Authorization" not in self._headers and self.endpoint.username:
+            auth = (self.endpoint.username, self.endpoint.password or "")
+        if auth is not None:
+            self._headers["Authorization"] = basic_auth(*auth)
+            self._secrets += [auth[1], self._headers["Authorization"].split(" ", 1)[1]]
+        elif "Authorization" in self._headers:
+            self._secrets.append(self._headers["Authorization"].split(" ", 1)[-1])
+        self._secrets = sorted({s for s in self._secrets if s and len(s) >= 3}, key=len, reverse=True)
+        self._ssl_context = None
+        if self.endpoint.scheme == "https" and not verify and self.label not in _WARNED_INSECURE:
+            _WARNED_INSECURE.add(self.label)
+            log.warning("TLS certificate verification is disabled for %s (verify: false)", self.label)
+
+    def __repr__(self):
+        return f"<HttpTransport {self.label}{self.path}>"
+
+    # -- the transport protocol ------------------------------------------------------------
+    def send(self, payload):
+        """POST one payload; raise DeliveryError unless the server accepted it."""
+        response = self.post(payload)
+        if response.ok:
+            return
+        if self.recover is not None and self.recover(self, response):
+            response = self.post(payload)
+            if response.ok:
+                return
+        raise self.error(response, payload)
+
+    def post(self, payload):
+        """POST ``payload`` to the write path; returns the :class:`Response` (any status)."""
+        return self.request("POST", self.path, payload, self.params, compress=self.gzip)
+
+    # -- building blocks ---------------------------------------------------------------------
+    def request(self, method, path, body=b"", params=None, content_type=None, compress=False):
+        """One request on a fresh connection. Network problems raise a retryable
+        DeliveryError; any HTTP answer is returned as a :class:`Response`."""
+        target = self.endpoint.path + path
+        if params:
+            target += "?" + urlencode(params)
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **self._headers}
+        if body:
+            headers["Content-Type"] = content_type or self.content_type
+            if compress:
+                body = gzip.compress(body, compresslevel=6, mtime=0)
+                headers["Content-Encoding"] = "gzip"
+        headers["Content-Length"] = str(len(body))
+        started = time.monotonic()
+        conn = self._connection()
+        try:
+            try:
+                conn.connect()
+            except (OSError, http.client.HTTPException) as exc:
+                raise DeliveryError(f"cannot connect to {self.label}: {_reason(exc)}") from None
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read(MAX_ANSWER_BYTES)
+            except (OSError, http.client.HTTPException) as exc:
+                raise DeliveryError(
+                    f"{method} {self.label}{path} failed: {_reason(exc)}"
+                ) from None
+        finally:
+            conn.close()
+        response = Response(
+            answer.status,
+            answer.reason or "",
+            {k.lower(): v for k, v in answer.getheaders()},
+            data,
+        )
+        log.debug(
+            "%s %s%s -> HTTP %d in %.0f ms (%d bytes sent)",
+            method,
+            self.label,
+            path,
+            response.status,
+            (time.monotonic() - started) * 1000,
+            len(body),
+        )
+        return response
+
+    def error(self, response, payload=b""):
+        """The DeliveryError for a failed write answer (see the table in the module docs)."""
+        status = response.status
+        text = self.quote(response.message())
+        lines = payload.count(b"\n") or (1 if payload else 0)
+        if status in (401, 403):
+            return DeliveryError(
+                f"authentication failed for {self.label}: HTTP {status}: {text}", retryable=True
+            )
+        if status in (408, 429) or status >= 500:
+            retry = response.headers.get("retry-after")
+            hint = f" (retry after {self.quote(retry)}s)" if retry else ""
+            return DeliveryError(f"{self.label} answered HTTP {status}: {text}{hint}", retryable=True)
+        if 400 <= status < 500 and status != 404:
+            return DeliveryError(
+                f"{self.label} rejected {lines} line(s): HTTP {status}: {text}", retryable=False
+            )
+        return DeliveryError(f"{self.label} answered HTTP {status}: {text}", retryable=True)
+
+    def quote(self, text):
+        """Server text made safe to log: secrets scrubbed, cut to :data:`MAX_QUOTED`."""
+        text = str(text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 3] + "..."
+
+    def _connection(self):
+        host, port = self.endpoint.host, self.endpoint.port
+        if self.endpoint.scheme == "http":
+            return http.client.HTTPConnection(host, port, timeout=self.timeout)
+        return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._context())
+
+    def _context(self):
+        if self._ssl_context is None:
+            try:
+                context = ssl.create_default_context(cafile=self.ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise DeliveryError(
+                    f"cannot load ca_bundle for {self.label}: {_reason(exc)}"
+                ) from None
+            if not self.verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._ssl_context = context
+        return self._ssl_context
+
+
+def _reason(exc):
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error ({exc.reason or exc.__class__.__name__})"
+    if isinstance(exc, OSError):
+        return exc.strerror or exc.__class__.__name__
+    text = str(exc)
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__

@@ -1,0 +1,686 @@
+#!/usr/bin/env python3
+"""Local demo of salt-vitals' main job on one machine (run it through ``scripts/demo.sh``).
+
+Everything lives under ``<repo>/.demo/`` (wiped at start) and listens on free 127.0.0.1 ports:
+
+* a ``carbon-cache`` (PyPI carbon/whisper from the venv) writing whisper files;
+* a ``salt-master`` whose ``master.d/vitals.conf`` is ``examples/master.d/vitals.conf`` -- the
+  block the README tells operators to paste -- with ``tgt: 'demo-*'`` and ``seconds: 5`` so the
+  master schedule runs ``vitals.pollpush`` every 5 s;
+* ``--minions N`` salt-minions ``demo-pi-1`` ... ``demo-pi-N`` whose ``carbon`` returner points
+  at that carbon-cache.
+
+The demo waits until the minions answer ``test.ping``, lets the master schedule fire
+``--cycles`` times, prints per node what landed in Graphite (read straight from the whisper
+files), and stops every process it started (SIGTERM, then SIGKILL after a grace period, whole
+process groups) -- also on Ctrl-C or an error. It exits non-zero when a node has no data.
+The data (configs, logs, whisper files) stays in ``.demo/`` unless ``--no-keep`` is given.
+"""
+
+import argparse
+import getpass
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import whisper
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+BIN = Path(sys.executable).parent  # the venv's bin/ (not resolved: it may be a symlink)
+EXAMPLE_MASTER_CONF = ROOT / "examples" / "master.d" / "vitals.conf"
+
+HOST = "127.0.0.1"
+PREFIX = "vitals"  # the carbon returner's default prefix
+SCHEDULE_SECONDS = 5
+RETENTIONS = "1s:1h,10s:6h"  # every collection keeps its own second: points == cycles
+STOP_GRACE = 10.0
+JOB_NAME = "vitals-pollpush"
+FIRED = re.compile(r"Running scheduled job: (\S+).* with jid (\d+)")
+
+STARTED = time.monotonic()
+
+
+def say(text):
+    print(f"[{time.monotonic() - STARTED:5.1f}s] {text}", flush=True)
+
+
+class DemoError(RuntimeError):
+    """Something the user should read; printed without a traceback."""
+
+
+# --------------------------------------------------------------------------------------------
+# processes
+# --------------------------------------------------------------------------------------------
+
+_PORTS = set()
+
+
+def free_port():
+    """A free TCP port on 127.0.0.1, never the same one twice in this run."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            port = sock.getsockname()[1]
+        if port not in _PORTS:
+            _PORTS.add(port)
+            return port
+
+
+def tcp_accepts(port):
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def log_tail(path, lines=25):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class Daemon:
+    """One daemon in its own session / process group, output to ``<log>``."""
+
+    def __init__(self, name, argv, log, env=None, cwd=None, stage=0):
+        self.name, self.argv, self.log, self.env, self.cwd = name, argv, Path(log), env, cwd
+        self.stage = stage  # stop_all stops the highest stage first
+        self.proc = None
+
+    def start(self):
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env=self.env, cwd=self.cwd, start_new_session=True,
+            )
+        return self
+
+    def exited(self):
+        """Exit status if the leader has exited (without reaping it, so its pid -- the
+        process group id -- cannot be reused before we have signalled the group)."""
+        try:
+            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return -1
+        if info is None:
+            return None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+    def check_alive(self):
+        status = self.exited()
+        if status is not None:
+            raise DemoError(
+                f"{self.name} exited with status {status}; last lines of {self.log}:\n"
+                + log_tail(self.log)
+            )
+
+    def descendants(self):
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
+
+def stop_all(daemons, grace=STOP_GRACE):
+    """Stop the daemons, the last started first (minions, then the master, then carbon)."""
+    running = [d for d in daemons if d.proc is not None]
+    if not running:
+        return
+    say(f"stopping {len(running)} processes (SIGTERM, SIGKILL after {grace:g}s)")
+    for stage in sorted({d.stage for d in running}, reverse=True):
+        _stop_group([d for d in running if d.stage == stage], grace)
+
+
+def _stop_group(daemons, grace):
+    """SIGTERM every daemon's process group, SIGKILL what is left after ``grace`` seconds."""
+    # Remember every descendant first: one that left the process group still gets killed.
+    began = time.monotonic()
+    family = {d.name: d.descendants() for d in daemons}
+    for d in daemons:
+        _killpg(d.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(
+        d.exited() is None or _alive(family[d.name]) for d in daemons
+    ):
+        time.sleep(0.1)
+    for d in daemons:
+        forced = d.exited() is None or _alive(family[d.name])
+        _killpg(d.proc.pid, signal.SIGKILL)  # the leader is unreaped: the group id is ours
+        for child in _alive(family[d.name]):
+            try:
+                child.kill()  # psutil checks the create time: never a recycled pid
+            except psutil.Error:
+                pass
+        d.proc.wait()
+        if forced:
+            say(f"  {d.name}: killed with SIGKILL")
+        d.proc = None
+    say(f"  stopped {', '.join(d.name for d in daemons)} ({time.monotonic() - began:.1f}s)")
+
+
+def _killpg(pgid, signum):
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _alive(procs):
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:
+            pass
+    return out
+
+
+def leftover_demo_processes():
+    """Processes of an earlier demo run (their command line names a config under .demo/)."""
+    marker = str(DEMO) + os.sep
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = p.info["cmdline"] or []
+        if p.pid != os.getpid() and any(marker in arg for arg in cmdline):
+            found.append(p)
+    return found
+
+
+def salt_cli(master_dir, *args, timeout=30):
+    """Run a venv salt CLI (``salt``, ``salt-run``) against the demo master; return stdout."""
+    argv = [str(BIN / args[0]), "-c", str(master_dir), "--out=json", *args[1:]]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, _err = proc.communicate(timeout=timeout)
+    except BaseException:
+        _killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return out.decode(errors="replace")
+
+
+def parse_json(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------
+
+
+def write_yaml(path, data, header=""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + yaml.safe_dump(data, default_flow_style=False, sort_keys=False))
+
+
+def carbon_daemon(ports):
+    root = DEMO / "carbon"
+    conf, storage = root / "conf", root / "storage"
+    whisper_dir = storage / "whisper"
+    for d in (conf, whisper_dir, storage / "log"):
+        d.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "USER": "",
+        "STORAGE_DIR": storage,
+        "LOCAL_DATA_DIR": whisper_dir,
+        "WHITELISTS_DIR": storage / "lists",
+        "LOG_DIR": storage / "log",
+        "PID_DIR": storage,
+        "DATABASE": "whisper",
+        "ENABLE_TAGS": "False",
+        "LINE_RECEIVER_INTERFACE": HOST,
+        "LINE_RECEIVER_PORT": ports["line"],
+        "PICKLE_RECEIVER_INTERFACE": HOST,
+        "PICKLE_RECEIVER_PORT": ports["pickle"],
+        "CACHE_QUERY_INTERFACE": HOST,
+        "CACHE_QUERY_PORT": ports["cache_query"],
+        "ENABLE_UDP_LISTENER": "False",
+        "ENABLE_MANHOLE": "False",
+        "ENABLE_AMQP": "False",
+        "MAX_CACHE_SIZE": "inf",
+        "MAX_UPDATES_PER_SECOND": "inf",
+        "MAX_CREATES_PER_MINUTE": "inf",
+        "CACHE_WRITE_STRATEGY": "sorted",
+        "CARBON_METRIC_INTERVAL": 0,  # no carbon.agents.* metrics of its own
+        "LOG_UPDATES": "False",
+        "LOG_CREATES": "False",
+        "LOG_LISTENER_CONN_SUCCESS": "False",
+        "WHISPER_AUTOFLUSH": "False",
+    }
+    (conf / "carbon.conf").write_text(
+        "[cache]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
+    )
+    (conf / "storage-schemas.conf").write_text(
+        f"[everything]\npattern = .*\nretentions = {RETENTIONS}\n"
+    )
+    (conf / "storage-aggregation.conf").write_text(
+        "[everything]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n"
+    )
+    env = dict(
+        os.environ,
+        GRAPHITE_ROOT=str(root),
+        GRAPHITE_CONF_DIR=str(conf),
+        GRAPHITE_STORAGE_DIR=str(storage),
+        PYTHONUNBUFFERED="1",
+        # carbon_pb2.py predates protobuf 4; the pure-Python backend still loads it.
+        PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python",
+    )
+    argv = [sys.executable, str(BIN / "carbon-cache.py"), f"--config={conf / 'carbon.conf'}",
+            "--debug", "start"]
+    return Daemon("carbon-cache", argv, root / "carbon-cache.log", env=env, cwd=root), whisper_dir
+
+
+def node_paths(node_dir, daemon):
+    return {
+        "root_dir": str(node_dir),
+        "pki_dir": str(node_dir / "pki"),
+        "cachedir": str(node_dir / "cache"),
+        "sock_dir": str(node_dir / "run"),
+        "pidfile": str(node_dir / "run" / f"{daemon}.pid"),
+        "log_file": str(node_dir / f"{daemon}.log"),
+        "log_level_logfile": "info",
+    }
+
+
+def vitals_master_block():
+    """The README's master block (examples/master.d/vitals.conf) adapted to the demo."""
+    if EXAMPLE_MASTER_CONF.is_file():
+        block = yaml.safe_load(EXAMPLE_MASTER_CONF.read_text())
+        source = f"from {EXAMPLE_MASTER_CONF.relative_to(ROOT)}"
+    else:
+        block = {
+            "vitals": {"pollpush": {"tgt": "*", "tgt_type": "glob", "returners": "carbon",
+                                    "samples": 1}},
+            "schedule": {JOB_NAME: {"function": "vitals.pollpush", "seconds": 60,
+                                    "maxrunning": 1}},
+        }
+        source = "inline copy of the README block (examples/master.d/vitals.conf is missing)"
+    block["vitals"]["pollpush"]["tgt"] = "demo-*"
+    block["vitals"]["pollpush"]["returners"] = "carbon"
+    job = block["schedule"][JOB_NAME]
+    for unit in ("minutes", "hours", "days"):
+        job.pop(unit, None)
+    job["seconds"] = SCHEDULE_SECONDS
+    header = f"# {source}, with tgt: 'demo-*' and seconds: {SCHEDULE_SECONDS} for the demo\n"
+    return block, header
+
+
+def master_daemon(ports, user):
+    node_dir = DEMO / "master"
+    conf = dict(node_paths(node_dir, "master"))
+    conf.update({
+        "user": user,
+        "interface": HOST,
+        "publish_port": ports["publish"],
+        "ret_port": ports["ret"],
+        "auto_accept": True,
+        "worker_threads": 3,
+        "key_logfile": str(node_dir / "key.log"),
+        "file_roots": {"base": [str(node_dir / "srv" / "salt")]},
+        "pillar_roots": {"base": [str(node_dir / "srv" / "pillar")]},
+        "enable_gpu_grains": False,
+    })
+    (node_dir / "srv" / "salt").mkdir(parents=True)
+    (node_dir / "srv" / "pillar").mkdir(parents=True)
+    write_yaml(node_dir / "master", conf, "# salt-vitals demo master (scripts/demo.py)\n")
+    block, header = vitals_master_block()
+    write_yaml(node_dir / "master.d" / "vitals.conf", block, header)
+    argv = [str(BIN / "salt-master"), "-c", str(node_dir), "-l", "warning"]
+    return Daemon("salt-master", argv, node_dir / "stdout.log", stage=1), node_dir
+
+
+def minion_daemon(minion_id, ports, user):
+    node_dir = DEMO / minion_id
+    conf = dict(node_paths(node_dir, "minion"))
+    conf.update({
+        "id": minion_id,
+        "user": user,
+        "master": HOST,
+        "master_port": ports["ret"],
+        "publish_port": ports["publish"],
+        "acceptance_wait_time": 1,
+        "random_reauth_delay": 0,
+        "enable_fqdns_grains": False,  # reverse DNS of every address: slow start-up
+        "file_client": "remote",
+        "carbon": {"host": HOST, "port": ports["line"], "timeout": 2},
+    })
+    write_yaml(node_dir / "minion", conf, f"# salt-vitals demo minion {minion_id}\n")
+    argv = [str(BIN / "salt-minion"), "-c", str(node_dir), "-l", "warning"]
+    return Daemon(minion_id, argv, node_dir / "stdout.log", stage=2)
+
+
+# --------------------------------------------------------------------------------------------
+# waiting
+# --------------------------------------------------------------------------------------------
+
+
+def wait_until(what, probe, timeout, daemons, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        for d in daemons:
+            d.check_alive()
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise DemoError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_minions(master_dir, ids, daemons, timeout=90):
+    answered = set()
+
+    def probe():
+        out = salt_cli(master_dir, "salt", "--static", "-t", "3", "demo-*", "test.ping",
+                       timeout=30)
+        data = parse_json(out) or {}
+        now_up = {m for m, v in data.items() if v is True}
+        for m in sorted(now_up - answered):
+            say(f"  {m} answers test.ping")
+        answered.update(now_up)
+        return answered >= set(ids)
+
+    wait_until(f"{len(ids)} minions to answer test.ping", probe, timeout, daemons, interval=1)
+
+
+def schedule_firings(master_log, offset):
+    """(jid, seen-at time) of each firing of the vitals job logged after ``offset``."""
+    try:
+        with open(master_log, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return []
+    return [m.group(2) for m in FIRED.finditer(text) if m.group(1) == JOB_NAME]
+
+
+def last_receipts(master_dir):
+    """jid and per-minion returns of the newest ``vitals.push`` job in the master job cache."""
+    out = salt_cli(master_dir, "salt-run", "jobs.last_run", "function=vitals.push", timeout=60)
+    for jid, job in (parse_json(out) or {}).items():
+        if isinstance(job, dict):
+            return jid, {m: r.get("return") for m, r in (job.get("Result") or {}).items()}
+    return None, {}
+
+
+def fmt_receipt(ret):
+    if ret is None:
+        return "no return"
+    if not isinstance(ret, dict):
+        return "error"
+    statuses = ", ".join(f"{k} {v}" for k, v in ret.items() if k not in ("ts", "points"))
+    return f"{ret.get('points', '?')} pts, {statuses}"
+
+
+# --------------------------------------------------------------------------------------------
+# reading what landed in Graphite
+# --------------------------------------------------------------------------------------------
+
+
+def wsp_points(path):
+    now = int(time.time())
+    try:
+        (start, _end, step), values = whisper.fetch(str(path), now - 1800, now + 60, now=now + 60)
+    except (whisper.WhisperException, OSError, TypeError):
+        return []
+    return [(start + i * step, v) for i, v in enumerate(values) if v is not None]
+
+
+def node_report(whisper_dir, node):
+    base = whisper_dir / PREFIX / node
+    files = sorted(base.rglob("*.wsp")) if base.is_dir() else []
+    points = {
+        ".".join(f.relative_to(base).with_suffix("").parts): wsp_points(f) for f in files
+    }
+
+    def latest(name):
+        pts = points.get(name)
+        return pts[-1][1] if pts else None
+
+    nets = sorted(
+        {name.split(".")[1] for name in points
+         if name.startswith("net.") and name.endswith(".rx_bytes_per_s")},
+        key=lambda i: (-((latest(f"net.{i}.rx_bytes_per_s") or 0)
+                         + (latest(f"net.{i}.tx_bytes_per_s") or 0)), i),
+    )
+    iface = nets[0] if nets else None
+    return {
+        "metrics": len(files),
+        "counts": sorted(len(p) for p in points.values()),
+        "last_ts": max((p[-1][0] for p in points.values() if p), default=None),
+        "cpu": latest("cpu.percent"),
+        "load1": latest("load.load1"),
+        "mem_pct": latest("mem.percent"),
+        "mem_used": latest("mem.used"),
+        "disk_root": latest("disk.root.percent"),
+        "iface": iface,
+        "rx": latest(f"net.{iface}.rx_bytes_per_s") if iface else None,
+        "tx": latest(f"net.{iface}.tx_bytes_per_s") if iface else None,
+        "uptime": latest("system.uptime"),
+    }
+
+
+def fmt_bytes(value, suffix=""):
+    if value is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}{suffix}" if unit == "B" else f"{value:.1f} {unit}{suffix}"
+        value /= 1024.0
+
+
+def fmt_num(value, fmt="{:.1f}", suffix=""):
+    return "-" if value is None else fmt.format(value) + suffix
+
+
+def fmt_uptime(seconds):
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def fmt_counts(counts):
+    if not counts:
+        return "-"
+    return str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}..{counts[-1]}"
+
+
+def print_table(reports):
+    nodes = list(reports)
+    rows = [
+        ("whisper metrics", lambda r: str(r["metrics"])),
+        ("points per metric", lambda r: fmt_counts(r["counts"])),
+        ("last point", lambda r: time.strftime("%H:%M:%S", time.localtime(r["last_ts"]))
+         if r["last_ts"] else "-"),
+        ("cpu.percent", lambda r: fmt_num(r["cpu"], suffix=" %")),
+        ("load.load1", lambda r: fmt_num(r["load1"], "{:.2f}")),
+        ("mem.percent", lambda r: fmt_num(r["mem_pct"], suffix=" %")),
+        ("mem.used", lambda r: fmt_bytes(r["mem_used"])),
+        ("disk.root.percent", lambda r: fmt_num(r["disk_root"], suffix=" %")),
+        ("net interface", lambda r: r["iface"] or "-"),
+        ("  rx_bytes_per_s", lambda r: fmt_bytes(r["rx"], "/s")),
+        ("  tx_bytes_per_s", lambda r: fmt_bytes(r["tx"], "/s")),
+        ("system.uptime", lambda r: fmt_uptime(r["uptime"])),
+        ("last receipt", lambda r: fmt_receipt(r.get("receipt"))),
+    ]
+    cells = [[label] + [render(reports[n]) for n in nodes] for label, render in rows]
+    header = ["Graphite (whisper)"] + nodes
+    widths = [max(len(row[i]) for row in cells + [header]) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(
+            c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)
+        )
+
+    print()
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print(line(row))
+    print()
+
+
+# --------------------------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Local salt-vitals demo: carbon-cache + salt-master + minions under .demo/; "
+                    "the master schedule runs vitals.pollpush every 5 s.",
+    )
+    parser.add_argument("--minions", type=int, default=2, metavar="N",
+                        help="number of minions demo-pi-1..N (default 2)")
+    parser.add_argument("--cycles", type=int, default=4, metavar="N",
+                        help="schedule runs to wait for once the minions are up (default 4)")
+    parser.add_argument("--keep", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep .demo/ (configs, logs, whisper files) after the run "
+                             "(default; --no-keep deletes it). The processes are always stopped.")
+    args = parser.parse_args(argv)
+    if args.minions < 1 or args.cycles < 1:
+        parser.error("--minions and --cycles must be at least 1")
+    return args
+
+
+def _terminate(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def run(args, daemons):
+    leftovers = leftover_demo_processes()
+    if leftovers:
+        pids = " ".join(str(p.pid) for p in leftovers)
+        raise DemoError(f"processes of an earlier demo still run from {DEMO} (pids {pids}); "
+                        f"stop them first: kill {pids}")
+    shutil.rmtree(DEMO, ignore_errors=True)
+    DEMO.mkdir(parents=True)
+    user = getpass.getuser()
+    ids = [f"demo-pi-{i}" for i in range(1, args.minions + 1)]
+    ports = {k: free_port() for k in ("line", "pickle", "cache_query", "publish", "ret")}
+
+    carbon, whisper_dir = carbon_daemon(ports)
+    say(f"starting carbon-cache (line receiver {HOST}:{ports['line']}, retentions {RETENTIONS})")
+    daemons.append(carbon.start())
+    wait_until("carbon-cache's line receiver", lambda: tcp_accepts(ports["line"]), 60, [carbon])
+
+    master, master_dir = master_daemon(ports, user)
+    say(f"starting salt-master (publish {ports['publish']}, ret {ports['ret']}; "
+        f"schedule: {JOB_NAME} every {SCHEDULE_SECONDS}s, tgt 'demo-*', returners carbon)")
+    daemons.append(master.start())
+    wait_until("salt-master's ports",
+               lambda: tcp_accepts(ports["ret"]) and tcp_accepts(ports["publish"]), 60, [master])
+
+    say(f"starting {len(ids)} salt-minions: {', '.join(ids)}")
+    for minion_id in ids:
+        daemons.append(minion_daemon(minion_id, ports, user).start())
+    wait_for_minions(master_dir, ids, daemons)
+
+    master_log = master_dir / "master.log"
+    offset = master_log.stat().st_size if master_log.exists() else 0
+    say(f"all minions up; waiting for {args.cycles} runs of the master schedule "
+        f"(~{args.cycles * SCHEDULE_SECONDS}s)")
+    seen = []
+
+    def fired_enough():
+        for jid in schedule_firings(master_log, offset)[len(seen):]:
+            seen.append(jid)
+            say(f"  schedule fired {JOB_NAME} ({len(seen)}/{args.cycles}), runner jid {jid}")
+        return len(seen) >= args.cycles
+
+    wait_until(f"{args.cycles} schedule runs", fired_enough,
+               args.cycles * SCHEDULE_SECONDS + 30, daemons)
+    last_fire = time.time()
+
+    # The last run's points: a collection stamped at or after that firing, on every node.
+    def landed():
+        return all(
+            (node_report(whisper_dir, n)["last_ts"] or 0) >= int(last_fire) - 2 for n in ids
+        )
+
+    try:
+        wait_until("the last run's points in whisper", landed, 15, daemons, interval=0.5)
+    except DemoError as exc:
+        say(f"  warning: {exc}")
+
+    reports = {n: node_report(whisper_dir, n) for n in ids}
+    jid, receipts = last_receipts(master_dir)
+    for n in ids:
+        reports[n]["receipt"] = receipts.get(n)
+    print_table(reports)
+    if jid:
+        print(f"receipts of the last vitals.push job {jid} (all that reaches the master):")
+        for n in ids:
+            ret = receipts.get(n)
+            if isinstance(ret, str):  # an exception: show its last line
+                ret = ret.strip().splitlines()[-1] if ret.strip() else ret
+            print(f"  {n}: {json.dumps(ret) if not isinstance(ret, str) else ret}")
+    total = sum(r["metrics"] for r in reports.values())
+    counts = [c for r in reports.values() for c in r["counts"]]
+    spread = {c: counts.count(c) for c in sorted(set(counts))}
+    print(f"total whisper metrics: {total} under {whisper_dir / PREFIX}")
+    print("points per metric: " + (", ".join(
+        f"{c} points x {k} metrics" for c, k in spread.items()) or "none"))
+    total_runs = len(schedule_firings(master_log, 0))
+    print(f"master schedule runs of {JOB_NAME}: {len(seen)} after all minions answered, "
+          f"{total_runs} since the master started (\"Running scheduled job\" in {master_log})")
+    print()
+    empty = [n for n, r in reports.items() if r["metrics"] == 0]
+    if empty:
+        for n in empty:
+            say(f"no data from {n}; its log: {DEMO / n / 'minion.log'}")
+        return 1
+    return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+    daemons = []
+    status = 1
+    try:
+        status = run(args, daemons)
+    except DemoError as exc:
+        say(f"error: {exc}")
+    except KeyboardInterrupt:
+        say("interrupted")
+        status = 130
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # let the clean-up finish
+        stop_all(daemons)
+        if not args.keep:
+            shutil.rmtree(DEMO, ignore_errors=True)
+            say(f"removed {DEMO}")
+        elif DEMO.is_dir():
+            say(f"data, configs and logs kept in {DEMO}")
+    say("done" if status == 0 else f"failed (exit {status})")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

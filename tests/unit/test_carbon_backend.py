@@ -1,0 +1,487 @@
+"""Unit tests for the carbon backend: option validation, reading options the Salt way, and
+``returner.send`` end to end against a real loopback TCP server."""
+
+import os
+import pickle
+import socket
+import struct
+import threading
+
+import pytest
+
+from salt_ext.core import returner
+from salt_ext.core.carbon import BACKEND, CarbonBackend, parse_endpoint
+from salt_ext.core.errors import ConfigError
+from salt_ext.core.graphite import DEFAULT_TEMPLATE
+from salt_ext.core.spool import Spool
+from salt_ext.returners import carbon_return
+
+NOW = 1732240001.7
+
+VITALS_RET = {
+    "id": "pi-01",
+    "jid": "20241122020000123456",
+    "fun": "vitals.current",
+    "fun_args": [],
+    "retcode": 0,
+    "success": True,
+    "return": {
+        "ts": 1732240000.5,
+        "cpu": {"percent": 12.5, "count": 4},
+        "disk": {"/": {"percent": 41.2, "total": 1000}, "/boot": {"percent": 10.0}},
+        "mem": {"total": 8000, "percent": 50.0},
+    },
+}
+VITALS_TEXT = (
+    b"vitals.pi-01.cpu.percent 12.5 1732240000\n"
+    b"vitals.pi-01.cpu.count 4 1732240000\n"
+    b"vitals.pi-01.disk.root.percent 41.2 1732240000\n"
+    b"vitals.pi-01.disk.root.total 1000 1732240000\n"
+    b"vitals.pi-01.disk.boot.percent 10.0 1732240000\n"
+    b"vitals.pi-01.mem.total 8000 1732240000\n"
+    b"vitals.pi-01.mem.percent 50.0 1732240000\n"
+)
+
+LOADAVG_RET = {
+    "id": "pi-01",
+    "jid": "20241122020000654321",
+    "fun": "status.loadavg",
+    "fun_args": [],
+    "retcode": 0,
+    "return": {"1-min": 0.12, "5-min": 0.2, "15-min": 0.25},
+}
+LOADAVG_TEXT = (
+    b"vitals.pi-01.status.loadavg.1-min 0.12 1732240001\n"
+    b"vitals.pi-01.status.loadavg.5-min 0.2 1732240001\n"
+    b"vitals.pi-01.status.loadavg.15-min 0.25 1732240001\n"
+)
+
+DEFAULT_OPTIONS = {
+    "timeout": 5.0,
+    "order": "failover",
+    "spool": True,
+    "spool_max_bytes": 20 * 2**20,
+    "spool_max_age": 7 * 86400.0,
+    "replay_max_bytes": 4 * 2**20,
+    "host": "127.0.0.1",
+    "port": None,
+    "hosts": [],
+    "mode": "text",
+    "prefix": "vitals",
+    "template": DEFAULT_TEMPLATE,
+    "endpoints": [("127.0.0.1", 2003)],
+}
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def salt_config(config):
+    """A ``__salt__`` whose ``config.option`` looks keys up flat, like Salt's (no recursion;
+    a missing key gives ``default``, or ``""`` when no default is passed)."""
+
+    def option(value, default=None):
+        if value in config:
+            return config[value]
+        return "" if default is None else default
+
+    return {"config.option": option}
+
+
+def options(config, ret=None):
+    return returner.read_options(BACKEND, ret or {}, salt_config(config), {})
+
+
+def config_error(config, ret=None):
+    with pytest.raises(ConfigError) as info:
+        options(config, ret)
+    return info.value
+
+
+class CarbonServer:
+    """A 127.0.0.1 port that refuses connections until :meth:`listen`, then reads every
+    connection to EOF and keeps its bytes."""
+
+    def __init__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.received = []
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def listen(self):
+        self._sock.listen(16)
+        self._sock.settimeout(0.1)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                chunks = []
+                while data := conn.recv(65536):
+                    chunks.append(data)
+            with self._changed:
+                self.received.append(b"".join(chunks))
+                self._changed.notify_all()
+
+    def wait_for(self, connections, timeout=5.0):
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.received) >= connections, timeout)
+            return list(self.received)
+
+    def close(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._sock.close()
+
+
+@pytest.fixture
+def server():
+    """Bound but not yet listening: connections are refused until ``server.listen()``."""
+    carbon = CarbonServer()
+    yield carbon
+    carbon.close()
+
+
+@pytest.fixture
+def minion_opts(tmp_path):
+    return {"id": "pi-01", "cachedir": str(tmp_path / "cache")}
+
+
+def send(server, minion_opts, ret, extra=None):
+    config = {"carbon.host": "127.0.0.1", "carbon.port": server.port, "carbon.timeout": 2}
+    config.update(extra or {})
+    return returner.send(BACKEND, ret, salt_config(config), minion_opts, clock=lambda: NOW)
+
+
+def spool_for(minion_opts, profile="default"):
+    return Spool(os.path.join(minion_opts["cachedir"], "vitals", "spool", f"carbon-{profile}"))
+
+
+def spooled(minion_opts, profile="default"):
+    spool = spool_for(minion_opts, profile)
+    return [spool.read(n).payload for n in spool.names()]
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+def test_defaults():
+    assert options({}) == DEFAULT_OPTIONS
+
+
+@pytest.mark.parametrize(
+    "config, endpoints",
+    [
+        ({"carbon.mode": "pickle"}, [("127.0.0.1", 2004)]),
+        ({"carbon.mode": "pickle", "carbon.port": "2104"}, [("127.0.0.1", 2104)]),
+        ({"carbon.host": "g.example", "carbon.port": 2013}, [("g.example", 2013)]),
+    ],
+)
+def test_port_defaults_by_mode(config, endpoints):
+    assert options(config)["endpoints"] == endpoints
+
+
+@pytest.mark.parametrize(
+    "hosts, endpoints",
+    [
+        ("a", [("a", 2003)]),
+        ("a:2004", [("a", 2004)]),
+        ("[::1]:2003", [("::1", 2003)]),
+        ("[::1]:2103", [("::1", 2103)]),
+        ("[fe80::1]", [("fe80::1", 2003)]),
+        ("::1", [("::1", 2003)]),
+        ("2001:db8::5", [("2001:db8::5", 2003)]),
+        ("a:1, b , [::1]:65535", [("a", 1), ("b", 2003), ("::1", 65535)]),
+        (["a:2004", " b "], [("a", 2004), ("b", 2003)]),
+    ],
+)
+def test_hosts_parsing(hosts, endpoints):
+    opts = options({"carbon": {"hosts": hosts, "host": "ignored"}})
+    assert opts["endpoints"] == endpoints
+
+
+def test_hosts_without_port_use_configured_port():
+    opts = options({"carbon": {"hosts": "a,b:1", "port": 2103}})
+    assert opts["endpoints"] == [("a", 2103), ("b", 1)]
+
+
+def test_transports_follow_endpoints():
+    opts = options({"carbon": {"hosts": "a:1,[::1]:2", "timeout": "0.25"}})
+    transports = BACKEND.transports(opts)
+    assert [(t.host, t.port, t.timeout, t.label) for t in transports] == [
+        ("a", 1, 0.25, "a:1"),
+        ("::1", 2, 0.25, "::1:2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "hosts", ["a:99999", "a:0", "a:x", "a:-1", ":2003", "[]:2003", "[::1]:http", ["a", ""]]
+)
+def test_bad_hosts_name_the_key(hosts):
+    exc = config_error({"carbon": {"hosts": hosts}})
+    assert exc.key == "carbon:hosts"
+    assert str(exc).startswith("carbon:hosts: expected host or host:port, got ")
+
+
+@pytest.mark.xfail(
+    reason="BUG: parse_endpoint ignores junk after ']' , a missing ']' and an empty port after "
+    "':' instead of rejecting them",
+    strict=True,
+)
+@pytest.mark.parametrize("text", ["[::1]2003", "[::1]junk", "[::1", "host:"])
+def test_malformed_endpoints_are_rejected(text):
+    with pytest.raises(ValueError):
+        parse_endpoint(text, 2003)
+
+
+@pytest.mark.parametrize("port", [70000, "65536", 0, "http", 20.5])
+def test_bad_port_names_the_key(port):
+    exc = config_error({"carbon.port": port})
+    assert exc.key == "carbon:port"
+
+
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("{prefix}.{minion}", "carbon:template: must contain {name}"),
+        (
+            "{prefix}.{host}.{name}",
+            "carbon:template: unknown field(s) host; use prefix, minion, group, tags, name",
+        ),
+    ],
+)
+def test_template_errors_name_the_key(template, message):
+    exc = config_error({"carbon": {"template": template}})
+    assert (exc.key, str(exc)) == ("carbon:template", message)
+
+
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"carbon.mode": "udp"}, "carbon:mode"),
+        ({"carbon.timeout": 0.01}, "carbon:timeout"),
+        ({"carbon.order": "random"}, "carbon:order"),
+        ({"carbon.spool": "maybe"}, "carbon:spool"),
+        ({"carbon.replay_max_bytes": 0}, "carbon:replay_max_bytes"),
+    ],
+)
+def test_delivery_option_errors_name_the_key(config, key):
+    assert config_error(config).key == key
+
+
+def test_validate_directly():
+    parsed = {**DEFAULT_OPTIONS, "hosts": ["[::1]:2003"], "mode": "pickle"}
+    del parsed["endpoints"]
+    assert CarbonBackend().validate(parsed)["endpoints"] == [("::1", 2003)]
+
+
+# -- read_options: where options come from ---------------------------------------------------
+
+
+def test_nested_carbon_dict():
+    opts = options({"carbon": {"host": "g.example", "port": "2013", "prefix": "lab", "spool": "no"}})
+    assert (opts["host"], opts["port"], opts["prefix"], opts["spool"]) == (
+        "g.example",
+        2013,
+        "lab",
+        False,
+    )
+    assert opts["endpoints"] == [("g.example", 2013)]
+
+
+def test_dotted_keys():
+    opts = options({"carbon.host": "g2", "carbon.mode": "pickle", "carbon.timeout": "1.5"})
+    assert (opts["host"], opts["mode"], opts["timeout"]) == ("g2", "pickle", 1.5)
+    assert opts["endpoints"] == [("g2", 2004)]
+
+
+def test_nested_dict_wins_over_dotted_key():
+    assert options({"carbon": {"host": "nested"}, "carbon.host": "dotted"})["host"] == "nested"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"alt.carbon.host": "h-alt", "carbon.host": "h-default", "carbon.prefix": "p"},
+        {"alt.carbon": {"host": "h-alt"}, "carbon": {"host": "h-default", "prefix": "p"}},
+    ],
+    ids=["dotted", "nested"],
+)
+def test_ret_config_profile_with_fallback_to_default(config):
+    opts = options(config, {"ret_config": "alt"})
+    assert (opts["host"], opts["prefix"]) == ("h-alt", "p")
+
+
+def test_ret_kwargs_override_everything():
+    config = {"carbon.prefix": "cfg", "alt.carbon.prefix": "profile", "carbon.timeout": 9}
+    ret = {"ret_config": "alt", "ret_kwargs": {"prefix": "kw", "timeout": "1.5", "hosts": "x:1"}}
+    opts = options(config, ret)
+    assert (opts["prefix"], opts["timeout"], opts["endpoints"]) == ("kw", 1.5, [("x", 1)])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"carbon": {"spool": True, "replay_max_bytes": 5}, "alt.carbon": {"spool": False}},
+        {"carbon.spool": True, "alt.carbon.spool": False},
+        {"carbon.spool": True, "alt.carbon.spool": "false"},
+    ],
+    ids=["nested", "dotted", "string"],
+)
+def test_falsy_profile_value_is_honoured(config):
+    assert options(config, {"ret_config": "alt"})["spool"] is False
+    assert options(config)["spool"] is True
+
+
+def test_falsy_default_location_value_is_honoured():
+    assert options({"carbon": {"spool": False}})["spool"] is False
+    assert options({"carbon.spool": False})["spool"] is False
+
+
+@pytest.mark.xfail(
+    reason="BUG: read_options applies falsy ret_config profile values after get_returner_options "
+    "has applied ret_kwargs, so a profile's `spool: False` overrides --return_kwargs",
+    strict=True,
+)
+def test_ret_kwargs_beat_a_falsy_profile_value():
+    ret = {"ret_config": "alt", "ret_kwargs": {"spool": True}}
+    assert options({"alt.carbon.spool": False}, ret)["spool"] is True
+
+
+def test_scheduler_without_config_option_reads_opts():
+    opts = returner.read_options(BACKEND, {}, {}, {"carbon.host": "from-opts", "carbon.port": 7})
+    assert opts["endpoints"] == [("from-opts", 7)]
+
+
+# -- send, end to end --------------------------------------------------------------------------
+
+
+def test_send_vitals_exact_plaintext(server, minion_opts):
+    server.listen()
+    result = send(server, minion_opts, VITALS_RET)
+    assert server.wait_for(1) == [VITALS_TEXT]
+    assert (result.points, result.sent, result.status) == (7, 7, "sent")
+    assert result.destination == f"127.0.0.1:{server.port}"
+    assert spooled(minion_opts) == []
+
+
+def test_send_generic_return_exact_plaintext(server, minion_opts):
+    server.listen()
+    result = send(server, minion_opts, LOADAVG_RET)
+    assert server.wait_for(1) == [LOADAVG_TEXT]
+    assert result.receipt() == {"status": "sent", "points": 3}
+
+
+def test_send_pickle_mode(server, minion_opts):
+    server.listen()
+    send(server, minion_opts, LOADAVG_RET, {"carbon.mode": "pickle", "carbon.prefix": "lab.x"})
+    [data] = server.wait_for(1)
+    (length,) = struct.unpack("!L", data[:4])
+    assert len(data) == 4 + length
+    assert pickle.loads(data[4:]) == [
+        ("lab.x.pi-01.status.loadavg.1-min", (1732240001, 0.12)),
+        ("lab.x.pi-01.status.loadavg.5-min", (1732240001, 0.2)),
+        ("lab.x.pi-01.status.loadavg.15-min", (1732240001, 0.25)),
+    ]
+
+
+def test_send_fails_over_to_the_next_host(minion_opts):
+    dead, alive = CarbonServer(), CarbonServer().listen()
+    try:
+        hosts = f"127.0.0.1:{dead.port},127.0.0.1:{alive.port}"
+        result = send(alive, minion_opts, LOADAVG_RET, {"carbon.hosts": hosts})
+        assert alive.wait_for(1) == [LOADAVG_TEXT]
+        assert result.destination == f"127.0.0.1:{alive.port}"
+    finally:
+        dead.close()
+        alive.close()
+
+
+@pytest.mark.parametrize("profile", [None, "alt"])
+def test_spooled_when_refused_and_replayed_when_back(server, minion_opts, profile):
+    ret = dict(VITALS_RET, ret_config=profile) if profile else VITALS_RET
+    result = send(server, minion_opts, ret)
+    assert (result.status, result.spooled, result.sent) == ("spooled", 7, 0)
+    assert "Connection refused" in result.error
+    assert spooled(minion_opts, profile or "default") == [VITALS_TEXT]
+
+    server.listen()
+    ret = dict(LOADAVG_RET, ret_config=profile) if profile else LOADAVG_RET
+    result = send(server, minion_opts, ret)
+    assert server.wait_for(2) == [LOADAVG_TEXT, VITALS_TEXT]
+    assert (result.status, result.sent, result.replayed) == ("sent", 3, 7)
+    assert spooled(minion_opts, profile or "default") == []
+
+
+def test_spool_false_drops(server, minion_opts):
+    result = send(server, minion_opts, VITALS_RET, {"carbon.spool": False})
+    assert (result.status, result.dropped, result.spooled) == ("dropped", 7, 0)
+    assert not os.path.exists(os.path.join(minion_opts["cachedir"], "vitals"))
+
+
+def test_spool_bound_comes_from_options(server, minion_opts):
+    result = send(server, minion_opts, VITALS_RET, {"carbon.spool_max_bytes": 0})
+    assert result.status == "spooled"
+    status = spool_for(minion_opts).status()
+    assert (status["records"], status["dropped_points"]) == (0, 7)
+
+
+def test_failed_job_sends_nothing(server, minion_opts):
+    server.listen()
+    result = send(server, minion_opts, dict(VITALS_RET, retcode=1))
+    assert (result.points, result.destination, result.error) == (0, None, None)
+    assert spooled(minion_opts) == []
+
+
+def test_bad_configuration_is_reported_not_raised(server, minion_opts):
+    result = send(server, minion_opts, VITALS_RET, {"carbon.mode": "udp"})
+    assert result.error.startswith("carbon:mode: must be one of text, pickle")
+
+
+@pytest.mark.xfail(
+    reason="BUG: a configuration error yields DeliveryResult(error=...) with points=0, whose "
+    "status is 'sent', so vitals.push reports success (retcode 0) for a broken returner",
+    strict=True,
+)
+def test_bad_configuration_status_is_not_sent(server, minion_opts):
+    assert send(server, minion_opts, VITALS_RET, {"carbon.mode": "udp"}).status != "sent"
+
+
+@pytest.mark.xfail(
+    reason="BUG: an OSError from the spool (unusable cachedir, full disk) escapes "
+    "Delivery.deliver and returner.send, which must never raise",
+    strict=True,
+)
+def test_send_never_raises_when_the_spool_is_unusable(server, tmp_path):
+    cachedir = tmp_path / "not-a-dir"
+    cachedir.write_text("")
+    result = send(server, {"id": "pi-01", "cachedir": str(cachedir)}, VITALS_RET)
+    assert result.status == "dropped" and result.error
+
+
+def test_loader_module_returner(server, minion_opts, monkeypatch):
+    server.listen()
+    monkeypatch.setattr(
+        carbon_return,
+        "__salt__",
+        salt_config({"carbon": {"port": server.port, "prefix": "lab"}}),
+        raising=False,
+    )
+    monkeypatch.setattr(carbon_return, "__opts__", minion_opts, raising=False)
+    assert carbon_return.__virtual__() == "carbon"
+    result = carbon_return.returner(VITALS_RET)
+    assert result.status == "sent"
+    assert server.wait_for(1) == [VITALS_TEXT.replace(b"vitals.pi-01.", b"lab.pi-01.")]
