@@ -20,6 +20,10 @@ from salt_ext.core.spool import Spool
 
 log = logging.getLogger(__name__)
 
+# What ``vitals.push`` does when published without arguments; ``vitals.pollpush`` leaves these
+# out of the publication, since every argument is echoed back in each minion's return load.
+PUSH_DEFAULTS = {"returners": "carbon", "samples": 1}
+
 # Options every returner has, next to its own.
 DELIVERY_OPTIONS = {
     "timeout": Option("float", 5.0, minimum=0.05, doc="connect and send/read timeout, seconds"),

@@ -25,7 +25,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 from salt_ext.core import collect as core_collect
 from salt_ext.core.delivery import DeliveryResult
 from salt_ext.core.errors import ConfigError, VitalsError
-from salt_ext.core.returner import spool_root
+from salt_ext.core.returner import PUSH_DEFAULTS, spool_root
 from salt_ext.core.samples import to_vitals_dict
 from salt_ext.core.spool import Spool
 
@@ -106,7 +106,14 @@ def baseinfo():
     return core_collect.baseinfo()
 
 
-def push(returners="carbon", samples=1, interval=None, ret_config=None, ret_kwargs=None, **kwargs):
+def push(
+    returners=PUSH_DEFAULTS["returners"],
+    samples=PUSH_DEFAULTS["samples"],
+    interval=None,
+    ret_config=None,
+    ret_kwargs=None,
+    **kwargs,
+):
     """
     Collect the vitals and hand them to returners on this minion; return only a small receipt.
 
@@ -148,7 +155,7 @@ def push(returners="carbon", samples=1, interval=None, ret_config=None, ret_kwar
     if ret_kwargs:
         ret["ret_kwargs"] = ret_kwargs
     loaded = salt.loader.returners(__opts__, __salt__)
-    receipt = {"ts": data["ts"]}
+    receipt = {"ts": int(data["ts"])}
     failed = False
     for name in names:
         func = f"{name}.returner"

@@ -26,6 +26,7 @@ from salt.exceptions import SaltInvocationError
 
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError
+from salt_ext.core.returner import PUSH_DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ def pollpush(**kwargs):
         fun, ret = "vitals.push", ""
         collection["returners"] = returners
         collection.update(returner_settings)
+        # every argument comes back in each minion's return load: publish only non-defaults
+        collection = {k: v for k, v in collection.items() if PUSH_DEFAULTS.get(k) != v}
     else:
         fun, ret = "vitals.current", returners
         publish.update(returner_settings)

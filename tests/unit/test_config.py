@@ -177,7 +177,7 @@ def test_wrong_type_names_key_and_value(kind, value, expected_text):
     "(math.isfinite on a huge int) instead of ConfigError",
     strict=True,
 )
-@pytest.mark.parametrize("value", ["9" * 400, 10**400])
+@pytest.mark.parametrize("value", ["9" * 400, 10**400], ids=["str", "int"])
 def test_huge_int_is_a_config_error(value):
     assert _error("int", value).key == "p:x"
 
