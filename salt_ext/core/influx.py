@@ -102,7 +102,7 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f]")
 _AMBIGUOUS_BACKSLASH = re.compile(r'\\(?:[\\,= "]|\Z)')
 _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
 _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
-_FIELD_KEY_ESCAPES = _TAG_ESCAPES
+_FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", '"': '\\"'})
 _DURATION = re.compile(r"(?:\d+(?:ns|us|u|µs|µ|ms|s|m|h|d|w))+|INF|inf")
 
 

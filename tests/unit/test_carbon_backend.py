@@ -292,7 +292,8 @@ def test_validate_directly():
 
 
 def test_nested_carbon_dict():
-    opts = options({"carbon": {"host": "g.example", "port": "2013", "prefix": "lab", "spool": "no"}})
+    config = {"carbon": {"host": "g.example", "port": "2013", "prefix": "lab", "spool": "no"}}
+    opts = options(config)
     assert (opts["host"], opts["port"], opts["prefix"], opts["spool"]) == (
         "g.example",
         2013,

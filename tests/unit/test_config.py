@@ -1,4 +1,4 @@
-"""Unit tests for salt_ext.core.config.parse: defaults, typed string forms, errors naming the key."""
+"""Unit tests for salt_ext.core.config.parse: defaults, typed forms, errors naming the key."""
 
 import pytest
 

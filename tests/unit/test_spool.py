@@ -68,7 +68,7 @@ def test_append_and_read(spool, clock):
     record = spool.read(name)
     assert (record.name, record.payload, record.points) == (name, b"a.b 1 2\n", 3)
     assert record.created == pytest.approx(T0)
-    assert name.endswith(".rec") and name.startswith(f"{int(T0 * 1e9):020d}-{os.getpid()}-")
+    assert name.endswith(".rec") and name.startswith(f"{int(T0 * 1e9):020d}-")
     with open(record_path(spool, name), "rb") as handle:
         raw = handle.read()
     assert raw[:4] == b"VSR1" and raw[HEADER_SIZE:] == b"a.b 1 2\n"
