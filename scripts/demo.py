@@ -658,6 +658,9 @@ def run(args, daemons):
 
 def main(argv=None):
     args = parse_args(argv)
+    # Ctrl-C always cleans up, even when started in the background with SIGINT ignored (which
+    # the daemons would inherit otherwise).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _terminate)
     daemons = []
@@ -669,6 +672,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         say("interrupted")
         status = 130
+    except SystemExit as exc:  # SIGTERM / SIGHUP
+        say("terminated")
+        status = exc.code if isinstance(exc.code, int) else 1
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # let the clean-up finish

@@ -13,13 +13,17 @@ def parse_endpoint(text, default_port):
     """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address -> (host, port)."""
     text = text.strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(text)
+        port = rest[1:] if rest else None
     elif text.count(":") == 1:
         host, port = text.split(":")
     else:
-        host, port = text, ""
-    if not host or (port and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+        host, port = text, None
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(text)
+    if not host:
         raise ValueError(text)
     return host, int(port) if port else default_port
 

@@ -63,7 +63,9 @@ def _convert(key, value, option):
                 raise ValueError
             value = str(value)
         elif kind == "bool":
-            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+                value = bool(value)
+            elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
                 value = value.strip().lower() in _TRUE
             elif not isinstance(value, bool):
                 raise ValueError
@@ -81,7 +83,7 @@ def _convert(key, value, option):
             value = {str(k): str(v) for k, v in value.items()}
         else:  # pragma: no cover - a spec bug, not user input
             raise AssertionError(f"unknown option kind {kind}")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(key, f"expected {_KIND_TEXT[kind]}, got {shown}") from None
     if option.choices is not None and value not in option.choices:
         raise ConfigError(key, f"must be one of {', '.join(map(str, option.choices))}, got {shown}")

@@ -68,9 +68,11 @@ class DeliveryResult:
 
     @property
     def status(self):
-        if self.sent == self.points:
+        if self.sent == self.points and not self.error:
             return "sent"
-        return "spooled" if self.spooled else "dropped"
+        if self.spooled:
+            return "spooled"
+        return "dropped" if self.points else "error"
 
     def receipt(self):
         """The small dict a job returns to the master instead of the payload."""
@@ -114,7 +116,13 @@ class Delivery:
         except DeliveryError as exc:
             result.error = str(exc)
             if exc.retryable and self.spool is not None:
-                self.spool.append(payload, points)
+                try:
+                    self.spool.append(payload, points)
+                except OSError as spool_exc:
+                    result.dropped = points
+                    result.error = f"{exc}; spooling failed: {spool_exc}"
+                    log.error("%s: %s; dropped %d points", self.name, result.error, points)
+                    return result
                 result.spooled = points
                 log.warning("%s: %s; spooled %d points", self.name, exc, points)
             else:
@@ -122,7 +130,10 @@ class Delivery:
                 log.error("%s: %s; dropped %d points", self.name, exc, points)
             return result
         if self.spool is not None:
-            result.replayed = self.replay()
+            try:
+                result.replayed = self.replay()
+            except OSError as exc:
+                log.warning("%s: replay skipped, spool unusable: %s", self.name, exc)
         return result
 
     def replay(self):

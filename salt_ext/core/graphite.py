@@ -22,7 +22,8 @@ import struct
 DEFAULT_TEMPLATE = "{prefix}.{minion}.{group}.{tags}.{name}"
 TEMPLATE_FIELDS = ("prefix", "minion", "group", "tags", "name")
 MAX_SEGMENT = 128
-PICKLE_POINTS_PER_FRAME = 1000  # carbon refuses pickle frames over 1 MiB
+PICKLE_POINTS_PER_FRAME = 1000
+MAX_PICKLE_FRAME = 2**20  # carbon refuses larger pickle frames
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _PATH_TAGS = frozenset({"path"})
@@ -73,6 +74,10 @@ def validate_template(template):
         return f"unknown field(s) {', '.join(sorted(unknown))}; use {', '.join(TEMPLATE_FIELDS)}"
     if "name" not in fields:
         return "must contain {name}"
+    try:
+        template.format(**{f: "x" for f in TEMPLATE_FIELDS})
+    except (ValueError, IndexError, KeyError) as exc:
+        return f"not a valid template: {exc}"
     return None
 
 
@@ -88,11 +93,18 @@ def plaintext(samples, paths):
 
 
 def pickle_frames(samples, paths):
-    """Carbon pickle protocol: length-prefixed frames of ``[(path, (ts, value)), ...]``."""
+    """Carbon pickle protocol: length-prefixed frames of ``[(path, (ts, value)), ...]``, each
+    under carbon's 1 MiB frame limit."""
+    points = [(paths.path(s), (int(s.ts), s.value)) for s in samples]
     out = []
-    for start in range(0, len(samples), PICKLE_POINTS_PER_FRAME):
-        chunk = samples[start : start + PICKLE_POINTS_PER_FRAME]
-        body = pickle.dumps([(paths.path(s), (int(s.ts), s.value)) for s in chunk], protocol=2)
+    pending = [points[i : i + PICKLE_POINTS_PER_FRAME] for i in range(0, len(points), PICKLE_POINTS_PER_FRAME)]
+    while pending:
+        chunk = pending.pop(0)
+        body = pickle.dumps(chunk, protocol=2)
+        if len(body) > MAX_PICKLE_FRAME and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending[:0] = [chunk[:half], chunk[half:]]
+            continue
         out.append(struct.pack("!L", len(body)) + body)
     return b"".join(out)
 

@@ -183,11 +183,14 @@ class HttpTransport:
             self._secrets += [auth[1], self._headers["Authorization"].split(" ", 1)[1]]
         elif "Authorization" in self._headers:
             self._secrets.append(self._headers["Authorization"].split(" ", 1)[-1])
-        self._secrets = sorted({s for s in self._secrets if s and len(s) >= 3}, key=len, reverse=True)
+        secrets = {s for s in self._secrets if s and len(s) >= 3}
+        self._secrets = sorted(secrets, key=len, reverse=True)  # longest first
         self._ssl_context = None
         if self.endpoint.scheme == "https" and not verify and self.label not in _WARNED_INSECURE:
             _WARNED_INSECURE.add(self.label)
-            log.warning("TLS certificate verification is disabled for %s (verify: false)", self.label)
+            log.warning(
+                "TLS certificate verification is disabled for %s (verify: false)", self.label
+            )
 
     def __repr__(self):
         return f"<HttpTransport {self.label}{self.path}>"
@@ -268,7 +271,9 @@ class HttpTransport:
         if status in (408, 429) or status >= 500:
             retry = response.headers.get("retry-after")
             hint = f" (retry after {self.quote(retry)}s)" if retry else ""
-            return DeliveryError(f"{self.label} answered HTTP {status}: {text}{hint}", retryable=True)
+            return DeliveryError(
+                f"{self.label} answered HTTP {status}: {text}{hint}", retryable=True
+            )
         if 400 <= status < 500 and status != 404:
             return DeliveryError(
                 f"{self.label} rejected {lines} line(s): HTTP {status}: {text}", retryable=False
@@ -286,7 +291,9 @@ class HttpTransport:
         host, port = self.endpoint.host, self.endpoint.port
         if self.endpoint.scheme == "http":
             return http.client.HTTPConnection(host, port, timeout=self.timeout)
-        return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._context())
+        return http.client.HTTPSConnection(
+            host, port, timeout=self.timeout, context=self._context()
+        )
 
     def _context(self):
         if self._ssl_context is None:

@@ -73,6 +73,7 @@ def read_options(backend, ret=None, salt_funcs=None, opts=None):
         __opts__=opts or {},
     )
     found.update(_falsy_profile_values(backend.name, ret, spec, salt_funcs or {}))
+    found.update((ret or {}).get("ret_kwargs") or {})  # per-job options win over any profile
     return backend.validate(parse(backend.name, found, spec, allow_unknown=True))
 
 

@@ -121,8 +121,8 @@ def field_is_int(group_key, name):
 def coerce_number(value, as_int=False):
     """Return ``value`` as a finite float (or an int when ``as_int``), or None if not numeric.
 
-    Booleans count as 0/1. Strings, bytes, None, NaN, infinities and integers outside int64 are
-    not numbers here.
+    Booleans count as 0/1. Strings, bytes, None, NaN and infinities are not numbers here, nor,
+    for an integer field, values outside int64; other huge integers become floats.
     """
     if isinstance(value, bool):
         value = int(value)
@@ -134,8 +134,8 @@ def coerce_number(value, as_int=False):
         except OverflowError:
             return None
     elif isinstance(value, float):
-        if as_int and math.isfinite(value) and abs(value) <= INT64_MAX:
-            return int(round(value))
+        if as_int:
+            return int(round(value)) if math.isfinite(value) and abs(value) <= INT64_MAX else None
     else:
         return None
     return value if math.isfinite(value) else None

@@ -28,6 +28,11 @@ _HEADER = struct.Struct("!4sIIIQ")  # magic, length, crc32, points, created (ns)
 _SUFFIX = ".rec"
 
 
+def _checksum(points, created, payload):
+    """CRC32 over the header fields and the payload."""
+    return zlib.crc32(payload, zlib.crc32(struct.pack("!IQ", points, created)))
+
+
 class Record:
     """One spooled payload."""
 
@@ -54,8 +59,8 @@ class Spool:
         self._ensure_dir()
         created = time.time_ns() if self.clock is time.time else int(self.clock() * 1e9)
         self._seq += 1
-        name = f"{created:020d}-{os.getpid()}-{self._seq}{_SUFFIX}"
-        header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), points, created)
+        name = f"{created:020d}-{os.getpid():010d}-{self._seq:010d}{_SUFFIX}"
+        header = _HEADER.pack(_MAGIC, len(payload), _checksum(points, created, payload), points, created)
         tmp = os.path.join(self.directory, f".tmp-{name}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -76,7 +81,9 @@ class Spool:
     def names(self):
         """Record file names, oldest first."""
         try:
-            return sorted(n for n in os.listdir(self.directory) if n.endswith(_SUFFIX))
+            return sorted(
+                n for n in os.listdir(self.directory) if n.endswith(_SUFFIX) and not n.startswith(".")
+            )
         except FileNotFoundError:
             return []
 
@@ -91,7 +98,8 @@ class Spool:
         if len(data) >= _HEADER.size:
             magic, length, crc, points, created = _HEADER.unpack_from(data)
             payload = data[_HEADER.size :]
-            if magic == _MAGIC and length == len(payload) and zlib.crc32(payload) == crc:
+            valid = magic == _MAGIC and length == len(payload)
+            if valid and _checksum(points, created, payload) == crc:
                 return Record(name, payload, points, created / 1e9)
         log.warning("vitals spool %s: removing corrupt record %s", self.directory, name)
         self._remove(name)

@@ -122,8 +122,9 @@ def influx_dump(ix, db, rp=None):
     """Every point of ``db`` as {(measurement, tags, time, field): value} and field types."""
     points, types = {}, {}
     for (measurement,) in _values(ix.query("SHOW MEASUREMENTS", db=db)):
-        tag_keys = {k for (k,) in _values(ix.query(f"SHOW TAG KEYS FROM {ident(measurement)}", db=db))}
-        for field, kind in _values(ix.query(f"SHOW FIELD KEYS FROM {ident(measurement)}", db=db)):
+        source = ident(measurement)
+        tag_keys = {k for (k,) in _values(ix.query(f"SHOW TAG KEYS FROM {source}", db=db))}
+        for field, kind in _values(ix.query(f"SHOW FIELD KEYS FROM {source}", db=db)):
             types[(measurement, field)] = kind
         for row in ix.points(measurement, db, rp):
             tags = tuple(sorted((k, row[k]) for k in tag_keys if row.get(k) is not None))

@@ -236,11 +236,6 @@ def test_bad_hosts_name_the_key(hosts):
     assert str(exc).startswith("carbon:hosts: expected host or host:port, got ")
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_endpoint ignores junk after ']' , a missing ']' and an empty port after "
-    "':' instead of rejecting them",
-    strict=True,
-)
 @pytest.mark.parametrize("text", ["[::1]2003", "[::1]junk", "[::1", "host:"])
 def test_malformed_endpoints_are_rejected(text):
     with pytest.raises(ValueError):
@@ -352,11 +347,6 @@ def test_falsy_default_location_value_is_honoured():
     assert options({"carbon.spool": False})["spool"] is False
 
 
-@pytest.mark.xfail(
-    reason="BUG: read_options applies falsy ret_config profile values after get_returner_options "
-    "has applied ret_kwargs, so a profile's `spool: False` overrides --return_kwargs",
-    strict=True,
-)
 def test_ret_kwargs_beat_a_falsy_profile_value():
     ret = {"ret_config": "alt", "ret_kwargs": {"spool": True}}
     assert options({"alt.carbon.spool": False}, ret)["spool"] is True
@@ -452,20 +442,10 @@ def test_bad_configuration_is_reported_not_raised(server, minion_opts):
     assert result.error.startswith("carbon:mode: must be one of text, pickle")
 
 
-@pytest.mark.xfail(
-    reason="BUG: a configuration error yields DeliveryResult(error=...) with points=0, whose "
-    "status is 'sent', so vitals.push reports success (retcode 0) for a broken returner",
-    strict=True,
-)
 def test_bad_configuration_status_is_not_sent(server, minion_opts):
     assert send(server, minion_opts, VITALS_RET, {"carbon.mode": "udp"}).status != "sent"
 
 
-@pytest.mark.xfail(
-    reason="BUG: an OSError from the spool (unusable cachedir, full disk) escapes "
-    "Delivery.deliver and returner.send, which must never raise",
-    strict=True,
-)
 def test_send_never_raises_when_the_spool_is_unusable(server, tmp_path):
     cachedir = tmp_path / "not-a-dir"
     cachedir.write_text("")

@@ -16,6 +16,7 @@ import logging
 import math
 import re
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -701,7 +702,7 @@ class Recorded:
 class Scripted:
     """An HTTP server on 127.0.0.1 answering from a script of (status, body[, headers])."""
 
-    def __init__(self, *answers, delay=0.0):
+    def __init__(self, *answers, delay=0.0, tls=None):
         self.answers = list(answers)
         self.delay = delay
         self.requests = []
@@ -734,7 +735,13 @@ class Scripted:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self):
@@ -858,7 +865,8 @@ def test_missing_rp_on_new_database_is_created_too():
     ) as server:
         transport(server.url, rp="short").send(PAYLOAD)
     assert server.requests[1].form["q"] == (
-        'CREATE DATABASE "salt"; CREATE RETENTION POLICY "short" ON "salt" DURATION INF REPLICATION 1'
+        'CREATE DATABASE "salt"; '
+        'CREATE RETENTION POLICY "short" ON "salt" DURATION INF REPLICATION 1'
     )
 
 
@@ -985,6 +993,74 @@ def test_connect_refused_is_retryable():
     finally:
         sock.close()
     assert info.value.retryable is True
+
+
+def test_transport_is_generic_and_never_labels_credentials():
+    t = HttpTransport(f"https://u:{SECRET}@example.com/base/", "/write", params={"db": "x"})
+    assert t.label == "https://example.com:443/base"
+    assert SECRET not in repr(t) and SECRET not in t.label
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    """A certificate for 127.0.0.1 signed by itself: (certfile, keyfile)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(certfile), str(keyfile)
+
+
+def test_https_is_verified_by_default(self_signed):
+    with Scripted(tls=self_signed) as server:
+        with pytest.raises(DeliveryError, match="TLS certificate verification failed") as info:
+            transport(server.url).send(PAYLOAD)
+    assert info.value.retryable is True and not server.requests
+
+
+def test_https_with_ca_bundle(self_signed):
+    with Scripted((204, b""), tls=self_signed) as server:
+        transport(server.url, ca_bundle=self_signed[0], user="u", password=SECRET).send(PAYLOAD)
+    assert server.requests[0].body == PAYLOAD
+
+
+def test_https_verify_false(self_signed, caplog):
+    caplog.set_level(logging.WARNING, logger="salt_ext.core.http")
+    with Scripted((204, b""), tls=self_signed) as server:
+        transport(server.url, verify=False).send(PAYLOAD)
+    assert len(server.requests) == 1 and "verification is disabled" in caplog.text
 
 
 def test_verify_false_warns_once(caplog):

@@ -144,11 +144,6 @@ def test_coerce_number_int_outside_int64_is_not_an_int(value):
     assert coerce_number(value, as_int=True) is None
 
 
-@pytest.mark.xfail(
-    reason="BUG: coerce_number(as_int=True) returns finite floats beyond int64 unchanged (as a "
-    "float) instead of None, so an int field can turn into a float",
-    strict=True,
-)
 @pytest.mark.parametrize("value", [1e19, -1e19, 1e300, float(2**63)])
 def test_coerce_number_float_outside_int64_is_not_an_int(value):
     assert coerce_number(value, as_int=True) is None

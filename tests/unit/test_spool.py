@@ -93,11 +93,6 @@ def test_real_clock_records_sort_oldest_first(spool_dir):
     assert [spool.read(n).payload for n in spool.names()] == [b"%d" % i for i in range(12)]
 
 
-@pytest.mark.xfail(
-    reason="BUG: record names embed pid and sequence number unpadded, so records created in "
-    "the same clock tick sort as strings (seq 10 before seq 2), not oldest first",
-    strict=True,
-)
 def test_same_tick_records_sort_in_append_order(spool, clock):
     for i in range(12):
         spool.append(b"%d" % i, 1)
@@ -216,12 +211,6 @@ def test_unrelated_files_are_ignored(spool, clock):
     assert spool.status()["corrupt_records"] == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: temp files are named '.tmp-<name>.rec' and names() keeps every '*.rec', so a "
-    "torn temp file is read as a (corrupt) record and a complete one still being renamed is "
-    "replayed and deleted under its writer",
-    strict=True,
-)
 @pytest.mark.parametrize("torn", [True, False], ids=["torn", "complete"])
 def test_temp_files_are_ignored(spool, clock, torn):
     [name] = fill(spool, clock, [b"real"])

@@ -1,0 +1,154 @@
+"""Throughput of the InfluxDB line-protocol serializer, and HTTP requests per returned job.
+
+    .venv/bin/python bench/influx_serializer.py [--seconds 3]
+
+Prints lines/s and values/s for a ~200-value ``vitals.current`` return serialized on one core
+(warm: the name caches are filled as on a long-running minion; cold: caches cleared before every
+return), then the number of HTTP requests ``core.send`` makes per return against a local
+HTTP server (steady state, and the first return on a missing database).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from salt_ext.core import influx  # noqa: E402
+from salt_ext.core import returner as core  # noqa: E402
+from salt_ext.core.samples import from_vitals_dict  # noqa: E402
+
+
+def vitals_return(ts, n_cores=8, n_disks=8, n_diskio=8, n_nets=6, n_sensors=7):
+    """A mid-size server's ``vitals.current`` return: ~200 values."""
+    return {
+        "ts": ts,
+        "cpu": {"percent": 3.0, "user": 1.0, "system": 1.0, "idle": 95.0, "iowait": 0.1,
+                "count": n_cores, "ctx_switches": 1000.0, "interrupts": 500.0},
+        "cores": {str(i): {"percent": 2.5, "freq": 1500.0, "user": 1.25, "system": 0.5}
+                  for i in range(n_cores)},
+        "load": {"1m": 0.1, "5m": 0.2, "15m": 0.3},
+        "mem": {"total": 8 << 30, "available": 4 << 30, "used": 3 << 30, "percent": 40.2},
+        "swap": {"total": 1 << 30, "used": 0, "percent": 0.0},
+        "disk": {f"/mnt/data{i}": {"total": 10 << 30, "used": 1 << 30, "free": 9 << 30,
+                                   "percent": 10.7} for i in range(n_disks)},
+        "diskio": {f"sd{chr(97 + i)}": {"read_bytes": 1.5e6, "write_bytes": 2.5e6,
+                                        "read_count": 30.0, "write_count": 41.0,
+                                        "busy_time": 0.35} for i in range(n_diskio)},
+        "net": {f"eth{i}": {"rx_bytes": 1.2e5, "tx_bytes": 2.3e4, "rx_packets": 310.0,
+                            "tx_packets": 120.0, "rx_errors": 0, "tx_errors": 0, "rx_drops": 0,
+                            "tx_drops": 0} for i in range(n_nets)},
+        "temp": {f"coretemp-{i}": {"current": 41.5, "high": 80.0, "critical": 95.0}
+                 for i in range(n_sensors)},
+        "system": {"procs": 231, "boot_time": 1700000000, "uptime": 123456.7, "users": 1.0},
+        "pi": {"throttled": 0, "under_voltage": 0, "freq_capped": 0, "throttling": 0,
+               "soft_temp_limit": 0, "volts": 1.2, "temp": 50.0},
+    }
+
+
+def _caches():
+    return [influx.escape_measurement, influx.escape_tag_key, influx.escape_tag_value,
+            influx.escape_field_key, influx._field_key]
+
+
+def bench_serializer(seconds):
+    samples = from_vitals_dict(vitals_return(time.time()))
+    payload = influx.serialize(samples, "pi-01.example.com", tags={"role": "web"})
+    lines = payload.count(b"\n")
+    results = {}
+    for mode in ("warm", "cold"):
+        count, started = 0, time.perf_counter()
+        while True:
+            if mode == "cold":
+                for cache in _caches():
+                    cache.cache_clear()
+            influx.serialize(samples, "pi-01.example.com", tags={"role": "web"})
+            count += 1
+            elapsed = time.perf_counter() - started
+            if elapsed >= seconds:
+                break
+        results[mode] = count / elapsed
+    return len(samples), lines, len(payload), results
+
+
+class _Counter(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        server = self.server
+        server.requests.append(self.path)
+        if self.path.startswith("/query"):
+            server.database = True
+            status, body = 200, {"results": [{"statement_id": 0}]}
+        elif not server.database:
+            status, body = 404, {"error": 'database not found: "salt"'}
+        else:
+            status, body = 204, None
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def bench_requests(returns=20):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
+    httpd.requests, httpd.database = [], False
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    conf = {"influxdb": {"url": url}}
+
+    def option(key, default=None, **_):
+        return conf[key] if key in conf else ("" if default is None else default)
+
+    per_return = []
+    try:
+        with tempfile.TemporaryDirectory() as cachedir:
+            for i in range(returns):
+                before = len(httpd.requests)
+                ret = {"id": "pi-01", "fun": "vitals.current", "retcode": 0,
+                       "return": vitals_return(time.time() + i)}
+                result = core.send(influx.BACKEND, ret, {"config.option": option},
+                                   {"cachedir": cachedir})
+                assert result.status == "sent", result.error
+                per_return.append(len(httpd.requests) - before)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    return per_return
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    values, lines, size, rates = bench_serializer(args.seconds)
+    print(f"vitals return: {values} values -> {lines} lines, {size} bytes of line protocol")
+    for mode, rate in rates.items():
+        print(
+            f"serializer ({mode} caches): {rate * lines:,.0f} lines/s, "
+            f"{rate * values:,.0f} values/s, {rate:,.0f} returns/s, {1e6 / rate:,.0f} us/return"
+        )
+    per_return = bench_requests()
+    steady = per_return[1:]
+    print(
+        f"HTTP requests per return: {sum(steady) / len(steady):.2f} (steady state, "
+        f"{len(steady)} returns); first return on a missing database: {per_return[0]} "
+        "(write 404, CREATE DATABASE, write)"
+    )
+
+
+if __name__ == "__main__":
+    main()
