@@ -139,6 +139,8 @@ class Delivery:
     def replay(self):
         """Replay spooled records oldest first; returns the number of points replayed."""
         replayed = 0
+        if not self.spool.names():  # the healthy path: one listdir, no lock
+            return 0
         with self.spool.locked() as acquired:
             if not acquired:  # another job on this minion is replaying right now
                 return 0

@@ -65,8 +65,9 @@ runs ``CREATE DATABASE`` (``WITH DURATION ... REPLICATION ... NAME ...`` when
 the payload once more; the healthy path never pays for it. ``create_database: false`` turns
 that into an error (the points are spooled).
 
-Spooled payloads are stored uncompressed and without their precision: changing ``precision``
-while points are spooled makes the replayed points land at wrong times.
+Spooled payloads are stored uncompressed, in one spool per precision
+(``influxdb-<profile>-<precision>``), so changing ``precision`` never replays points at wrong
+times; the old spool is replayed by jobs using the old precision.
 """
 
 import json
@@ -369,6 +370,9 @@ class InfluxBackend(Backend):
         if opts["ca_bundle"] and not os.path.isfile(opts["ca_bundle"]):
             raise ConfigError("influxdb:ca_bundle", f"no such file: {opts['ca_bundle']!r}")
         return opts
+
+    def spool_key(self, opts):
+        return opts["precision"]
 
     def serialize(self, samples, minion, opts):
         return serialize(samples, minion, opts["precision"], opts["tags"])

@@ -56,6 +56,10 @@ class Backend:
         """Return the list of transports, in failover order."""
         raise NotImplementedError
 
+    def spool_key(self, opts):
+        """Options that change what spooled bytes mean (a spool per value), e.g. precision."""
+        return ""
+
 
 def read_options(backend, ret=None, salt_funcs=None, opts=None):
     """The backend's options for this return, validated against explicit defaults.
@@ -98,10 +102,12 @@ def spool_root(cachedir):
     return os.path.join(cachedir, "vitals", "spool")
 
 
-def spool_dir(cachedir, backend, ret):
-    """Per returner and destination profile: ``<cachedir>/vitals/spool/<name>-<profile>``."""
-    profile = re.sub(r"[^A-Za-z0-9_-]", "_", str((ret or {}).get("ret_config") or "default"))
-    return os.path.join(spool_root(cachedir), f"{backend.name}-{profile}")
+def spool_dir(cachedir, backend, ret, opts=None):
+    """Per returner and destination profile: ``<cachedir>/vitals/spool/<name>-<profile>[-key]``."""
+    profile = str((ret or {}).get("ret_config") or "default")
+    key = backend.spool_key(opts) if opts is not None else ""
+    name = "-".join(p for p in (backend.name, profile, key) if p)
+    return os.path.join(spool_root(cachedir), re.sub(r"[^A-Za-z0-9_-]", "_", name))
 
 
 def send(backend, ret, salt_funcs, opts, clock=time.time):
@@ -125,16 +131,21 @@ def send(backend, ret, salt_funcs, opts, clock=time.time):
         )
     if not samples:
         return DeliveryResult()
-    payload = backend.serialize(samples, minion, options)
+    try:
+        payload = backend.serialize(samples, minion, options)
+        transports = backend.transports(options)
+    except Exception as exc:  # pylint: disable=broad-except; a returner must never raise
+        log.exception("%s returner: cannot prepare the payload", backend.name)
+        return DeliveryResult(points=len(samples), dropped=len(samples), error=str(exc))
     spool = None
     if options["spool"]:
         spool = Spool(
-            spool_dir(opts.get("cachedir", "/var/cache/salt/minion"), backend, ret),
+            spool_dir(opts.get("cachedir", "/var/cache/salt/minion"), backend, ret, options),
             max_bytes=options["spool_max_bytes"],
             max_age=options["spool_max_age"],
         )
     delivery = Delivery(
-        backend.transports(options),
+        transports,
         spool=spool,
         order=options["order"],
         replay_max_bytes=options["replay_max_bytes"],
