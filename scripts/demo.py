@@ -427,7 +427,9 @@ def fmt_receipt(ret):
         return "no return"
     if not isinstance(ret, dict):
         return "error"
-    statuses = ", ".join(f"{k} {v}" for k, v in ret.items() if k not in ("ts", "points"))
+    statuses = ", ".join(  # "spooled: <why>" -> "spooled"; the full text is printed below
+        f"{k} {str(v).split(':')[0]}" for k, v in ret.items() if k not in ("ts", "points")
+    )
     return f"{ret.get('points', '?')} pts, {statuses}"
 
 
@@ -622,7 +624,7 @@ def run(args, daemons):
         )
 
     try:
-        wait_until("the last run's points in whisper", landed, 15, daemons, interval=0.5)
+        wait_until("the last run's points in whisper", landed, 10, daemons, interval=0.5)
     except DemoError as exc:
         say(f"  warning: {exc}")
 

@@ -6,15 +6,31 @@ carbon-cache through the installed ``salt.loader`` entry point, exactly as in pr
 
 import pytest
 
-from tests.support.backends import CarbonCache
+import shutil
+
+from tests.support.backends import CarbonCache, InfluxD
 
 MINION_IDS = ("vitals-minion-1", "vitals-minion-2")
 SCHEDULE_PREFIX = "scheduled"
+INFLUX_USER = "vitals"
+INFLUX_PASSWORD = "pw-Zq7-never-in-logs"
+WRONG_PASSWORD = "pw-wrong-Xk2-never-in-logs"
 
 
 @pytest.fixture(scope="session")
 def carbon(tmp_path_factory):
     with CarbonCache(tmp_path_factory.mktemp("carbon")) as daemon:
+        yield daemon
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory):
+    """influxd 1.x with authentication and a write user that may create its database."""
+    if shutil.which("influxd") is None:
+        yield None
+        return
+    with InfluxD(tmp_path_factory.mktemp("influxd"), auth=True) as daemon:
+        daemon.create_user(INFLUX_USER, INFLUX_PASSWORD, admin=True)
         yield daemon
 
 
@@ -39,11 +55,18 @@ def salt_master(salt_factories, carbon):
 
 
 @pytest.fixture(scope="session")
-def salt_minions(salt_master, carbon):
+def salt_minions(salt_master, carbon, influxd):
     overrides = {
         "carbon": {"host": "127.0.0.1", "port": carbon.line_port, "timeout": 2},
         "vitals": {"sample_interval": 0.3},
+        "log_level_logfile": "debug",  # the secrets test greps every log line
     }
+    if influxd is not None:
+        influx = {"url": influxd.url, "db": "vitals", "user": INFLUX_USER, "timeout": 2,
+                  "retention_duration": "30d"}
+        overrides["influxdb"] = {**influx, "password": INFLUX_PASSWORD}
+        # a ret_config profile, written as Salt reads profiles: "<profile>.<returner>"
+        overrides["badauth.influxdb"] = {**influx, "password": WRONG_PASSWORD}
     factories = [salt_master.salt_minion_daemon(mid, overrides=overrides) for mid in MINION_IDS]
     started = []
     try:
