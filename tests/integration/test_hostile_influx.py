@@ -1,0 +1,70 @@
+"""The hostile corpus through the InfluxDB returner into a real influxd, read back with
+InfluxQL: every valid point lands, no extra point or series appears; and replaying the same
+points twice (what a spool replay after a lost acknowledgement does) stores them once."""
+
+import pytest
+
+from salt_ext.core import returner
+from salt_ext.core.influx import BACKEND
+from tests.support.backends import BackendUnavailable, InfluxD
+from tests.support.hostile import cases, salt_funcs
+
+pytestmark = pytest.mark.integration
+
+CASES = cases()
+
+
+@pytest.fixture(scope="module")
+def influx(tmp_path_factory):
+    try:
+        daemon = InfluxD(tmp_path_factory.mktemp("influxd-hostile"))
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    with daemon:
+        yield daemon
+
+
+def _send(influx, ret, cachedir, db, **extra):
+    opts = {"id": "tester", "cachedir": cachedir,
+            "influxdb": {"url": influx.url, "db": db, "timeout": 5, **extra}}
+    return returner.send(BACKEND, ret, salt_funcs(opts), opts)
+
+
+def _field_values(influx, db, where=""):
+    """Number of stored field values (not rows) in every measurement of ``db``."""
+    measurements = influx.query("SHOW MEASUREMENTS", db=db)["results"][0].get("series", [])
+    total = 0
+    for (name,) in (measurements[0]["values"] if measurements else []):
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        rows = influx.query(f'SELECT * FROM "{quoted}" {where}', db=db)["results"][0]
+        for series in rows.get("series", []):
+            tag_columns = {"time", "host", "case", "path", "interface", "cpu", "device", "sensor"}
+            fields = [i for i, c in enumerate(series["columns"]) if c not in tag_columns]
+            total += sum(1 for row in series["values"] for i in fields if row[i] is not None)
+    return total
+
+
+@pytest.fixture(scope="module")
+def landed(influx, tmp_path_factory):
+    cachedir = str(tmp_path_factory.mktemp("hostile-influx-cachedir"))
+    return {case.name: _send(influx, case.ret, cachedir, "hostile", tags={"case": str(index)})
+            for index, case in enumerate(CASES)}
+
+
+@pytest.mark.parametrize("index, case", list(enumerate(CASES)), ids=[c.name for c in CASES])
+def test_every_valid_point_lands(influx, landed, index, case):
+    result = landed[case.name]
+    assert not result.spooled and not result.dropped, result
+    assert _field_values(influx, "hostile", f"WHERE \"case\" = '{index}'") == case.points
+
+
+def test_nothing_else_landed(influx, landed):
+    assert _field_values(influx, "hostile") == sum(c.points for c in CASES)
+
+
+def test_replaying_the_same_points_stores_them_once(influx, tmp_path):
+    ret = {"id": "replayed", "fun": "vitals.current", "retcode": 0,
+           "return": {"ts": 1_795_000_000.0, "mem": {"total": 5, "percent": 1.5}}}
+    for _ in range(3):
+        assert _send(influx, ret, str(tmp_path), "replay").status == "sent"
+    assert _field_values(influx, "replay") == 2
