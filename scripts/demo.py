@@ -43,7 +43,7 @@ HOST = "127.0.0.1"
 PREFIX = "vitals"  # the carbon returner's default prefix
 SCHEDULE_SECONDS = 5
 RETENTIONS = "1s:1h,10s:6h"  # every collection keeps its own second: points == cycles
-STOP_GRACE = 10.0
+STOP_GRACE = 12.0  # salt-minion sleeps 5 s on SIGTERM before it stops its processes
 JOB_NAME = "vitals-pollpush"
 FIRED = re.compile(r"Running scheduled job: (\S+).* with jid (\d+)")
 

@@ -492,28 +492,19 @@ def collect(
     return current.ts, snapshot_samples(reference, current, options)
 
 
-def collect_window(
-    options,
-    state_dir,
-    samples=1,
-    interval=None,
-    source=psutil,
-    sys_root="/",
-    vcgencmd=None,
-    clock=time.time,
-    sleep=time.sleep,
-):
+def collect_window(options, state_dir, samples=1, interval=None, sleep=time.sleep, **reading):
     """Collect ``samples`` readings ``interval`` seconds apart (default 1) and summarise them.
 
     One sample is plain :func:`collect`. Several are N + 1 snapshots giving N rounds of rates,
     pre-aggregated by :func:`~salt_ext.core.samples.summarize` (mean and variance of the float
-    fields), so a small node can ship one summary instead of N points.
+    fields), so a small node can ship one summary instead of N points. ``reading`` holds the
+    :func:`read_snapshot` injectables (``source``, ``sys_root``, ``vcgencmd``, ``clock``).
     """
     if samples <= 1:
-        return collect(options, state_dir, interval, source, sys_root, vcgencmd, clock, sleep)
+        return collect(options, state_dir, interval, sleep=sleep, **reading)
     options = validate_options(options)
     seconds = 1.0 if interval is None else _positive_interval(interval)
-    read = functools.partial(read_snapshot, options, source, sys_root, vcgencmd, clock)
+    read = functools.partial(read_snapshot, options, **reading)
     snapshots = [read()]
     for _ in range(samples):
         sleep(seconds)
