@@ -15,6 +15,10 @@ The demo waits until the minions answer ``test.ping``, lets the master schedule 
 files), and stops every process it started (SIGTERM, then SIGKILL after a grace period, whole
 process groups) -- also on Ctrl-C or an error. It exits non-zero when a node has no data.
 The data (configs, logs, whisper files) stays in ``.demo/`` unless ``--no-keep`` is given.
+
+``--influxdb`` adds InfluxDB as the second backend (Debian's ``influxd``, started under
+``.demo/influxd``): the schedule then publishes ``returners: carbon,influxdb`` and the report
+also counts what landed in InfluxDB per node.
 """
 
 import argparse
@@ -31,6 +35,7 @@ import time
 from pathlib import Path
 
 import psutil
+import requests
 import whisper
 import yaml
 
@@ -42,7 +47,7 @@ EXAMPLE_MASTER_CONF = ROOT / "examples" / "master.d" / "vitals.conf"
 HOST = "127.0.0.1"
 PREFIX = "vitals"  # the carbon returner's default prefix
 SCHEDULE_SECONDS = 5
-RETENTIONS = "1s:1h,10s:6h"  # every collection keeps its own second: points == cycles
+RETENTIONS = "1s:1h,10s:6h"  # 1 s slots: each run a node took part in is one point
 STOP_GRACE = 12.0  # salt-minion sleeps 5 s on SIGTERM before it stops its processes
 JOB_NAME = "vitals-pollpush"
 FIRED = re.compile(r"Running scheduled job: (\S+).* with jid (\d+)")
@@ -289,6 +294,48 @@ def carbon_daemon(ports):
     return Daemon("carbon-cache", argv, root / "carbon-cache.log", env=env, cwd=root), whisper_dir
 
 
+def influxd_daemon(ports):
+    root = DEMO / "influxd"
+    root.mkdir(parents=True)
+    (root / "influxdb.conf").write_text(
+        f"""reporting-disabled = true
+reporting-enabled = false
+bind-address = "{HOST}:{ports['influx_rpc']}"
+[meta]
+  dir = "{root / 'meta'}"
+[data]
+  dir = "{root / 'data'}"
+  wal-dir = "{root / 'wal'}"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "{HOST}:{ports['influx']}"
+  log-enabled = false
+"""
+    )
+    binary = shutil.which("influxd")
+    if binary is None:
+        raise DemoError("--influxdb needs influxd (Debian package influxdb: apt-get install influxdb)")
+    argv = [binary, "run", "-config", str(root / "influxdb.conf")]
+    return Daemon("influxd", argv, root / "influxd.log")
+
+
+def influx_counts(port, ids):
+    """Points per node in the demo's InfluxDB (database ``salt``): rows of cpu and values."""
+    out = {}
+    for node in ids:
+        query = f"SELECT count(\"percent\") FROM \"cpu\" WHERE \"host\" = '{node}'"
+        try:
+            answer = requests.get(f"http://{HOST}:{port}/query", timeout=5,
+                                  params={"db": "salt", "q": query}).json()
+            series = answer["results"][0].get("series") or [{"values": [[0, 0]]}]
+            out[node] = series[0]["values"][0][1]
+        except (requests.RequestException, KeyError, ValueError) as exc:
+            out[node] = f"error: {exc}"
+    return out
+
+
 def node_paths(node_dir, daemon):
     return {
         "root_dir": str(node_dir),
@@ -301,7 +348,7 @@ def node_paths(node_dir, daemon):
     }
 
 
-def vitals_master_block():
+def vitals_master_block(returners="carbon"):
     """The README's master block (examples/master.d/vitals.conf) adapted to the demo."""
     if EXAMPLE_MASTER_CONF.is_file():
         block = yaml.safe_load(EXAMPLE_MASTER_CONF.read_text())
@@ -315,7 +362,7 @@ def vitals_master_block():
         }
         source = "inline copy of the README block (examples/master.d/vitals.conf is missing)"
     block["vitals"]["pollpush"]["tgt"] = "demo-*"
-    block["vitals"]["pollpush"]["returners"] = "carbon"
+    block["vitals"]["pollpush"]["returners"] = returners
     job = block["schedule"][JOB_NAME]
     for unit in ("minutes", "hours", "days"):
         job.pop(unit, None)
@@ -324,7 +371,7 @@ def vitals_master_block():
     return block, header
 
 
-def master_daemon(ports, user):
+def master_daemon(ports, user, returners):
     node_dir = DEMO / "master"
     conf = dict(node_paths(node_dir, "master"))
     conf.update({
@@ -342,13 +389,13 @@ def master_daemon(ports, user):
     (node_dir / "srv" / "salt").mkdir(parents=True)
     (node_dir / "srv" / "pillar").mkdir(parents=True)
     write_yaml(node_dir / "master", conf, "# salt-vitals demo master (scripts/demo.py)\n")
-    block, header = vitals_master_block()
+    block, header = vitals_master_block(returners)
     write_yaml(node_dir / "master.d" / "vitals.conf", block, header)
     argv = [str(BIN / "salt-master"), "-c", str(node_dir), "-l", "warning"]
     return Daemon("salt-master", argv, node_dir / "stdout.log", stage=1), node_dir
 
 
-def minion_daemon(minion_id, ports, user):
+def minion_daemon(minion_id, ports, user, influx=False):
     node_dir = DEMO / minion_id
     conf = dict(node_paths(node_dir, "minion"))
     conf.update({
@@ -363,6 +410,8 @@ def minion_daemon(minion_id, ports, user):
         "file_client": "remote",
         "carbon": {"host": HOST, "port": ports["line"], "timeout": 2},
     })
+    if influx:
+        conf["influxdb"] = {"url": f"http://{HOST}:{ports['influx']}", "db": "salt", "timeout": 2}
     write_yaml(node_dir / "minion", conf, f"# salt-vitals demo minion {minion_id}\n")
     argv = [str(BIN / "salt-minion"), "-c", str(node_dir), "-l", "warning"]
     return Daemon(minion_id, argv, node_dir / "stdout.log", stage=2)
@@ -403,7 +452,8 @@ def wait_for_minions(master_dir, ids, daemons, timeout=90):
 
 
 def schedule_firings(master_log, offset):
-    """(jid, seen-at time) of each firing of the vitals job logged after ``offset``."""
+    """Runner jids of the vitals job's firings logged after byte ``offset`` of the master log
+    (``Running scheduled job: vitals-pollpush with jid ...`` at INFO)."""
     try:
         with open(master_log, "rb") as fh:
             fh.seek(offset)
@@ -559,6 +609,8 @@ def parse_args(argv):
                         help="number of minions demo-pi-1..N (default 2)")
     parser.add_argument("--cycles", type=int, default=4, metavar="N",
                         help="schedule runs to wait for once the minions are up (default 4)")
+    parser.add_argument("--influxdb", action="store_true",
+                        help="also start influxd and feed it (returners carbon,influxdb)")
     parser.add_argument("--keep", action=argparse.BooleanOptionalAction, default=True,
                         help="keep .demo/ (configs, logs, whisper files) after the run "
                              "(default; --no-keep deletes it). The processes are always stopped.")
@@ -582,23 +634,30 @@ def run(args, daemons):
     DEMO.mkdir(parents=True)
     user = getpass.getuser()
     ids = [f"demo-pi-{i}" for i in range(1, args.minions + 1)]
-    ports = {k: free_port() for k in ("line", "pickle", "cache_query", "publish", "ret")}
+    ports = {k: free_port() for k in ("line", "pickle", "cache_query", "publish", "ret",
+                                       "influx", "influx_rpc")}
+    returners = "carbon,influxdb" if args.influxdb else "carbon"
+    if args.influxdb:
+        influxd = influxd_daemon(ports)
+        say(f"starting influxd (http {HOST}:{ports['influx']}, database salt)")
+        daemons.append(influxd.start())
+        wait_until("influxd's HTTP port", lambda: tcp_accepts(ports["influx"]), 60, [influxd])
 
     carbon, whisper_dir = carbon_daemon(ports)
     say(f"starting carbon-cache (line receiver {HOST}:{ports['line']}, retentions {RETENTIONS})")
     daemons.append(carbon.start())
     wait_until("carbon-cache's line receiver", lambda: tcp_accepts(ports["line"]), 60, [carbon])
 
-    master, master_dir = master_daemon(ports, user)
+    master, master_dir = master_daemon(ports, user, returners)
     say(f"starting salt-master (publish {ports['publish']}, ret {ports['ret']}; "
-        f"schedule: {JOB_NAME} every {SCHEDULE_SECONDS}s, tgt 'demo-*', returners carbon)")
+        f"schedule: {JOB_NAME} every {SCHEDULE_SECONDS}s, tgt 'demo-*', returners {returners})")
     daemons.append(master.start())
     wait_until("salt-master's ports",
                lambda: tcp_accepts(ports["ret"]) and tcp_accepts(ports["publish"]), 60, [master])
 
     say(f"starting {len(ids)} salt-minions: {', '.join(ids)}")
     for minion_id in ids:
-        daemons.append(minion_daemon(minion_id, ports, user).start())
+        daemons.append(minion_daemon(minion_id, ports, user, args.influxdb).start())
     wait_for_minions(master_dir, ids, daemons)
 
     master_log = master_dir / "master.log"
@@ -649,6 +708,13 @@ def run(args, daemons):
     total_runs = len(schedule_firings(master_log, 0))
     print(f"master schedule runs of {JOB_NAME}: {len(seen)} after all minions answered, "
           f"{total_runs} since the master started (\"Running scheduled job\" in {master_log})")
+    if args.influxdb:
+        counts = influx_counts(ports["influx"], ids)
+        print("InfluxDB (database salt), cpu rows per node: "
+              + ", ".join(f"{n}: {c}" for n, c in counts.items()))
+        if any(not isinstance(c, int) or c == 0 for c in counts.values()):
+            say("no InfluxDB data from some node")
+            return 1
     print()
     empty = [n for n, r in reports.items() if r["metrics"] == 0]
     if empty:

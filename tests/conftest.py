@@ -1,5 +1,6 @@
 """Test-wide settings. Daemons are started per package (see tests/integration/conftest.py)."""
 
+import logging
 import os
 import sys
 
@@ -14,3 +15,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def salt_factories_config():
     """Keep salt-factories' daemons quiet and quick to give up."""
     return {"code_dir": None, "inject_sitecustomize": False, "start_timeout": 120}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Salt's deferred log handler flushes at interpreter exit into pytest's already-closed
+    # capture streams; without this each record prints a "--- Logging error ---" traceback
+    # after pytest's summary line.
+    logging.raiseExceptions = False

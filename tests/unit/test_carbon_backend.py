@@ -3,9 +3,7 @@
 
 import os
 import pickle
-import socket
 import struct
-import threading
 
 import pytest
 
@@ -15,6 +13,7 @@ from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite import DEFAULT_TEMPLATE
 from salt_ext.core.spool import Spool
 from salt_ext.returners import carbon_return
+from tests.support.tcp import RecordingTcpServer
 
 NOW = 1732240001.7
 
@@ -98,59 +97,10 @@ def config_error(config, ret=None):
     return info.value
 
 
-class CarbonServer:
-    """A 127.0.0.1 port that refuses connections until :meth:`listen`, then reads every
-    connection to EOF and keeps its bytes."""
-
-    def __init__(self):
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self.received = []
-        self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = None
-
-    def listen(self):
-        self._sock.listen(16)
-        self._sock.settimeout(0.1)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        return self
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                chunks = []
-                while data := conn.recv(65536):
-                    chunks.append(data)
-            with self._changed:
-                self.received.append(b"".join(chunks))
-                self._changed.notify_all()
-
-    def wait_for(self, connections, timeout=5.0):
-        with self._changed:
-            self._changed.wait_for(lambda: len(self.received) >= connections, timeout)
-            return list(self.received)
-
-    def close(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._sock.close()
-
-
 @pytest.fixture
 def server():
     """Bound but not yet listening: connections are refused until ``server.listen()``."""
-    carbon = CarbonServer()
+    carbon = RecordingTcpServer()
     yield carbon
     carbon.close()
 
@@ -390,7 +340,7 @@ def test_send_pickle_mode(server, minion_opts):
 
 
 def test_send_fails_over_to_the_next_host(minion_opts):
-    dead, alive = CarbonServer(), CarbonServer().listen()
+    dead, alive = RecordingTcpServer(), RecordingTcpServer().listen()
     try:
         hosts = f"127.0.0.1:{dead.port},127.0.0.1:{alive.port}"
         result = send(alive, minion_opts, LOADAVG_RET, {"carbon.hosts": hosts})

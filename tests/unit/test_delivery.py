@@ -13,54 +13,13 @@ from salt_ext.core.delivery import Delivery, DeliveryResult, TcpTransport
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.spool import Spool
 from tests.support.backends import BlackholeServer, refused_port
+from tests.support.tcp import RecordingTcpServer
 
 TIMEOUT = 0.5
 SLACK = 2.0  # generous: never a tight timed assertion
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-class LoopbackServer:
-    """A TCP server thread on 127.0.0.1 that reads each connection to EOF and keeps the bytes."""
-
-    def __init__(self):
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port = self._listener.getsockname()[1]
-        self.received = []
-        self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            with conn:
-                conn.settimeout(5)
-                chunks = []
-                while data := conn.recv(65536):
-                    chunks.append(data)
-            with self._changed:
-                self.received.append(b"".join(chunks))
-                self._changed.notify_all()
-
-    def wait_for(self, connections, timeout=5.0):
-        with self._changed:
-            self._changed.wait_for(lambda: len(self.received) >= connections, timeout)
-            return list(self.received)
 
 
 class FakeTransport:
@@ -123,13 +82,13 @@ def elapsed(func, *args):
     "payload", [b"vitals.pi-01.cpu.percent 12.5 1732240000\n" * 3, bytes(range(256)) * 20_000]
 )
 def test_tcp_transport_delivers_exact_bytes(payload):
-    with LoopbackServer() as server:
+    with RecordingTcpServer() as server:
         TcpTransport("127.0.0.1", server.port, timeout=5).send(payload)
         assert server.wait_for(1) == [payload]
 
 
 def test_tcp_transport_one_connection_per_payload():
-    with LoopbackServer() as server:
+    with RecordingTcpServer() as server:
         transport = TcpTransport("127.0.0.1", server.port, timeout=5)
         transport.send(b"a 1 1\n")
         transport.send(b"b 2 2\n")

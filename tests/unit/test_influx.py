@@ -32,6 +32,7 @@ from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, parse_url, redact_url
 from salt_ext.core.influx import BACKEND
 from salt_ext.core.samples import Sample, from_vitals_dict, samples_from_return
+from tests.support.vitals import vitals_return
 
 TS = 1732240000.5
 BS = "\\"
@@ -398,34 +399,8 @@ def test_empty_input():
     assert influx.serialize([], "h") == b""
 
 
-def _vitals_200(n_cores=8, n_disks=8, n_diskio=8, n_nets=6, n_sensors=7):
-    """A realistic vitals return of ~200 values (a mid-size server)."""
-    return {
-        "ts": TS,
-        "cpu": {"percent": 3.0, "user": 1.0, "system": 1.0, "idle": 95.0, "iowait": 0.1,
-                "count": n_cores, "ctx_switches": 1000.0, "interrupts": 500.0},
-        "cores": {str(i): {"percent": 2.0, "freq": 1500.0, "user": 1.0, "system": 0.5}
-                  for i in range(n_cores)},
-        "load": {"1m": 0.1, "5m": 0.2, "15m": 0.3},
-        "mem": {"total": 8 << 30, "available": 4 << 30, "used": 3 << 30, "percent": 40.0},
-        "swap": {"total": 1 << 30, "used": 0, "percent": 0.0},
-        "disk": {f"/mnt/d{i}": {"total": 10 << 30, "used": 1 << 30, "free": 9 << 30,
-                                "percent": 10.0} for i in range(n_disks)},
-        "diskio": {f"sd{i}": {"read_bytes": 1.0, "write_bytes": 2.0, "read_count": 3.0,
-                              "write_count": 4.0, "busy_time": 5.0} for i in range(n_diskio)},
-        "net": {f"eth{i}": {"rx_bytes": 1.0, "tx_bytes": 2.0, "rx_packets": 3.0,
-                            "tx_packets": 4.0, "rx_errors": 0, "tx_errors": 0, "rx_drops": 0,
-                            "tx_drops": 0} for i in range(n_nets)},
-        "temp": {f"sensor{i}": {"current": 40.0, "high": 80.0, "critical": 90.0}
-                 for i in range(n_sensors)},
-        "system": {"procs": 200, "boot_time": 1700000000, "uptime": 1000.0, "users": 1.0},
-        "pi": {"throttled": 0, "under_voltage": 0, "freq_capped": 0, "throttling": 0,
-               "soft_temp_limit": 0, "volts": 1.2, "temp": 50.0},
-    }
-
-
 def test_a_200_field_vitals_return_is_a_few_dozen_lines():
-    samples = from_vitals_dict(_vitals_200())
+    samples = from_vitals_dict(vitals_return(TS))
     assert len(samples) >= 200
     payload = influx.serialize(samples, "pi-01", tags={"role": "web"})
     points = go_parse(payload)
