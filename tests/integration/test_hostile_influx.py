@@ -2,12 +2,21 @@
 InfluxQL: every valid point lands, no extra point or series appears; and replaying the same
 points twice (what a spool replay after a lost acknowledgement does) stores them once."""
 
-import pytest
+import itertools
 
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from salt_ext.core import influx as influx_lp
 from salt_ext.core import returner
+from salt_ext.core.config import parse
 from salt_ext.core.influx import BACKEND
+from salt_ext.core.influx import serialize as influx_serialize
+from salt_ext.core.samples import Sample
 from tests.support.backends import BackendUnavailable, InfluxD
 from tests.support.hostile import cases, salt_funcs
+from tests.unit.test_influx import _expected, names, sample_specs
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +77,27 @@ def test_replaying_the_same_points_stores_them_once(influx, tmp_path):
     for _ in range(3):
         assert _send(influx, ret, str(tmp_path), "replay").status == "sent"
     assert _field_values(influx, "replay") == 2
+
+
+_examples = itertools.count()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(specs=sample_specs, host=names, tags=st.dictionaries(names, names, max_size=2))
+def test_property_real_influxd_accepts_every_payload(influx, specs, host, tags):
+    """Any names and values serialise to lines influxd accepts, one point per intended point.
+    (A database per example: generated values give one field both types across examples,
+    which the vitals mapping never does.)"""
+    types = {}
+    for group, name, value, _tags, _ts in specs:
+        key = (influx_lp.measurement_name(group), influx_lp.key_name(".".join(name)))
+        assume(types.setdefault(key, type(value)) is type(value))  # as the vitals mapping
+    db = f"prop{next(_examples)}"
+    samples = [Sample(g, n, v, ts, t) for g, n, v, t, ts in specs]
+    transport = BACKEND.transports(BACKEND.validate(
+        parse("influxdb", {"url": influx.url, "db": db}, BACKEND.spec())))[0]
+    transport.send(influx_serialize(samples, host, tags=tags))  # raises unless 2xx
+    rows = influx.query("SELECT * FROM /.*/", db=db)
+    stored = sum(len(s["values"]) for s in rows["results"][0].get("series", []))
+    assert stored == len(_expected(specs, host, tags))

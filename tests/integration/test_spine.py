@@ -113,6 +113,15 @@ def test_plain_salt_return_path_and_generic_functions(salt_cli, carbon):
     assert points[-1][1] == pytest.approx(ret.data["1-min"], abs=2.0)
 
 
+def test_pickle_protocol_lands_too(salt_cli, carbon):
+    minion = MINION_IDS[0]
+    receipt = _push(salt_cli, minion, ret_kwargs={"mode": "pickle", "port": carbon.pickle_port,
+                                                  "prefix": "pickled"})
+    assert receipt["carbon"] == "sent", receipt
+    reported_total = _value_at(carbon, _metric(minion, "mem", "total", prefix="pickled"), receipt["ts"])
+    assert reported_total == salt_cli.run("vitals.current", minion_tgt=minion).data["mem"]["total"]
+
+
 def test_master_schedule_fires_on_its_own(carbon):
     for minion in MINION_IDS:
         carbon.wait_for_points(_metric(minion, "cpu", "percent", prefix=SCHEDULE_PREFIX), 2, timeout=60)
