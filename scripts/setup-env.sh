@@ -26,6 +26,30 @@ ensure_venv() {
     echo "$want" > "$stamp"
 }
 
+# Salt 3007.8's sdist ignores its requirements files: install it without deps, then its deps
+# pinned by requirements/salt3007-constraints.txt; used by tests/compat to prove that 3007 loads
+# this extension and that our returners win over the carbon/influxdb ones 3007 still ships.
+ensure_salt3007_venv() {
+    local venv="$ROOT/.tmp/venv-salt3007" constraints="$ROOT/requirements/salt3007-constraints.txt"
+    local stamp="$venv/.installed" want
+    want="$(cat "$constraints" | sha1sum | cut -d' ' -f1)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return
+    fi
+    echo "==> installing Salt 3007 into $venv for the compatibility test" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$constraints" 2>&1 \
+        | grep -v "^WARNING: Location" >&2 || true
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT" 2>&1 \
+        | grep -v "^WARNING: Location" >&2 || true
+    if "$venv/bin/python" -c "import salt.loader, psutil, salt_ext"; then
+        echo "$want" > "$stamp"
+    else
+        echo "==> Salt 3007 venv unusable: the compatibility test will skip" >&2
+    fi
+}
+
 ensure_debian_daemons() {
     local missing=()
     command -v influxd >/dev/null || missing+=(influxdb)

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/setup-env.sh"
 ensure_debian_daemons
 ensure_venv
+ensure_salt3007_venv
 # salt-factories and the daemons write under TMPDIR: keep it inside the clone, short enough
 # for unix socket paths.
 mkdir -p "$ROOT/.tmp"

@@ -69,19 +69,18 @@ class FailingAfter:
         self.transport.send(payload)
 
 
-def transport_for(server, fail_after=None):
-    transport = TcpTransport(server.host, server.port, timeout=5)
+def transport_for(port, fail_after=None):
+    transport = TcpTransport("127.0.0.1", port, timeout=5)
     return transport if fail_after is None else FailingAfter(transport, fail_after)
 
 
 def job(k, directory, port, barrier, results, fail_after):
     """One minion job in its own process: wait for the others, then deliver and replay."""
     try:
-        transport = TcpTransport("127.0.0.1", port, timeout=5)
-        if fail_after is not None:
-            transport = FailingAfter(transport, fail_after)
         # one record per chunk: many sends, so the replays really overlap
-        delivery = Delivery([transport], spool=Spool(directory), replay_chunk_bytes=1)
+        delivery = Delivery(
+            [transport_for(port, fail_after)], spool=Spool(directory), replay_chunk_bytes=1
+        )
         barrier.wait(WAIT)
         result = delivery.deliver(own_line(k) + b"\n", 1)
         results.put((k, result.status, result.sent, result.replayed, result.error))
@@ -137,7 +136,7 @@ def test_concurrent_jobs_send_each_spooled_point_once(tmp_path, fail_after):
 
         # A job that found the spool locked replays nothing: what is left (a replay cut short
         # by a failing transport) goes with the next job.
-        final = Delivery([transport_for(server)], spool=Spool(directory)).deliver(
+        final = Delivery([transport_for(server.port)], spool=Spool(directory)).deliver(
             own_line(PROCESSES) + b"\n", 1
         )
         assert final.status == "sent"
@@ -157,9 +156,8 @@ def test_replay_failing_midway_keeps_what_was_not_acknowledged(tmp_path):
     spool = fill(directory)
     sends = 1 + 5  # the job's own payload, then five records
     with RecordingTcpServer() as server:
-        delivery = Delivery(
-            [transport_for(server, fail_after=sends)], spool=Spool(directory), replay_chunk_bytes=1
-        )
+        transport = transport_for(server.port, fail_after=sends)
+        delivery = Delivery([transport], spool=Spool(directory), replay_chunk_bytes=1)
         result = delivery.deliver(own_line(0) + b"\n", 1)
         assert (result.status, result.replayed) == ("sent", 5 * LINES_PER_RECORD)
         server.settle(WAIT)
@@ -172,7 +170,7 @@ def test_replay_failing_midway_keeps_what_was_not_acknowledged(tmp_path):
         ]
         assert spool.status()["points"] == (RECORDS - 5) * LINES_PER_RECORD
 
-        result = Delivery([transport_for(server)], spool=Spool(directory)).deliver(
+        result = Delivery([transport_for(server.port)], spool=Spool(directory)).deliver(
             own_line(1) + b"\n", 1
         )
         assert (result.status, result.replayed) == (
@@ -188,7 +186,7 @@ def test_replay_failing_on_the_first_chunk_keeps_everything(tmp_path):
     spool = fill(directory)
     names = spool.names()
     with RecordingTcpServer() as server:
-        delivery = Delivery([transport_for(server, fail_after=1)], spool=Spool(directory))
+        delivery = Delivery([transport_for(server.port, fail_after=1)], spool=Spool(directory))
         result = delivery.deliver(own_line(0) + b"\n", 1)
         assert (result.status, result.sent, result.replayed) == ("sent", 1, 0)
         server.settle(WAIT)
