@@ -117,10 +117,13 @@ class Delivery:
             result.error = str(exc)
             if exc.retryable and self.spool is not None:
                 try:
-                    self.spool.append(payload, points)
+                    kept = self.spool.append(payload, points)
+                    reason = "larger than spool_max_bytes"
                 except OSError as spool_exc:
+                    kept, reason = False, f"spooling failed: {spool_exc}"
+                if not kept:
                     result.dropped = points
-                    result.error = f"{exc}; spooling failed: {spool_exc}"
+                    result.error = f"{exc}; {reason}"
                     log.error("%s: %s; dropped %d points", self.name, result.error, points)
                     return result
                 result.spooled = points

@@ -14,10 +14,13 @@ oldest records go first and the dropped points are counted in ``stats.json``.
 
 import contextlib
 import fcntl
+import itertools
 import json
 import logging
 import os
 import struct
+import tempfile
+import threading
 import time
 import zlib
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 _MAGIC = b"VSR1"
 _HEADER = struct.Struct("!4sIIIQ")  # magic, length, crc32, points, created (ns)
 _SUFFIX = ".rec"
+_SEQUENCE = itertools.count(1)  # process-wide, so two Spool objects never pick the same name
 
 
 def _checksum(points, created, payload):
@@ -51,15 +55,15 @@ class Spool:
         self.max_bytes = max_bytes
         self.max_age = max_age
         self.clock = clock
-        self._seq = 0
 
     # -- writing -------------------------------------------------------------------------
     def append(self, payload, points):
-        """Store one payload durably, then enforce the bounds."""
+        """Store one payload durably, then enforce the bounds. Returns False when the bounds
+        removed this very record (it alone is larger than ``max_bytes``)."""
         self._ensure_dir()
         created = time.time_ns() if self.clock is time.time else int(self.clock() * 1e9)
-        self._seq += 1
-        name = f"{created:020d}-{os.getpid():010d}-{self._seq:010d}{_SUFFIX}"
+        unique = f"{os.getpid():010d}-{threading.get_ident() % 10**8:08d}-{next(_SEQUENCE):010d}"
+        name = f"{created:020d}-{unique}{_SUFFIX}"
         header = _HEADER.pack(_MAGIC, len(payload), _checksum(points, created, payload), points, created)
         tmp = os.path.join(self.directory, f".tmp-{name}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -76,6 +80,7 @@ class Spool:
         self._fsync_dir()
         with self.locked(blocking=True):
             self._enforce_bounds()
+        return os.path.exists(os.path.join(self.directory, name))
 
     # -- reading and replay --------------------------------------------------------------
     def names(self):
@@ -101,9 +106,9 @@ class Spool:
             valid = magic == _MAGIC and length == len(payload)
             if valid and _checksum(points, created, payload) == crc:
                 return Record(name, payload, points, created / 1e9)
-        log.warning("vitals spool %s: removing corrupt record %s", self.directory, name)
-        self._remove(name)
-        self._update_stats(corrupt_records=1)
+        if self._remove(name):  # count it once, whoever saw it first
+            log.warning("vitals spool %s: removed corrupt record %s", self.directory, name)
+            self._update_stats(corrupt_records=1)
         return None
 
     def chunks(self, chunk_bytes, max_bytes):
@@ -204,14 +209,18 @@ class Spool:
         stats = self._read_stats()
         for key, value in increments.items():
             stats[key] += value
-        tmp = os.path.join(self.directory, f".stats-{os.getpid()}.tmp")
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".stats-")  # mode 0600
+        with os.fdopen(fd, "w") as handle:
             json.dump(stats, handle)
         os.replace(tmp, os.path.join(self.directory, "stats.json"))
 
     def _remove(self, name):
-        with contextlib.suppress(FileNotFoundError):
+        """Delete a record; True if this call removed it."""
+        try:
             os.unlink(os.path.join(self.directory, name))
+        except FileNotFoundError:
+            return False
+        return True
 
     def _ensure_dir(self):
         os.makedirs(self.directory, mode=0o700, exist_ok=True)

@@ -375,7 +375,8 @@ def test_spool_false_drops(server, minion_opts):
 
 def test_spool_bound_comes_from_options(server, minion_opts):
     result = send(server, minion_opts, VITALS_RET, {"carbon.spool_max_bytes": 0})
-    assert result.status == "spooled"
+    assert (result.status, result.dropped) == ("dropped", 7)
+    assert result.error.endswith("larger than spool_max_bytes")
     status = spool_for(minion_opts).status()
     assert (status["records"], status["dropped_points"]) == (0, 7)
 
