@@ -21,7 +21,7 @@ def _receipts(salt_run_cli, jid, expected, timeout=60):
     raise AssertionError(f"job {jid}: receipts from {sorted(found)} only")
 
 
-def test_outage_loses_nothing(salt_run_cli, salt_minions, carbon):
+def test_outage_loses_nothing(salt_run_cli, salt_cli, salt_minions, carbon):
     carbon.stop()
     outage = []  # (minion, collection ts) of every push made while carbon was down
     try:
@@ -29,7 +29,7 @@ def test_outage_loses_nothing(salt_run_cli, salt_minions, carbon):
             jid = salt_run_cli.run("vitals.pollpush").data["jid"]
             for minion, receipt in _receipts(salt_run_cli, jid, len(MINION_IDS)).items():
                 assert receipt["carbon"].startswith("spooled"), receipt
-                outage.append((minion, receipt["ts"]))
+                outage.append((minion, receipt["ts"], receipt["points"]))
             if cycle == 1:  # a minion restart with a non-empty spool
                 salt_minions[0].terminate()
                 salt_minions[0].start()
@@ -39,12 +39,16 @@ def test_outage_loses_nothing(salt_run_cli, salt_minions, carbon):
     jid = salt_run_cli.run("vitals.pollpush").data["jid"]
     for receipt in _receipts(salt_run_cli, jid, len(MINION_IDS)).values():
         assert receipt["carbon"] == "sent", receipt
-    lost = []
-    for minion, ts in outage:
-        path = f"vitals.{minion}.mem.total"
-        try:
-            carbon.wait_for_points(path, 1, from_ts=ts, until_ts=ts, timeout=20)
-        except Exception:  # noqa: BLE001 - collected and reported below
-            lost.append((minion, ts))
-    print(f"\noutage: {len(outage)} pushes spooled, {len(lost)} lost")
-    assert not lost and len(outage) == 3 * len(MINION_IDS)
+    mem_total = salt_cli.run("vitals.current", "groups=mem", minion_tgt=MINION_IDS[0]).data
+    lost = 0
+    for minion, ts, points in outage:
+        total = carbon.wait_for_points(f"vitals.{minion}.mem.total", 1, from_ts=ts, until_ts=ts)
+        assert total == [(ts, float(mem_total["mem"]["total"]))]  # same machine, same RAM
+        stored = sum(
+            1 for metric in carbon.metrics()
+            if metric.startswith(f"vitals.{minion}.") and carbon.fetch(metric, ts, ts)
+        )
+        lost += points - stored
+    print(f"\noutage: {len(outage)} pushes, {sum(p for *_, p in outage)} points spooled, "
+          f"{lost} lost")
+    assert lost == 0 and len(outage) == 3 * len(MINION_IDS)
