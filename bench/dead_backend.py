@@ -1,0 +1,82 @@
+"""How long one returner call takes against backends that misbehave, relative to ``timeout``.
+
+Each case runs the real returner core (``salt_ext.core.returner.send``: options, serializer,
+transport, spool) against a real loopback peer: a refused port, a listener whose backlog is
+full (connect hangs, like a host that drops packets), a server that accepts and never reads
+(with a payload larger than the socket buffers), and an HTTP server that answers after 30 s.
+Prints the worst duration per case as a multiple of the configured timeout; every case must
+also end "spooled". Run: .venv/bin/python bench/dead_backend.py
+"""
+
+import os
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from salt_ext.core import returner  # noqa: E402
+from salt_ext.core.carbon import BACKEND as CARBON  # noqa: E402
+from salt_ext.core.influx import BACKEND as INFLUX  # noqa: E402
+from tests.support.backends import BlackholeServer, SlowHTTPServer, refused_port  # noqa: E402
+from tests.support.hostile import salt_funcs  # noqa: E402
+
+TIMEOUT = 1.0
+RUNS = 3
+BIG = {"id": "bench", "fun": "test.big", "retcode": 0,
+       "return": {f"metric_{i:06d}": float(i) for i in range(60_000)}}  # ~3 MB of plaintext
+SMALL = {"id": "bench", "fun": "vitals.current", "retcode": 0,
+         "return": {"ts": time.time(), "mem": {"percent": 1.0}}}
+
+
+class FullBacklog:
+    """A listener that never accepts, its backlog already full: connects hang."""
+
+    def __enter__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(0)
+        self.port = self.server.getsockname()[1]
+        self.fillers = [socket.socket() for _ in range(3)]
+        for filler in self.fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", self.port))
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        for sock in self.fillers + [self.server]:
+            sock.close()
+
+
+def worst(backend, ret, section, cachedir):
+    opts = {"id": "bench", "cachedir": cachedir, backend.name: {"timeout": TIMEOUT, **section}}
+    durations = []
+    for _ in range(RUNS):
+        start = time.monotonic()
+        result = returner.send(backend, ret, salt_funcs(opts), opts)
+        durations.append(time.monotonic() - start)
+        assert result.status == "spooled", result
+    return max(durations)
+
+
+def main():
+    rows = []
+    with tempfile.TemporaryDirectory() as cachedir:
+        rows.append(("carbon, refused port", worst(CARBON, SMALL, {"port": refused_port()}, cachedir)))
+        with FullBacklog() as peer:
+            rows.append(("carbon, connect hangs", worst(CARBON, SMALL, {"port": peer.port}, cachedir)))
+        with BlackholeServer() as peer:
+            rows.append(("carbon, accepts, never reads (3 MB)", worst(CARBON, BIG, {"port": peer.port}, cachedir)))
+        with SlowHTTPServer(delay=30) as peer:
+            rows.append(("influxdb, answers after 30 s", worst(INFLUX, SMALL, {"url": peer.url}, cachedir)))
+    print(f"timeout = {TIMEOUT:.1f} s, worst of {RUNS} runs each")
+    for label, seconds in rows:
+        print(f"  {label:<38} {seconds:6.2f} s = {seconds / TIMEOUT:4.2f} x timeout")
+    print(f"maximum job duration against a dead backend: {max(s for _, s in rows):.2f} s "
+          f"({max(s for _, s in rows) / TIMEOUT:.2f} x timeout)")
+
+
+if __name__ == "__main__":
+    main()
