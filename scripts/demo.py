@@ -3,7 +3,8 @@
 
 Everything lives under ``<repo>/.demo/`` (wiped at start) and listens on free 127.0.0.1 ports:
 
-* a ``carbon-cache`` (PyPI carbon/whisper from the venv) writing whisper files;
+* a ``carbon-cache`` (PyPI carbon/whisper from the venv) writing whisper files, started with
+  the launcher the integration tests use (``tests/support/backends.py``);
 * a ``salt-master`` whose ``master.d/vitals.conf`` is ``examples/master.d/vitals.conf`` -- the
   block the README tells operators to paste -- with ``tgt: 'demo-*'`` and ``seconds: 5`` so the
   master schedule runs ``vitals.pollpush`` every 5 s;
@@ -35,11 +36,14 @@ import time
 from pathlib import Path
 
 import psutil
-import requests
 import whisper
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# the same launchers the integration tests use (real carbon-cache and influxd on loopback)
+from tests.support.backends import BackendUnavailable, CarbonCache, InfluxD  # noqa: E402
+
 DEMO = ROOT / ".demo"
 BIN = Path(sys.executable).parent  # the venv's bin/ (not resolved: it may be a symlink)
 EXAMPLE_MASTER_CONF = ROOT / "examples" / "master.d" / "vitals.conf"
@@ -47,7 +51,6 @@ EXAMPLE_MASTER_CONF = ROOT / "examples" / "master.d" / "vitals.conf"
 HOST = "127.0.0.1"
 PREFIX = "vitals"  # the carbon returner's default prefix
 SCHEDULE_SECONDS = 5
-RETENTIONS = "1s:1h,10s:6h"  # 1 s slots: each run a node took part in is one point
 STOP_GRACE = 12.0  # salt-minion sleeps 5 s on SIGTERM before it stops its processes
 JOB_NAME = "vitals-pollpush"
 FIRED = re.compile(r"Running scheduled job: (\S+).* with jid (\d+)")
@@ -237,101 +240,15 @@ def write_yaml(path, data, header=""):
     path.write_text(header + yaml.safe_dump(data, default_flow_style=False, sort_keys=False))
 
 
-def carbon_daemon(ports):
-    root = DEMO / "carbon"
-    conf, storage = root / "conf", root / "storage"
-    whisper_dir = storage / "whisper"
-    for d in (conf, whisper_dir, storage / "log"):
-        d.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "USER": "",
-        "STORAGE_DIR": storage,
-        "LOCAL_DATA_DIR": whisper_dir,
-        "WHITELISTS_DIR": storage / "lists",
-        "LOG_DIR": storage / "log",
-        "PID_DIR": storage,
-        "DATABASE": "whisper",
-        "ENABLE_TAGS": "False",
-        "LINE_RECEIVER_INTERFACE": HOST,
-        "LINE_RECEIVER_PORT": ports["line"],
-        "PICKLE_RECEIVER_INTERFACE": HOST,
-        "PICKLE_RECEIVER_PORT": ports["pickle"],
-        "CACHE_QUERY_INTERFACE": HOST,
-        "CACHE_QUERY_PORT": ports["cache_query"],
-        "ENABLE_UDP_LISTENER": "False",
-        "ENABLE_MANHOLE": "False",
-        "ENABLE_AMQP": "False",
-        "MAX_CACHE_SIZE": "inf",
-        "MAX_UPDATES_PER_SECOND": "inf",
-        "MAX_CREATES_PER_MINUTE": "inf",
-        "CACHE_WRITE_STRATEGY": "sorted",
-        "CARBON_METRIC_INTERVAL": 0,  # no carbon.agents.* metrics of its own
-        "LOG_UPDATES": "False",
-        "LOG_CREATES": "False",
-        "LOG_LISTENER_CONN_SUCCESS": "False",
-        "WHISPER_AUTOFLUSH": "False",
-    }
-    (conf / "carbon.conf").write_text(
-        "[cache]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
-    )
-    (conf / "storage-schemas.conf").write_text(
-        f"[everything]\npattern = .*\nretentions = {RETENTIONS}\n"
-    )
-    (conf / "storage-aggregation.conf").write_text(
-        "[everything]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n"
-    )
-    env = dict(
-        os.environ,
-        GRAPHITE_ROOT=str(root),
-        GRAPHITE_CONF_DIR=str(conf),
-        GRAPHITE_STORAGE_DIR=str(storage),
-        PYTHONUNBUFFERED="1",
-        # carbon_pb2.py predates protobuf 4; the pure-Python backend still loads it.
-        PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python",
-    )
-    argv = [sys.executable, str(BIN / "carbon-cache.py"), f"--config={conf / 'carbon.conf'}",
-            "--debug", "start"]
-    return Daemon("carbon-cache", argv, root / "carbon-cache.log", env=env, cwd=root), whisper_dir
-
-
-def influxd_daemon(ports):
-    root = DEMO / "influxd"
-    root.mkdir(parents=True)
-    (root / "influxdb.conf").write_text(
-        f"""reporting-disabled = true
-reporting-enabled = false
-bind-address = "{HOST}:{ports['influx_rpc']}"
-[meta]
-  dir = "{root / 'meta'}"
-[data]
-  dir = "{root / 'data'}"
-  wal-dir = "{root / 'wal'}"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "{HOST}:{ports['influx']}"
-  log-enabled = false
-"""
-    )
-    binary = shutil.which("influxd")
-    if binary is None:
-        raise DemoError("--influxdb needs influxd (Debian package influxdb: apt-get install influxdb)")
-    argv = [binary, "run", "-config", str(root / "influxdb.conf")]
-    return Daemon("influxd", argv, root / "influxd.log")
-
-
-def influx_counts(port, ids):
-    """Points per node in the demo's InfluxDB (database ``salt``): rows of cpu and values."""
+def influx_counts(influxd, ids):
+    """Rows of the ``cpu`` measurement per node in the demo's InfluxDB (database ``salt``)."""
     out = {}
     for node in ids:
         query = f"SELECT count(\"percent\") FROM \"cpu\" WHERE \"host\" = '{node}'"
         try:
-            answer = requests.get(f"http://{HOST}:{port}/query", timeout=5,
-                                  params={"db": "salt", "q": query}).json()
-            series = answer["results"][0].get("series") or [{"values": [[0, 0]]}]
-            out[node] = series[0]["values"][0][1]
-        except (requests.RequestException, KeyError, ValueError) as exc:
+            series = influxd.query(query, db="salt")["results"][0].get("series")
+            out[node] = series[0]["values"][0][1] if series else 0
+        except Exception as exc:  # noqa: BLE001 - reported in the table
             out[node] = f"error: {exc}"
     return out
 
@@ -411,7 +328,7 @@ def minion_daemon(minion_id, ports, user, influx=False):
         "carbon": {"host": HOST, "port": ports["line"], "timeout": 2},
     })
     if influx:
-        conf["influxdb"] = {"url": f"http://{HOST}:{ports['influx']}", "db": "salt", "timeout": 2}
+        conf["influxdb"] = {"url": ports["influx_url"], "db": "salt", "timeout": 2}
     write_yaml(node_dir / "minion", conf, f"# salt-vitals demo minion {minion_id}\n")
     argv = [str(BIN / "salt-minion"), "-c", str(node_dir), "-l", "warning"]
     return Daemon(minion_id, argv, node_dir / "stdout.log", stage=2)
@@ -489,9 +406,11 @@ def fmt_receipt(ret):
 
 
 def wsp_points(path):
+    """Points of the last 25 minutes, inside the finest archive (1 s slots for 30 minutes);
+    a wider window would make whisper answer from the coarser one."""
     now = int(time.time())
     try:
-        (start, _end, step), values = whisper.fetch(str(path), now - 1800, now + 60, now=now + 60)
+        (start, _end, step), values = whisper.fetch(str(path), now - 1500, now + 60, now=now + 60)
     except (whisper.WhisperException, OSError, TypeError):
         return []
     return [(start + i * step, v) for i, v in enumerate(values) if v is not None]
@@ -624,7 +543,7 @@ def _terminate(signum, _frame):
     raise SystemExit(128 + signum)
 
 
-def run(args, daemons):
+def run(args, daemons, backends):
     leftovers = leftover_demo_processes()
     if leftovers:
         pids = " ".join(str(p.pid) for p in leftovers)
@@ -634,19 +553,23 @@ def run(args, daemons):
     DEMO.mkdir(parents=True)
     user = getpass.getuser()
     ids = [f"demo-pi-{i}" for i in range(1, args.minions + 1)]
-    ports = {k: free_port() for k in ("line", "pickle", "cache_query", "publish", "ret",
-                                       "influx", "influx_rpc")}
+    ports = {k: free_port() for k in ("publish", "ret")}
     returners = "carbon,influxdb" if args.influxdb else "carbon"
     if args.influxdb:
-        influxd = influxd_daemon(ports)
-        say(f"starting influxd (http {HOST}:{ports['influx']}, database salt)")
-        daemons.append(influxd.start())
-        wait_until("influxd's HTTP port", lambda: tcp_accepts(ports["influx"]), 60, [influxd])
+        try:
+            influxd = InfluxD(DEMO / "influxd")
+        except BackendUnavailable as exc:
+            raise DemoError(f"--influxdb: {exc} (Debian package influxdb)") from None
+        backends.append(influxd.start())
+        ports["influx_url"] = influxd.url
+        say(f"started influxd ({influxd.url}, database salt)")
 
-    carbon, whisper_dir = carbon_daemon(ports)
-    say(f"starting carbon-cache (line receiver {HOST}:{ports['line']}, retentions {RETENTIONS})")
-    daemons.append(carbon.start())
-    wait_until("carbon-cache's line receiver", lambda: tcp_accepts(ports["line"]), 60, [carbon])
+    carbon = CarbonCache(DEMO / "carbon")
+    backends.append(carbon.start())
+    ports["line"] = carbon.line_port
+    whisper_dir = carbon.whisper_dir
+    say(f"started carbon-cache (line receiver {HOST}:{carbon.line_port}, "
+        f"retentions {carbon.RETENTIONS})")
 
     master, master_dir = master_daemon(ports, user, returners)
     say(f"starting salt-master (publish {ports['publish']}, ret {ports['ret']}; "
@@ -709,7 +632,7 @@ def run(args, daemons):
     print(f"master schedule runs of {JOB_NAME}: {len(seen)} after all minions answered, "
           f"{total_runs} since the master started (\"Running scheduled job\" in {master_log})")
     if args.influxdb:
-        counts = influx_counts(ports["influx"], ids)
+        counts = influx_counts(influxd, ids)
         print("InfluxDB (database salt), cpu rows per node: "
               + ", ".join(f"{n}: {c}" for n, c in counts.items()))
         if any(not isinstance(c, int) or c == 0 for c in counts.values()):
@@ -731,10 +654,10 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _terminate)
-    daemons = []
+    daemons, backends = [], []
     status = 1
     try:
-        status = run(args, daemons)
+        status = run(args, daemons, backends)
     except DemoError as exc:
         say(f"error: {exc}")
     except KeyboardInterrupt:
@@ -747,6 +670,9 @@ def main(argv=None):
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # let the clean-up finish
         stop_all(daemons)
+        for backend in reversed(backends):
+            backend.stop()
+            say(f"  stopped {backend.name}")
         if not args.keep:
             shutil.rmtree(DEMO, ignore_errors=True)
             say(f"removed {DEMO}")
