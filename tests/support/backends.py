@@ -311,10 +311,12 @@ class _HTTPDaemon(_Daemon):
         self.http_port = free_port()
         self._http = _http_session()
 
+    scheme = "http"
+
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8086``."""
-        return f"http://{self.host}:{self.http_port}"
+        return f"{self.scheme}://{self.host}:{self.http_port}"
 
     def _probe(self, path: str, status: int) -> bool:
         try:
@@ -522,9 +524,14 @@ class InfluxD(_HTTPDaemon):
         auth: bool = False,
         admin_user: str = "admin",
         admin_password: str = "admin-secret",
+        tls: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(root)
         self._binary = _require_executable("influxd")
+        self.tls = tls  # (certfile, keyfile): serve HTTPS only; the cert is its own CA
+        if tls is not None:
+            self.scheme = "https"
+            self._http.verify = tls[0]
         self.auth = auth
         self.admin_user = admin_user
         self.admin_password = admin_password
@@ -555,6 +562,7 @@ bind-address = "{self.host}:{self.rpc_port}"
   enabled = true
   bind-address = "{self.host}:{self.http_port}"
   auth-enabled = {str(self.auth).lower()}
+{self._https_settings()}
   log-enabled = true
   pprof-enabled = false
 
@@ -563,6 +571,12 @@ bind-address = "{self.host}:{self.rpc_port}"
   suppress-logo = true
 """
         )
+
+    def _https_settings(self) -> str:
+        if self.tls is None:
+            return ""
+        cert, key = self.tls
+        return f'  https-enabled = true\n  https-certificate = "{cert}"\n  https-private-key = "{key}"'
 
     def _command(self) -> list[str]:
         return [self._binary, "run", "-config", str(self.config_path)]

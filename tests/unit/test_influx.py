@@ -32,6 +32,7 @@ from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, parse_url, redact_url
 from salt_ext.core.influx import BACKEND
 from salt_ext.core.samples import Sample, from_vitals_dict, samples_from_return
+from tests.support.tls import self_signed_cert
 from tests.support.vitals import vitals_return
 
 TS = 1732240000.5
@@ -979,43 +980,7 @@ def test_transport_is_generic_and_never_labels_credentials():
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory):
     """A certificate for 127.0.0.1 signed by itself: (certfile, keyfile)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory = tmp_path_factory.mktemp("tls")
-    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(certfile), str(keyfile)
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 def test_https_is_verified_by_default(self_signed):
