@@ -187,3 +187,19 @@ class _blackholed_port:
     def __exit__(self, *exc):
         for sock in self.fillers + [self.server]:
             sock.close()
+
+
+def test_minion_side_schedule_with_returner(salt_cli, carbon):
+    """The minion-side alternative: the minion's own scheduler runs vitals.current with
+    ``returner: carbon`` (as in examples/minion.d/vitals-schedule.conf)."""
+    minion = MINION_IDS[1]
+    ret = salt_cli.run(
+        "schedule.add", "vitals-local", function="vitals.current", seconds=2,
+        returner="carbon", return_kwargs='{"prefix": "minionsched"}', return_job=False,
+        minion_tgt=minion,
+    )
+    assert ret.returncode == 0, ret
+    try:
+        carbon.wait_for_points(_metric(minion, "mem", "total", prefix="minionsched"), 2, timeout=40)
+    finally:
+        salt_cli.run("schedule.delete", "vitals-local", minion_tgt=minion)
