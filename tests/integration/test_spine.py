@@ -154,13 +154,12 @@ def test_dead_carbon_never_hangs_the_job_and_nothing_is_lost(salt_cli, carbon):
         receipt = _push(salt_cli, minion, ret_kwargs={"port": port, "timeout": 1})
         elapsed = time.monotonic() - started
     assert receipt["carbon"].startswith("spooled"), receipt
-    spool = salt_cli.run("vitals.spool", "carbon", minion_tgt=minion).data
-    assert spool["carbon-default"]["points"] >= receipt["points"]
     print(f"\njob against a blackholed carbon (timeout 1 s): {elapsed:.2f} s including the CLI")
     assert elapsed < 30
+    # The next successful job (this one, or the master schedule's, which shares the spool)
+    # replays the spooled points, which land with their collection time.
     after = _push(salt_cli, minion)
     assert after["carbon"] == "sent", after
-    # The spooled points land with their collection time.
     carbon.wait_for_points(_metric(minion, "mem", "total"), 1, from_ts=int(receipt["ts"]),
                            until_ts=int(receipt["ts"]), timeout=30)
     assert salt_cli.run("vitals.spool", "carbon", minion_tgt=minion).data["carbon-default"]["points"] == 0
