@@ -11,12 +11,20 @@ import pytest
 
 from salt_ext.core import returner
 from salt_ext.core.carbon import BACKEND
+from tests.support.backends import CarbonCache
 from tests.support.hostile import TS, cases, salt_funcs
 
 pytestmark = pytest.mark.integration
 
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$")
 CASES = [c for c in cases() if not c.heavy]
+
+
+@pytest.fixture(scope="module")
+def carbon(tmp_path_factory):
+    """A carbon-cache of its own: every metric in it must come from the corpus."""
+    with CarbonCache(tmp_path_factory.mktemp("carbon-hostile")) as daemon:
+        yield daemon
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +38,12 @@ def landed(carbon, tmp_path_factory):
         results[case.name] = returner.send(BACKEND, case.ret, salt_funcs(opts), opts)
     expected_total = sum(c.points for c in CASES)
     deadline = time.monotonic() + 30
-    while len(_ours(carbon)) < expected_total and time.monotonic() < deadline:
+    while len(carbon.metrics()) < expected_total and time.monotonic() < deadline:
         time.sleep(0.5)
     time.sleep(1.5)  # anything forged would land now too
-    metrics = _ours(carbon)
+    metrics = carbon.metrics()
     return results, {c.name: [m for m in metrics if m.split(".")[0] == f"hostile{i}"]
                      for i, c in enumerate(CASES)}, metrics
-
-
-def _ours(carbon):
-    # everything but what the other integration tests send
-    return [m for m in carbon.metrics() if not m.startswith(("vitals.", "plain.", "scheduled."))]
 
 
 def test_corpus_is_large_enough():
