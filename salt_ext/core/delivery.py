@@ -9,8 +9,9 @@ a list of transports (tried in order, or round-robin) and a :class:`~salt_ext.co
 3. after a success, spooled records are replayed oldest first in bounded chunks, under the
    spool lock; a chunk that fails again stays spooled, and replay stops for this job.
 
-Worst-case time of a job against dead backends: per destination, one connect timeout plus one
-send timeout (``sendall`` with a socket timeout bounds the whole send since Python 3.5).
+Worst-case time of a job against dead backends: per destination, one connect timeout (name
+resolution included, see :mod:`salt_ext.core.netutil`) plus one send timeout (``sendall`` with
+a socket timeout bounds the whole send since Python 3.5).
 """
 
 import logging
@@ -19,6 +20,7 @@ import socket
 from dataclasses import dataclass
 
 from salt_ext.core.errors import DeliveryError
+from salt_ext.core.netutil import create_connection
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 class TcpTransport:
     """One TCP connection per payload, one ``sendall``; carbon plaintext and pickle use it."""
 
-    def __init__(self, host, port, timeout=5.0, connect=socket.create_connection):
+    def __init__(self, host, port, timeout=5.0, connect=create_connection):
         self.host = host
         self.port = port
         self.timeout = timeout

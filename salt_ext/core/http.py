@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlencode, urlsplit
 
 from salt_ext.core.errors import DeliveryError
+from salt_ext.core.netutil import create_connection
 
 log = logging.getLogger(__name__)
 
@@ -290,10 +291,15 @@ class HttpTransport:
     def _connection(self):
         host, port = self.endpoint.host, self.endpoint.port
         if self.endpoint.scheme == "http":
-            return http.client.HTTPConnection(host, port, timeout=self.timeout)
-        return http.client.HTTPSConnection(
-            host, port, timeout=self.timeout, context=self._context()
-        )
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        else:
+            conn = http.client.HTTPSConnection(
+                host, port, timeout=self.timeout, context=self._context()
+            )
+        # http.client resolves names with an unbounded getaddrinfo; its connect() goes through
+        # this per-connection hook (stable since Python 3.4), so bound the resolution as well.
+        conn._create_connection = create_connection  # pylint: disable=protected-access
+        return conn
 
     def _context(self):
         if self._ssl_context is None:

@@ -1,0 +1,57 @@
+"""Connections whose name resolution is bounded by the timeout too.
+
+``socket.create_connection`` applies its timeout to ``connect`` only: ``getaddrinfo`` can block
+for the resolver's own timeouts and retries (10 s and more when a Pi's DNS server is away).
+Here resolution runs in a daemon thread and the whole resolve-and-connect shares one deadline.
+"""
+
+import socket
+import threading
+import time
+
+
+def resolve(host, port, timeout, getaddrinfo=socket.getaddrinfo):
+    """``getaddrinfo`` for a TCP connection, raising ``socket.timeout`` after ``timeout`` s."""
+    try:  # an address literal needs no resolver at all
+        return getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass
+    box = {}
+
+    def work():
+        try:
+            box["addresses"] = getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="vitals-resolve", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise socket.timeout(f"resolving {host} timed out")
+    if "error" in box:
+        raise box["error"]
+    return box["addresses"]
+
+
+def create_connection(address, timeout, source_address=None, getaddrinfo=socket.getaddrinfo):
+    """Like ``socket.create_connection``, but resolve + connect finish within ``timeout``."""
+    host, port = address
+    deadline = time.monotonic() + timeout
+    last_error = None
+    for family, kind, proto, _name, sockaddr in resolve(host, port, timeout, getaddrinfo):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(remaining)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            sock.settimeout(timeout)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or socket.timeout(f"connecting to {host}:{port} timed out")
