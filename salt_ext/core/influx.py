@@ -310,6 +310,21 @@ def _query_error(answer):
 
 
 # -- the backend -------------------------------------------------------------------------------
+def grain_tags(keys, grains):
+    """``{tag: value}`` from grains: ``role`` or a nested ``rack:row`` (tag ``rack_row``).
+    Missing grains and lists or dicts are left out (one debug line each)."""
+    tags = {}
+    for key in keys:
+        value = grains
+        for part in key.split(":"):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
+            tags[key.replace(":", "_")] = str(value)
+        else:
+            log.debug("influxdb returner: grain %r is missing or not a scalar, no tag", key)
+    return tags
+
+
 class InfluxBackend(Backend):
     """``--return influxdb``: InfluxDB line protocol over HTTP (1.x, 2.x, 3.x, VictoriaMetrics)."""
 
@@ -330,6 +345,7 @@ class InfluxBackend(Backend):
         "ca_bundle": Option("str", "", doc="CA certificates file for HTTPS"),
         "gzip": Option("bool", True, doc="gzip request bodies"),
         "tags": Option("dict", {}, doc="extra tags for every point, e.g. {role: web}"),
+        "grain_tags": Option("list", [], doc="grains added as tags, e.g. [role, 'rack:row']"),
         "create_database": Option("bool", True, doc="v1: create a missing db / rp"),
         "retention_duration": Option("str", "", doc="v1: duration of the created policy"),
         "retention_name": Option("str", "", doc="v1: name of that policy; default rp or vitals"),
@@ -369,6 +385,11 @@ class InfluxBackend(Backend):
                 raise ConfigError("influxdb:tags", f"tag {tag!r} has an empty value")
         if opts["ca_bundle"] and not os.path.isfile(opts["ca_bundle"]):
             raise ConfigError("influxdb:ca_bundle", f"no such file: {opts['ca_bundle']!r}")
+        return opts
+
+    def with_minion(self, opts, minion_opts):
+        found = grain_tags(opts["grain_tags"], minion_opts.get("grains") or {})
+        opts["tags"] = {**found, **opts["tags"]}  # explicit tags win
         return opts
 
     def spool_key(self, opts):

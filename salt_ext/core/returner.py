@@ -56,6 +56,10 @@ class Backend:
         """Return the list of transports, in failover order."""
         raise NotImplementedError
 
+    def with_minion(self, opts, minion_opts):
+        """Options completed from the minion's own config (e.g. grains); default: as is."""
+        return opts
+
     def spool_key(self, opts):
         """Options that change what spooled bytes mean (a spool per value), e.g. precision."""
         return ""
@@ -117,6 +121,7 @@ def send(backend, ret, salt_funcs, opts, clock=time.time):
     except ConfigError as exc:
         log.error("%s returner: bad configuration: %s", backend.name, exc)
         return DeliveryResult(error=str(exc))
+    options = backend.with_minion(options, opts)
     minion = str(ret.get("id") or opts.get("id") or "unknown")
     skipped = Skipped()
     samples = samples_from_return(ret, clock, skipped)

@@ -19,7 +19,8 @@ created on first use if missing; that needs an admin user)::
       precision: s                           # s, ms, us or ns
       retention_duration: 90d                # optional
       tags:
-        role: web
+        rack: r2
+      grain_tags: [role]                     # tag every point with the role grain
 
 InfluxDB 2.x (or VictoriaMetrics' ``/api/v2/write``; the bucket must exist)::
 

@@ -1063,3 +1063,13 @@ def test_bad_config_never_raises(tmp_path):
     conf = {"influxdb": {"api": "v2", "token": SECRET}}
     result = core.send(BACKEND, RET, salt_funcs(conf), {"cachedir": str(tmp_path)})
     assert result.error.startswith("influxdb:org") and SECRET not in result.error
+
+
+def test_grain_tags_come_from_the_minion_grains():
+    grains = {"role": "web", "rack": {"row": "r2"}, "roles": ["a", "b"], "empty": ""}
+    opts = options(grain_tags=["role", "rack:row", "roles", "missing", "empty"],
+                   tags={"role": "db"})
+    opts = BACKEND.with_minion(opts, {"grains": grains})
+    assert opts["tags"] == {"rack_row": "r2", "role": "db"}  # explicit tags win
+    payload = BACKEND.serialize([Sample("mem", "percent", 1.5, TS)], "m1", opts)
+    assert payload == b"mem,host=m1,rack_row=r2,role=db percent=1.5 1732240000\n"
