@@ -24,7 +24,7 @@ from salt_ext.core import rates
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.rates import RateStore, Snapshot
-from salt_ext.core.samples import GROUPS, Sample, coerce_number, summarize
+from salt_ext.core.samples import GROUPS, from_vitals_dict, summarize
 
 log = logging.getLogger(__name__)
 
@@ -427,25 +427,16 @@ def _put(values, key, tag, fields):
 
 
 def _samples(values, groups, ts):
-    """Samples in a fixed order (GROUPS order, natural tag order, field order), typed per GROUPS."""
-    samples = []
+    """Samples in a fixed order (GROUPS order, natural tag order, field order), typed per GROUPS
+    by the one vitals mapping, :func:`~salt_ext.core.samples.from_vitals_dict`."""
+    ordered = {"ts": ts}
     for key in groups:
-        if key not in values:
-            continue
-        group = GROUPS[key]
-        if group.tag is None:
-            series = [((), values[key])]
-        else:
-            series = [
-                (((group.tag, str(tag)),), values[key][tag])
-                for tag in sorted(values[key], key=_natural)
-            ]
-        for tags, fields in series:
-            for name, raw in fields.items():
-                value = coerce_number(raw, as_int=name in group.int_fields)
-                if value is not None:
-                    samples.append(Sample(group.measurement, (name,), value, ts, tags))
-    return samples
+        if key in values:
+            content = values[key]
+            if GROUPS[key].tag is not None:
+                content = {tag: content[tag] for tag in sorted(content, key=_natural)}
+            ordered[key] = content
+    return from_vitals_dict(ordered)
 
 
 def _natural(text):
