@@ -82,11 +82,9 @@ from salt_ext.core.config import Option
 from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, parse_url
 from salt_ext.core.returner import Backend
+from salt_ext.core.samples import INT64_MAX, INT64_MIN
 
 log = logging.getLogger(__name__)
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 
 PRECISIONS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 PRECISION_PARAMS = {

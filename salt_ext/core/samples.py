@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
+INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 
@@ -128,7 +129,7 @@ def coerce_number(value, as_int=False):
         value = int(value)
     if isinstance(value, int):
         if as_int:
-            return value if -INT64_MAX - 1 <= value <= INT64_MAX else None
+            return value if INT64_MIN <= value <= INT64_MAX else None
         try:
             value = float(value)
         except OverflowError:
