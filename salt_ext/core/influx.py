@@ -78,6 +78,8 @@ import re
 from functools import lru_cache
 from urllib.parse import urlencode
 
+import salt.utils.data
+
 from salt_ext.core.config import Option
 from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, parse_url
@@ -313,9 +315,7 @@ def grain_tags(keys, grains):
     Missing grains and lists or dicts are left out (one debug line each)."""
     tags = {}
     for key in keys:
-        value = grains
-        for part in key.split(":"):
-            value = value.get(part) if isinstance(value, dict) else None
+        value = salt.utils.data.traverse_dict_and_list(grains, key)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
             tags[key.replace(":", "_")] = str(value)
         else:
