@@ -106,11 +106,10 @@ def spool_root(cachedir):
     return os.path.join(cachedir, "vitals", "spool")
 
 
-def spool_dir(cachedir, backend, ret, opts=None):
+def spool_dir(cachedir, backend, ret, opts):
     """Per returner and destination profile: ``<cachedir>/vitals/spool/<name>-<profile>[-key]``."""
     profile = str((ret or {}).get("ret_config") or "default")
-    key = backend.spool_key(opts) if opts is not None else ""
-    name = "-".join(p for p in (backend.name, profile, key) if p)
+    name = "-".join(p for p in (backend.name, profile, backend.spool_key(opts)) if p)
     return os.path.join(spool_root(cachedir), re.sub(r"[^A-Za-z0-9_-]", "_", name))
 
 
