@@ -114,8 +114,14 @@ _PI_FLAGS = {
 VCGENCMD_TIMEOUT = 2
 
 
+class _ValidOptions(dict):
+    """A ``vitals:`` dict :func:`validate_options` already checked: passing it on is free."""
+
+
 def validate_options(raw):
     """Parse the ``vitals:`` config dict (raw or already parsed) and check group names."""
+    if isinstance(raw, _ValidOptions):  # the public readers below all accept either form
+        return raw
     opts = parse("vitals", raw, VITALS_OPTIONS)
     for key in ("groups", "exclude_groups"):
         unknown = [name for name in opts[key] if name not in GROUPS]
@@ -123,7 +129,7 @@ def validate_options(raw):
             raise ConfigError(
                 f"vitals:{key}", f"unknown group {unknown[0]!r} (known: {', '.join(GROUPS)})"
             )
-    return opts
+    return _ValidOptions(opts)
 
 
 def enabled_groups(opts):
