@@ -20,7 +20,7 @@ import socket
 from dataclasses import dataclass
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.netutil import create_connection
+from salt_ext.core.netutil import create_connection, error_reason
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +39,15 @@ class TcpTransport:
         try:
             sock = self._connect((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
-            raise DeliveryError(f"cannot connect to {self.label}: {_reason(exc)}") from None
+            raise DeliveryError(f"cannot connect to {self.label}: {error_reason(exc)}") from None
         try:
             sock.settimeout(self.timeout)
             sock.sendall(payload)
             sock.shutdown(socket.SHUT_WR)
         except OSError as exc:
-            raise DeliveryError(f"sending to {self.label} failed: {_reason(exc)}") from None
+            raise DeliveryError(f"sending to {self.label} failed: {error_reason(exc)}") from None
         finally:
             sock.close()
-
-
-def _reason(exc):
-    if isinstance(exc, socket.timeout):
-        return "timed out"
-    return exc.strerror or exc.__class__.__name__
 
 
 @dataclass

@@ -35,14 +35,13 @@ import gzip
 import http.client
 import json
 import logging
-import socket
 import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlencode, urlsplit
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.netutil import create_connection
+from salt_ext.core.netutil import create_connection, error_reason
 
 log = logging.getLogger(__name__)
 
@@ -232,14 +231,14 @@ class HttpTransport:
             try:
                 conn.connect()
             except (OSError, http.client.HTTPException) as exc:
-                raise DeliveryError(f"cannot connect to {self.label}: {_reason(exc)}") from None
+                raise DeliveryError(f"cannot connect to {self.label}: {error_reason(exc)}") from None
             try:
                 conn.request(method, target, body=body, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read(MAX_ANSWER_BYTES)
             except (OSError, http.client.HTTPException) as exc:
                 raise DeliveryError(
-                    f"{method} {self.label}{path} failed: {_reason(exc)}"
+                    f"{method} {self.label}{path} failed: {error_reason(exc)}"
                 ) from None
         finally:
             conn.close()
@@ -307,23 +306,10 @@ class HttpTransport:
                 context = ssl.create_default_context(cafile=self.ca_bundle)
             except (OSError, ssl.SSLError) as exc:
                 raise DeliveryError(
-                    f"cannot load ca_bundle for {self.label}: {_reason(exc)}"
+                    f"cannot load ca_bundle for {self.label}: {error_reason(exc)}"
                 ) from None
             if not self.verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             self._ssl_context = context
         return self._ssl_context
-
-
-def _reason(exc):
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "timed out"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate verification failed ({exc.verify_message})"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error ({exc.reason or exc.__class__.__name__})"
-    if isinstance(exc, OSError):
-        return exc.strerror or exc.__class__.__name__
-    text = str(exc)
-    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__

@@ -6,6 +6,7 @@ Here resolution runs in a daemon thread and the whole resolve-and-connect shares
 """
 
 import socket
+import ssl
 import threading
 import time
 
@@ -55,3 +56,17 @@ def create_connection(address, timeout, source_address=None, getaddrinfo=socket.
             sock.close()
             last_error = exc
     raise last_error or socket.timeout(f"connecting to {host}:{port} timed out")
+
+
+def error_reason(exc):
+    """A short, secret-free reason for a network, TLS or HTTP error, for logs and receipts."""
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error ({exc.reason or exc.__class__.__name__})"
+    if isinstance(exc, OSError):
+        return exc.strerror or exc.__class__.__name__
+    text = str(exc)
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
