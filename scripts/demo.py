@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,7 +41,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # the same launchers the integration tests use (real carbon-cache and influxd on loopback)
-from tests.support.backends import BackendUnavailable, CarbonCache, InfluxD  # noqa: E402
+from tests.support.backends import (  # noqa: E402
+    BackendUnavailable,
+    CarbonCache,
+    InfluxD,
+    free_port,
+    poll,
+    tcp_accepts,
+)
 
 DEMO = ROOT / ".demo"
 BIN = Path(sys.executable).parent  # the venv's bin/ (not resolved: it may be a symlink)
@@ -69,28 +75,6 @@ class DemoError(RuntimeError):
 # --------------------------------------------------------------------------------------------
 # processes
 # --------------------------------------------------------------------------------------------
-
-_PORTS = set()
-
-
-def free_port():
-    """A free TCP port on 127.0.0.1, never the same one twice in this run."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind((HOST, 0))
-            port = sock.getsockname()[1]
-        if port not in _PORTS:
-            _PORTS.add(port)
-            return port
-
-
-def tcp_accepts(port):
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
 
 def log_tail(path, lines=25):
     try:
@@ -340,16 +324,17 @@ def minion_daemon(minion_id, ports, user, influx=False):
 
 
 def wait_until(what, probe, timeout, daemons, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
+    """``probe()``'s first truthy result; a daemon dying meanwhile fails at once."""
+
+    def alive_and_probe():
         for d in daemons:
             d.check_alive()
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise DemoError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
+        return probe()
+
+    try:
+        return poll(alive_and_probe, timeout, what, interval)
+    except TimeoutError as exc:
+        raise DemoError(str(exc)) from None
 
 
 def wait_for_minions(master_dir, ids, daemons, timeout=90):
@@ -576,7 +561,7 @@ def run(args, daemons, backends):
         f"schedule: {JOB_NAME} every {SCHEDULE_SECONDS}s, tgt 'demo-*', returners {returners})")
     daemons.append(master.start())
     wait_until("salt-master's ports",
-               lambda: tcp_accepts(ports["ret"]) and tcp_accepts(ports["publish"]), 60, [master])
+               lambda: tcp_accepts(HOST, ports["ret"]) and tcp_accepts(HOST, ports["publish"]), 60, [master])
 
     say(f"starting {len(ids)} salt-minions: {', '.join(ids)}")
     for minion_id in ids:

@@ -96,7 +96,7 @@ def refused_port() -> int:
     return int(sock.getsockname()[1])
 
 
-def _tcp_accepts(host: str, port: int) -> bool:
+def tcp_accepts(host: str, port: int) -> bool:
     """True when a TCP connection to ``host:port`` succeeds."""
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -125,7 +125,7 @@ def _require_executable(name: str, *, prefer_dir: Path | None = None) -> str:
 _T = TypeVar("_T")
 
 
-def _poll(probe: Callable[[], _T | None], timeout: float, what: str, interval: float = 0.1) -> _T:
+def poll(probe: Callable[[], _T | None], timeout: float, what: str, interval: float = 0.1) -> _T:
     """Call ``probe()`` until it returns something truthy; return that value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -430,7 +430,7 @@ class CarbonCache(_Daemon):
         return [*self._script, f"--config={self.config_path}", "--debug", "start"]
 
     def _is_ready(self) -> bool:
-        return _tcp_accepts(self.host, self.line_port) and _tcp_accepts(
+        return tcp_accepts(self.host, self.line_port) and tcp_accepts(
             self.host, self.pickle_port
         )
 
@@ -482,7 +482,7 @@ class CarbonCache(_Daemon):
     def wait_for_metric(self, path: str, timeout: float = 20.0) -> Path:
         """Wait until the whisper file of ``path`` exists; return it."""
         wsp = self.metric_file(path)
-        return _poll(lambda: wsp if wsp.exists() else None, timeout, f"whisper file {wsp}")
+        return poll(lambda: wsp if wsp.exists() else None, timeout, f"whisper file {wsp}")
 
     def wait_for_points(
         self,
@@ -501,7 +501,7 @@ class CarbonCache(_Daemon):
                 return None
             return points if len(points) >= n else None
 
-        return _poll(probe, timeout, f"{n} points of {path}", interval=0.2)
+        return poll(probe, timeout, f"{n} points of {path}", interval=0.2)
 
 
 class InfluxD(_HTTPDaemon):
@@ -725,7 +725,7 @@ class VictoriaMetrics(_HTTPDaemon):
         return command
 
     def _is_ready(self) -> bool:
-        graphite_ok = self.graphite_port is None or _tcp_accepts(self.host, self.graphite_port)
+        graphite_ok = self.graphite_port is None or tcp_accepts(self.host, self.graphite_port)
         return graphite_ok and self._probe("/health", 200)
 
     def force_flush(self) -> None:
@@ -765,7 +765,7 @@ class VictoriaMetrics(_HTTPDaemon):
             series = self.export(match)
             return series if sum(len(s["values"]) for s in series) >= min_samples else None
 
-        return _poll(probe, timeout, f"series {match}", interval=0.2)
+        return poll(probe, timeout, f"series {match}", interval=0.2)
 
 
 # --------------------------------------------------------------------------
