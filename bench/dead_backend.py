@@ -20,7 +20,7 @@ from salt_ext.core import returner  # noqa: E402
 from salt_ext.core.carbon import BACKEND as CARBON  # noqa: E402
 from salt_ext.core.influx import BACKEND as INFLUX  # noqa: E402
 from tests.support.backends import BlackholeServer, SlowHTTPServer, refused_port  # noqa: E402
-from tests.support.hostile import salt_funcs  # noqa: E402
+from tests.support.saltconfig import salt_funcs  # noqa: E402
 
 TIMEOUT = 1.0
 RUNS = 3

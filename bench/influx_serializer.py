@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from salt_ext.core import influx  # noqa: E402
 from salt_ext.core import returner as core  # noqa: E402
 from salt_ext.core.samples import from_vitals_dict  # noqa: E402
+from tests.support.saltconfig import salt_funcs  # noqa: E402
 from tests.support.vitals import vitals_return  # noqa: E402
 
 
@@ -80,11 +81,7 @@ def bench_requests(returns=20):
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    conf = {"influxdb": {"url": url}}
-
-    def option(key, default=None, **_):
-        return conf[key] if key in conf else ("" if default is None else default)
-
+    config = salt_funcs({"influxdb": {"url": url}})
     per_return = []
     try:
         with tempfile.TemporaryDirectory() as cachedir:
@@ -92,7 +89,7 @@ def bench_requests(returns=20):
                 before = len(httpd.requests)
                 ret = {"id": "pi-01", "fun": "vitals.current", "retcode": 0,
                        "return": vitals_return(time.time() + i)}
-                result = core.send(influx.BACKEND, ret, {"config.option": option},
+                result = core.send(influx.BACKEND, ret, config,
                                    {"cachedir": cachedir})
                 assert result.status == "sent", result.error
                 per_return.append(len(httpd.requests) - before)

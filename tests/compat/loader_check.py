@@ -1,7 +1,7 @@
 """Run with another Salt's interpreter: load our modules, runner and returners through that
 Salt's loader and print, as JSON, which files serve ``carbon`` and ``influxdb``."""
 
-import json, os, sys, tempfile
+import json, os, tempfile
 import salt.config, salt.loader, salt.version
 root = tempfile.mkdtemp()
 opts = salt.config.minion_config(None)

@@ -12,7 +12,8 @@ import pytest
 from salt_ext.core import returner
 from salt_ext.core.carbon import BACKEND
 from tests.support.backends import CarbonCache
-from tests.support.hostile import TS, cases, salt_funcs
+from tests.support.hostile import TS, cases
+from tests.support.saltconfig import salt_funcs
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ from salt_ext.core.influx import BACKEND
 from salt_ext.core.influx import serialize as influx_serialize
 from salt_ext.core.samples import Sample
 from tests.support.backends import BackendUnavailable, InfluxD
-from tests.support.hostile import cases, salt_funcs
+from tests.support.hostile import cases
+from tests.support.saltconfig import salt_funcs
 from tests.unit.test_influx import _expected, names, sample_specs
 
 pytestmark = pytest.mark.integration

@@ -20,6 +20,7 @@ from tests.support.backends import (
     VictoriaMetrics,
     refused_port,
 )
+from tests.support.saltconfig import salt_funcs
 
 pytestmark = pytest.mark.integration
 
@@ -56,16 +57,6 @@ def vm(tmp_path_factory):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def salt_funcs(conf):
-    """``config.option`` as Salt has it: a flat key lookup, "" when missing (nested dicts and
-    dotted keys both work through salt.returners' option fetching)."""
-
-    def option(key, default=None, **_):
-        return conf[key] if key in conf else ("" if default is None else default)
-
-    return {"config.option": option}
-
-
 def deliver(conf, ret, tmp_path, clock=time.time):
     opts = {"cachedir": str(tmp_path / "cache"), "id": ret["id"]}
     return core.send(BACKEND, ret, salt_funcs({"influxdb": conf}), opts, clock=clock)

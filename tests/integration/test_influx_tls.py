@@ -6,7 +6,8 @@ import pytest
 from salt_ext.core import returner
 from salt_ext.core.influx import BACKEND
 from tests.support.backends import BackendUnavailable, InfluxD
-from tests.support.hostile import TS, salt_funcs
+from tests.support.hostile import TS
+from tests.support.saltconfig import salt_funcs
 from tests.support.tls import self_signed_cert
 
 pytestmark = pytest.mark.integration

@@ -54,12 +54,6 @@ def _generic(minion, fun, data, retcode=0):
     return {"id": minion, "fun": fun, "retcode": retcode, "return": data}
 
 
-def salt_funcs(opts):
-    """A ``__salt__`` with ``config.option`` answering from ``opts`` as Salt's does (exact keys,
-    so both ``carbon.host`` and a nested ``carbon:`` dict work)."""
-    return {"config.option": lambda key, default="", **_: opts.get(key, default)}
-
-
 def cases():
     out = []
     for label, text in HOSTILE_NAMES.items():

@@ -13,6 +13,7 @@ from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite import DEFAULT_TEMPLATE
 from salt_ext.core.spool import Spool
 from salt_ext.returners import carbon_return
+from tests.support.saltconfig import salt_funcs
 from tests.support.tcp import RecordingTcpServer
 
 NOW = 1732240001.7
@@ -75,20 +76,8 @@ DEFAULT_OPTIONS = {
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def salt_config(config):
-    """A ``__salt__`` whose ``config.option`` looks keys up flat, like Salt's (no recursion;
-    a missing key gives ``default``, or ``""`` when no default is passed)."""
-
-    def option(value, default=None):
-        if value in config:
-            return config[value]
-        return "" if default is None else default
-
-    return {"config.option": option}
-
-
 def options(config, ret=None):
-    return returner.read_options(BACKEND, ret or {}, salt_config(config), {})
+    return returner.read_options(BACKEND, ret or {}, salt_funcs(config), {})
 
 
 def config_error(config, ret=None):
@@ -113,7 +102,7 @@ def minion_opts(tmp_path):
 def send(server, minion_opts, ret, extra=None):
     config = {"carbon.host": "127.0.0.1", "carbon.port": server.port, "carbon.timeout": 2}
     config.update(extra or {})
-    return returner.send(BACKEND, ret, salt_config(config), minion_opts, clock=lambda: NOW)
+    return returner.send(BACKEND, ret, salt_funcs(config), minion_opts, clock=lambda: NOW)
 
 
 def spool_for(minion_opts, profile="default"):
@@ -409,7 +398,7 @@ def test_loader_module_returner(server, minion_opts, monkeypatch):
     monkeypatch.setattr(
         carbon_return,
         "__salt__",
-        salt_config({"carbon": {"port": server.port, "prefix": "lab"}}),
+        salt_funcs({"carbon": {"port": server.port, "prefix": "lab"}}),
         raising=False,
     )
     monkeypatch.setattr(carbon_return, "__opts__", minion_opts, raising=False)

@@ -32,6 +32,7 @@ from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, parse_url, redact_url
 from salt_ext.core.influx import BACKEND
 from salt_ext.core.samples import Sample, from_vitals_dict, samples_from_return
+from tests.support.saltconfig import salt_funcs
 from tests.support.tls import self_signed_cert
 from tests.support.vitals import vitals_return
 
@@ -576,15 +577,6 @@ def test_property_timestamp_truncates(ts, precision):
 # =============================================================================================
 # Options
 # =============================================================================================
-def salt_funcs(conf):
-    """A ``config.option`` like Salt's: a flat lookup, "" when missing."""
-
-    def option(key, default=None, **_):
-        return conf[key] if key in conf else ("" if default is None else default)
-
-    return {"config.option": option}
-
-
 def options(**conf):
     return core.read_options(BACKEND, {}, salt_funcs({"influxdb": conf}), {})
 
