@@ -1,27 +1,51 @@
 # Sourced by scripts/test.sh and scripts/demo.sh: make a fresh machine ready, idempotently.
-#   ensure_venv          .venv with this project (editable) and its test/demo tools, pinned by
-#                        requirements/ci-constraints.txt (install_requires itself stays loose)
+#   build_dist             sdist + wheel of this checkout into dist/ (PEP 517, wheel built from the sdist)
+#   ensure_venv            .venv with the built wheel installed (never editable) and the test/dev
+#                          tools, pinned by requirements/ci-constraints.txt (install_requires stays loose)
+#   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
 #   ensure_debian_daemons  influxd and victoria-metrics from Debian, when root and missing
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
+DIST="$ROOT/dist"
+CONSTRAINTS="$ROOT/requirements/ci-constraints.txt"
+
+_pip() {
+    "$1" -m pip install -q --disable-pip-version-check "${@:2}" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+}
+
+# The wheel users install: built from the sdist, so a file missing from the sdist is missing here.
+build_dist() {
+    local started=$SECONDS
+    rm -rf "$DIST" "$ROOT/build" "$ROOT"/*.egg-info
+    if ! "$PY" -m build --outdir "$DIST" "$ROOT" >"$ROOT/.tmp/build.log" 2>&1; then
+        cat "$ROOT/.tmp/build.log" >&2
+        echo "building the sdist and wheel failed" >&2
+        exit 1
+    fi
+    rm -rf "$ROOT/build" "$ROOT"/*.egg-info
+    WHEEL="$(ls "$DIST"/salt_vitals-*.whl)"
+    echo "==> built $(basename "$WHEEL") and its sdist in $((SECONDS - started)) s" >&2
+}
 
 ensure_venv() {
-    local stamp="$VENV/.salt-vitals-installed"
-    local want
-    want="$(cat "$ROOT/setup.cfg" "$ROOT/requirements/ci-constraints.txt" | sha1sum | cut -d' ' -f1)"
-    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-        return
-    fi
-    echo "==> installing into $VENV (first run takes a minute or two)" >&2
+    mkdir -p "$ROOT/.tmp"
+    local stamp="$VENV/.salt-vitals-deps" want
+    want="$(cat "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1)"
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
-    # carbon installs under /opt/graphite unless told otherwise
-    GRAPHITE_NO_PREFIX=1 "$PY" -m pip install -q --disable-pip-version-check \
-        -c "$ROOT/requirements/ci-constraints.txt" -e "$ROOT[test]" 2>&1 \
-        | grep -v "^WARNING: Location" >&2 || true
-    "$PY" -c "import salt, psutil, saltfactories, carbon, whisper, salt_ext" \
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+        echo "==> installing dependencies into $VENV (first run takes a minute or two)" >&2
+        _pip "$PY" -c "$CONSTRAINTS" -U build setuptools wheel
+    fi
+    build_dist
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+        # carbon installs under /opt/graphite unless told otherwise
+        GRAPHITE_NO_PREFIX=1 _pip "$PY" -c "$CONSTRAINTS" "$WHEEL[test,dev]"
+    fi
+    _pip "$PY" --no-deps --force-reinstall "$WHEEL"
+    (cd / && "$PY" -c "import salt, psutil, saltfactories, carbon, whisper, salt_ext") \
         || { echo "installing the Python dependencies failed" >&2; exit 1; }
     echo "$want" > "$stamp"
 }
@@ -32,18 +56,15 @@ ensure_venv() {
 ensure_salt3007_venv() {
     local venv="$ROOT/.tmp/venv-salt3007" constraints="$ROOT/requirements/salt3007-constraints.txt"
     local stamp="$venv/.installed" want
-    want="$(cat "$constraints" | sha1sum | cut -d' ' -f1)"
-    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-        return
+    want="$(sha1sum < "$constraints" | cut -d' ' -f1)"
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+        echo "==> installing Salt 3007 into $venv for the compatibility test" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        _pip "$venv/bin/python" --no-deps -r "$constraints"
     fi
-    echo "==> installing Salt 3007 into $venv for the compatibility test" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$constraints" 2>&1 \
-        | grep -v "^WARNING: Location" >&2 || true
-    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT" 2>&1 \
-        | grep -v "^WARNING: Location" >&2 || true
-    if "$venv/bin/python" -c "import salt.loader, psutil, salt_ext"; then
+    _pip "$venv/bin/python" --no-deps --force-reinstall "$WHEEL"
+    if (cd / && "$venv/bin/python" -c "import salt.loader, psutil, salt_ext"); then
         echo "$want" > "$stamp"
     else
         echo "==> Salt 3007 venv unusable: the compatibility test will skip" >&2

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what it needs, runs unit, functional and
-# integration tests (real salt-master/minions, carbon-cache, influxd, VictoriaMetrics).
+# The whole test suite on a fresh machine: installs what it needs, builds the sdist and wheel,
+# installs the wheel (not editable), runs the linters, then unit, functional, integration,
+# packaging and compat tests (real salt-master/minions, carbon-cache, influxd, VictoriaMetrics)
+# against that installed wheel: the checkout itself is never on sys.path.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
 source "$(dirname "$0")/setup-env.sh"
 ensure_debian_daemons
 ensure_venv
 ensure_salt3007_venv
+cd "$ROOT"
+echo "==> ruff check, ruff format --check" >&2
+"$VENV/bin/ruff" check --quiet .
+"$VENV/bin/ruff" format --check --quiet .
 # salt-factories and the daemons write under TMPDIR: keep it inside the clone, short enough
 # for unix socket paths.
-mkdir -p "$ROOT/.tmp"
 export TMPDIR="$ROOT/.tmp"
+export VITALS_DIST="$DIST"
 rm -rf "$ROOT/.tmp/pytest"
-cd "$ROOT"
-exec "$PY" -m pytest -p no:cacheprovider --basetemp="$ROOT/.tmp/pytest" -ra "$@"
+# The pytest script, not `python -m pytest`: -m would put the checkout (the cwd) on sys.path.
+exec "$VENV/bin/pytest" -p no:cacheprovider --basetemp="$ROOT/.tmp/pytest" -ra "$@"

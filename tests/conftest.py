@@ -1,14 +1,12 @@
-"""Test-wide settings. Daemons are started per package (see tests/integration/conftest.py)."""
+"""Test-wide settings. Daemons are started per package (see tests/integration/conftest.py).
+
+Every layer tests the installed wheel: ``scripts/test.sh`` builds it and installs it into
+``.venv``, and nothing puts the checkout on ``sys.path`` (``tests/test_installed.py`` checks).
+"""
 
 import logging
-import os
-import sys
 
 import pytest
-
-# Salt's loader imports ``salt_ext`` through the installed entry point; make the checkout win
-# even when the suite runs from a different interpreter path.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,17 @@ def test_salt_3007_loads_ours_and_our_returners_win():
         pytest.skip("no Salt 3007 venv (scripts/test.sh makes it)")
     out = subprocess.run(
         [PYTHON, os.path.join(ROOT, "tests", "compat", "loader_check.py")],
-        capture_output=True, text=True, timeout=120, check=True,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["salt"].startswith("3007.")
     assert result["groups"] == ["cpu", "load", "mem", "ts"]
-    assert result["carbon_file"].startswith(os.path.join(ROOT, "salt_ext")), result
-    assert result["influxdb_file"].startswith(os.path.join(ROOT, "salt_ext")), result
+    # ours, from the wheel installed into that venv (never the checkout)
+    venv = os.path.join(ROOT, ".tmp", "venv-salt3007")
+    for key in ("carbon_file", "influxdb_file", "vitals_file"):
+        assert result[key].startswith(venv) and "/site-packages/salt_ext/" in result[key], result
     assert result["runner"]

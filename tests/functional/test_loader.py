@@ -1,9 +1,30 @@
 """Our modules and returners through Salt's real loader (entry point discovery included)."""
 
+import sysconfig
+from pathlib import Path
+
 import pytest
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.core.samples import GROUPS
+
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"]).resolve()
+
+
+def _source_file(func):
+    return Path(func.__globals__["__file__"]).resolve()
+
+
+def test_every_loader_module_comes_from_the_installed_wheel(loaders, returners):
+    runners = __import__("salt.loader").loader.runner(loaders.opts, utils={})
+    for func in (
+        loaders.modules.vitals.current,
+        returners["carbon.returner"],
+        returners["influxdb.returner"],
+        runners["vitals.pollpush"],
+    ):
+        where = _source_file(func)
+        assert where.is_relative_to(SITE_PACKAGES / "salt_ext"), where
 
 
 def test_vitals_current_through_the_loader(loaders):
@@ -28,9 +49,11 @@ def test_options_from_kwargs_and_config(loaders):
 
 @pytest.mark.parametrize(
     "kwargs, key",
-    [({"sample_interval": "fast"}, "vitals:sample_interval"),
-     ({"groups": "cpu,bogus"}, "vitals:groups"),
-     ({"no_such_option": 1}, "vitals:no_such_option")],
+    [
+        ({"sample_interval": "fast"}, "vitals:sample_interval"),
+        ({"groups": "cpu,bogus"}, "vitals:groups"),
+        ({"no_such_option": 1}, "vitals:no_such_option"),
+    ],
 )
 def test_bad_options_name_the_key(loaders, kwargs, key):
     with pytest.raises(SaltInvocationError, match=key):
