@@ -31,11 +31,11 @@ log = logging.getLogger(__name__)
 __all__ = [
     "VITALS_OPTIONS",
     "Snapshot",
-    "validate_options",
+    "baseinfo",
+    "collect",
     "read_snapshot",
     "snapshot_samples",
-    "collect",
-    "baseinfo",
+    "validate_options",
 ]
 
 DEFAULT_SKIP_FSTYPES = [

@@ -51,7 +51,13 @@ def parse(prefix, raw, spec, allow_unknown=False):
 
 
 def _copy(value):
-    return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+    return (
+        list(value)
+        if isinstance(value, list)
+        else dict(value)
+        if isinstance(value, dict)
+        else value
+    )
 
 
 def _convert(key, value, option):

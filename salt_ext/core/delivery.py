@@ -150,10 +150,14 @@ class Delivery:
                     self._send(payload)
                 except DeliveryError as exc:
                     if not exc.retryable:
-                        log.error("%s: replay rejected, dropping %d points: %s", self.name, points, exc)
+                        log.error(
+                            "%s: replay rejected, dropping %d points: %s", self.name, points, exc
+                        )
                         self.spool.acknowledge(chunk)
                         continue
-                    log.warning("%s: replay stopped, %d points stay spooled: %s", self.name, points, exc)
+                    log.warning(
+                        "%s: replay stopped, %d points stay spooled: %s", self.name, points, exc
+                    )
                     break
                 self.spool.acknowledge(chunk)
                 replayed += points

@@ -34,7 +34,7 @@ def sanitize_segment(text):
     text = _UNSAFE.sub("_", str(text)) or "_"
     if len(text) > MAX_SEGMENT:
         digest = hashlib.sha1(text.encode()).hexdigest()[:8]
-        text = f"{text[:MAX_SEGMENT - 9]}_{digest}"
+        text = f"{text[: MAX_SEGMENT - 9]}_{digest}"
     return text
 
 
@@ -97,7 +97,10 @@ def pickle_frames(samples, paths):
     under carbon's 1 MiB frame limit."""
     points = [(paths.path(s), (int(s.ts), s.value)) for s in samples]
     out = []
-    pending = [points[i : i + PICKLE_POINTS_PER_FRAME] for i in range(0, len(points), PICKLE_POINTS_PER_FRAME)]
+    pending = [
+        points[i : i + PICKLE_POINTS_PER_FRAME]
+        for i in range(0, len(points), PICKLE_POINTS_PER_FRAME)
+    ]
     while pending:
         chunk = pending.pop(0)
         body = pickle.dumps(chunk, protocol=2)

@@ -113,7 +113,7 @@ def _unquote(value):
 
 def basic_auth(user, password):
     """The value of a basic ``Authorization`` header."""
-    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}"
 
 
@@ -231,7 +231,9 @@ class HttpTransport:
             try:
                 conn.connect()
             except (OSError, http.client.HTTPException) as exc:
-                raise DeliveryError(f"cannot connect to {self.label}: {error_reason(exc)}") from None
+                raise DeliveryError(
+                    f"cannot connect to {self.label}: {error_reason(exc)}"
+                ) from None
             try:
                 conn.request(method, target, body=body, headers=headers)
                 answer = conn.getresponse()

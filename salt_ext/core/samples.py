@@ -136,7 +136,7 @@ def coerce_number(value, as_int=False):
             return None
     elif isinstance(value, float):
         if as_int:
-            return int(round(value)) if math.isfinite(value) and abs(value) <= INT64_MAX else None
+            return round(value) if math.isfinite(value) and abs(value) <= INT64_MAX else None
     else:
         return None
     return value if math.isfinite(value) else None

@@ -64,7 +64,9 @@ class Spool:
         created = time.time_ns() if self.clock is time.time else int(self.clock() * 1e9)
         unique = f"{os.getpid():010d}-{threading.get_ident() % 10**8:08d}-{next(_SEQUENCE):010d}"
         name = f"{created:020d}-{unique}{_SUFFIX}"
-        header = _HEADER.pack(_MAGIC, len(payload), _checksum(points, created, payload), points, created)
+        header = _HEADER.pack(
+            _MAGIC, len(payload), _checksum(points, created, payload), points, created
+        )
         tmp = os.path.join(self.directory, f".tmp-{name}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -87,7 +89,9 @@ class Spool:
         """Record file names, oldest first."""
         try:
             return sorted(
-                n for n in os.listdir(self.directory) if n.endswith(_SUFFIX) and not n.startswith(".")
+                n
+                for n in os.listdir(self.directory)
+                if n.endswith(_SUFFIX) and not n.startswith(".")
             )
         except FileNotFoundError:
             return []

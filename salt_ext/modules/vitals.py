@@ -166,7 +166,9 @@ def push(
         result = loaded[func](ret)
         if isinstance(result, DeliveryResult):
             receipt["points"] = result.points
-            receipt[name] = result.status if not result.error else f"{result.status}: {result.error}"
+            receipt[name] = (
+                result.status if not result.error else f"{result.status}: {result.error}"
+            )
             failed = failed or result.status != "sent"
         else:
             receipt[name] = "called"
