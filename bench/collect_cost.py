@@ -6,16 +6,14 @@ noisy: compare the ratio, not the absolute numbers). Run: .venv/bin/python bench
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 
+import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import psutil
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from salt_ext.core.collect import collect_window, validate_options  # noqa: E402
-from salt_ext.core.samples import to_vitals_dict  # noqa: E402
+from salt_ext.core.collect import collect_window, validate_options
+from salt_ext.core.samples import to_vitals_dict
 
 ROUNDS = 200
 

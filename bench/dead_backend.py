@@ -8,26 +8,33 @@ Prints the worst duration per case as a multiple of the configured timeout; ever
 also end "spooled". Run: .venv/bin/python bench/dead_backend.py
 """
 
-import os
 import socket
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
-from salt_ext.core import returner  # noqa: E402
-from salt_ext.core.carbon import BACKEND as CARBON  # noqa: E402
-from salt_ext.core.influx import BACKEND as INFLUX  # noqa: E402
-from tests.support.backends import BlackholeServer, SlowHTTPServer, refused_port  # noqa: E402
-from tests.support.saltconfig import salt_funcs  # noqa: E402
+from daemons import refused_port
+from salt_ext.core import returner
+from salt_ext.core.carbon import BACKEND as CARBON
+from salt_ext.core.influx import BACKEND as INFLUX
+from support.faults import BlackholeServer, SlowHTTPServer
+from support.saltconfig import salt_funcs
 
 TIMEOUT = 1.0
 RUNS = 3
-BIG = {"id": "bench", "fun": "test.big", "retcode": 0,
-       "return": {f"metric_{i:06d}": float(i) for i in range(60_000)}}  # ~3 MB of plaintext
-SMALL = {"id": "bench", "fun": "vitals.current", "retcode": 0,
-         "return": {"ts": time.time(), "mem": {"percent": 1.0}}}
+BIG = {
+    "id": "bench",
+    "fun": "test.big",
+    "retcode": 0,
+    "return": {f"metric_{i:06d}": float(i) for i in range(60_000)},
+}  # ~3 MB of plaintext
+SMALL = {
+    "id": "bench",
+    "fun": "vitals.current",
+    "retcode": 0,
+    "return": {"ts": time.time(), "mem": {"percent": 1.0}},
+}
 
 
 class FullBacklog:
@@ -64,18 +71,31 @@ def worst(backend, ret, section, cachedir):
 def main():
     rows = []
     with tempfile.TemporaryDirectory() as cachedir:
-        rows.append(("carbon, refused port", worst(CARBON, SMALL, {"port": refused_port()}, cachedir)))
+        rows.append(
+            ("carbon, refused port", worst(CARBON, SMALL, {"port": refused_port()}, cachedir))
+        )
         with FullBacklog() as peer:
-            rows.append(("carbon, connect hangs", worst(CARBON, SMALL, {"port": peer.port}, cachedir)))
+            rows.append(
+                ("carbon, connect hangs", worst(CARBON, SMALL, {"port": peer.port}, cachedir))
+            )
         with BlackholeServer() as peer:
-            rows.append(("carbon, accepts, never reads (3 MB)", worst(CARBON, BIG, {"port": peer.port}, cachedir)))
+            rows.append(
+                (
+                    "carbon, accepts, never reads (3 MB)",
+                    worst(CARBON, BIG, {"port": peer.port}, cachedir),
+                )
+            )
         with SlowHTTPServer(delay=30) as peer:
-            rows.append(("influxdb, answers after 30 s", worst(INFLUX, SMALL, {"url": peer.url}, cachedir)))
+            rows.append(
+                ("influxdb, answers after 30 s", worst(INFLUX, SMALL, {"url": peer.url}, cachedir))
+            )
     print(f"timeout = {TIMEOUT:.1f} s, worst of {RUNS} runs each")
     for label, seconds in rows:
         print(f"  {label:<38} {seconds:6.2f} s = {seconds / TIMEOUT:4.2f} x timeout")
-    print(f"maximum job duration against a dead backend: {max(s for _, s in rows):.2f} s "
-          f"({max(s for _, s in rows) / TIMEOUT:.2f} x timeout)")
+    print(
+        f"maximum job duration against a dead backend: {max(s for _, s in rows):.2f} s "
+        f"({max(s for _, s in rows) / TIMEOUT:.2f} x timeout)"
+    )
 
 
 if __name__ == "__main__":

@@ -11,24 +11,28 @@ HTTP server (steady state, and the first return on a missing database).
 import argparse
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
-from salt_ext.core import influx  # noqa: E402
-from salt_ext.core import returner as core  # noqa: E402
-from salt_ext.core.samples import from_vitals_dict  # noqa: E402
-from tests.support.saltconfig import salt_funcs  # noqa: E402
-from tests.support.vitals import vitals_return  # noqa: E402
+from salt_ext.core import influx
+from salt_ext.core import returner as core
+from salt_ext.core.samples import from_vitals_dict
+from support.saltconfig import salt_funcs
+from support.vitals import vitals_return
 
 
 def _caches():
-    return [influx.escape_measurement, influx.escape_tag_key, influx.escape_tag_value,
-            influx.escape_field_key, influx._field_key]
+    return [
+        influx.escape_measurement,
+        influx.escape_tag_key,
+        influx.escape_tag_value,
+        influx.escape_field_key,
+        influx._field_key,
+    ]
 
 
 def bench_serializer(seconds):
@@ -87,10 +91,13 @@ def bench_requests(returns=20):
         with tempfile.TemporaryDirectory() as cachedir:
             for i in range(returns):
                 before = len(httpd.requests)
-                ret = {"id": "pi-01", "fun": "vitals.current", "retcode": 0,
-                       "return": vitals_return(time.time() + i)}
-                result = core.send(influx.BACKEND, ret, config,
-                                   {"cachedir": cachedir})
+                ret = {
+                    "id": "pi-01",
+                    "fun": "vitals.current",
+                    "retcode": 0,
+                    "return": vitals_return(time.time() + i),
+                }
+                result = core.send(influx.BACKEND, ret, config, {"cachedir": cachedir})
                 assert result.status == "sent", result.error
                 per_return.append(len(httpd.requests) - before)
     finally:

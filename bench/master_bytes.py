@@ -11,16 +11,13 @@ real master job cache the same way (return.p sizes) and asserts the 10 % bound.
 Run: .venv/bin/python bench/master_bytes.py
 """
 
-import os
-import sys
 import tempfile
 
+import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import salt.payload
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from salt_ext.core.collect import collect_window  # noqa: E402
-from salt_ext.core.samples import Sample, to_vitals_dict  # noqa: E402
+from salt_ext.core.collect import collect_window
+from salt_ext.core.samples import Sample, to_vitals_dict
 
 
 def load(fun, ret, fun_args):
@@ -43,12 +40,24 @@ def big_node(ts):
     }
     samples = [Sample(g, n, v, ts) for g, f in fields.items() for n, v in f.items()]
     for core in range(64):
-        samples += [Sample("cpu", n, 3.25, ts, (("cpu", str(core)),)) for n in ("percent", "user", "system", "iowait")]
+        samples += [
+            Sample("cpu", n, 3.25, ts, (("cpu", str(core)),))
+            for n in ("percent", "user", "system", "iowait")
+        ]
     for i in range(24):
-        samples += [Sample("disk", n, 123456789, ts, (("path", f"/srv/data{i}"),)) for n in ("total", "used", "free")]
-        samples += [Sample("diskio", n, 1234.5, ts, (("device", f"sd{chr(97 + i)}"),)) for n in ("read_bytes_per_s", "write_bytes_per_s", "busy_percent")]
+        samples += [
+            Sample("disk", n, 123456789, ts, (("path", f"/srv/data{i}"),))
+            for n in ("total", "used", "free")
+        ]
+        samples += [
+            Sample("diskio", n, 1234.5, ts, (("device", f"sd{chr(97 + i)}"),))
+            for n in ("read_bytes_per_s", "write_bytes_per_s", "busy_percent")
+        ]
     for i in range(16):
-        samples += [Sample("net", n, 987.25, ts, (("interface", f"eth{i}"),)) for n in ("rx_bytes_per_s", "tx_bytes_per_s", "rx_errors")]
+        samples += [
+            Sample("net", n, 987.25, ts, (("interface", f"eth{i}"),))
+            for n in ("rx_bytes_per_s", "tx_bytes_per_s", "rx_errors")
+        ]
     for i in range(8):
         samples.append(Sample("temp", "celsius", 48.5, ts, (("sensor", f"zone{i}"),)))
     return samples

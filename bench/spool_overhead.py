@@ -11,17 +11,16 @@ Run: .venv/bin/python bench/spool_overhead.py
 import os
 import socket
 import statistics
-import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
-from salt_ext.core import graphite  # noqa: E402
-from salt_ext.core.collect import collect_window  # noqa: E402
-from salt_ext.core.delivery import Delivery, TcpTransport  # noqa: E402
-from salt_ext.core.spool import Spool  # noqa: E402
+from salt_ext.core import graphite
+from salt_ext.core.collect import collect_window
+from salt_ext.core.delivery import Delivery, TcpTransport
+from salt_ext.core.spool import Spool
 
 ROUNDS = 400
 
@@ -55,7 +54,7 @@ def median_job_seconds(delivery, payload, points):
 def main():
     port = sink()
     with tempfile.TemporaryDirectory() as tmp:
-        ts, samples = collect_window({}, os.path.join(tmp, "state"))
+        _ts, samples = collect_window({}, os.path.join(tmp, "state"))
         payload = graphite.plaintext(samples, graphite.PathBuilder("bench-node"))
         transport = TcpTransport("127.0.0.1", port, timeout=5)
         plain = Delivery([transport])
@@ -66,7 +65,8 @@ def main():
     print(f"payload: {len(samples)} points, {len(payload)} bytes; median of {ROUNDS} jobs")
     print(f"deliver without spool : {without * 1e6:8.1f} us")
     print(f"deliver with spool    : {with_spool * 1e6:8.1f} us")
-    print(f"overhead              : {(with_spool - without) * 1e6:8.1f} us ({with_spool / without:.2f}x)")
+    overhead = (with_spool - without) * 1e6
+    print(f"overhead              : {overhead:8.1f} us ({with_spool / without:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ also counts what landed in InfluxDB per node.
 """
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -38,17 +39,11 @@ import psutil
 import whisper
 import yaml
 
+# the same launchers the integration tests use (real carbon-cache and influxd on loopback);
+# scripts/ is sys.path[0] when this file runs
+from daemons import BackendUnavailable, CarbonCache, InfluxD, free_port, poll, tcp_accepts
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-# the same launchers the integration tests use (real carbon-cache and influxd on loopback)
-from tests.support.backends import (  # noqa: E402
-    BackendUnavailable,
-    CarbonCache,
-    InfluxD,
-    free_port,
-    poll,
-    tcp_accepts,
-)
 
 DEMO = ROOT / ".demo"
 BIN = Path(sys.executable).parent  # the venv's bin/ (not resolved: it may be a symlink)
@@ -76,6 +71,7 @@ class DemoError(RuntimeError):
 # processes
 # --------------------------------------------------------------------------------------------
 
+
 def log_tail(path, lines=25):
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -94,8 +90,13 @@ class Daemon:
     def start(self):
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.cwd, start_new_session=True,
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
             )
         return self
 
@@ -151,10 +152,8 @@ def _stop_group(daemons, grace):
         forced = d.exited() is None or _alive(family[d.name])
         _killpg(d.proc.pid, signal.SIGKILL)  # the leader is unreaped: the group id is ours
         for child in _alive(family[d.name]):
-            try:
+            with contextlib.suppress(psutil.Error):
                 child.kill()  # psutil checks the create time: never a recycled pid
-            except psutil.Error:
-                pass
         d.proc.wait()
         if forced:
             say(f"  {d.name}: killed with SIGKILL")
@@ -163,10 +162,8 @@ def _stop_group(daemons, grace):
 
 
 def _killpg(pgid, signum):
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _alive(procs):
@@ -195,7 +192,10 @@ def salt_cli(master_dir, *args, timeout=30):
     """Run a venv salt CLI (``salt``, ``salt-run``) against the demo master; return stdout."""
     argv = [str(BIN / args[0]), "-c", str(master_dir), "--out=json", *args[1:]]
     proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     try:
@@ -228,11 +228,11 @@ def influx_counts(influxd, ids):
     """Rows of the ``cpu`` measurement per node in the demo's InfluxDB (database ``salt``)."""
     out = {}
     for node in ids:
-        query = f"SELECT count(\"percent\") FROM \"cpu\" WHERE \"host\" = '{node}'"
+        query = f'SELECT count("percent") FROM "cpu" WHERE "host" = \'{node}\''
         try:
             series = influxd.query(query, db="salt")["results"][0].get("series")
             out[node] = series[0]["values"][0][1] if series else 0
-        except Exception as exc:  # noqa: BLE001 - reported in the table
+        except Exception as exc:
             out[node] = f"error: {exc}"
     return out
 
@@ -256,10 +256,10 @@ def vitals_master_block(returners="carbon"):
         source = f"from {EXAMPLE_MASTER_CONF.relative_to(ROOT)}"
     else:
         block = {
-            "vitals": {"pollpush": {"tgt": "*", "tgt_type": "glob", "returners": "carbon",
-                                    "samples": 1}},
-            "schedule": {JOB_NAME: {"function": "vitals.pollpush", "seconds": 60,
-                                    "maxrunning": 1}},
+            "vitals": {
+                "pollpush": {"tgt": "*", "tgt_type": "glob", "returners": "carbon", "samples": 1}
+            },
+            "schedule": {JOB_NAME: {"function": "vitals.pollpush", "seconds": 60, "maxrunning": 1}},
         }
         source = "inline copy of the README block (examples/master.d/vitals.conf is missing)"
     block["vitals"]["pollpush"]["tgt"] = "demo-*"
@@ -275,18 +275,20 @@ def vitals_master_block(returners="carbon"):
 def master_daemon(ports, user, returners):
     node_dir = DEMO / "master"
     conf = dict(node_paths(node_dir, "master"))
-    conf.update({
-        "user": user,
-        "interface": HOST,
-        "publish_port": ports["publish"],
-        "ret_port": ports["ret"],
-        "auto_accept": True,
-        "worker_threads": 3,
-        "key_logfile": str(node_dir / "key.log"),
-        "file_roots": {"base": [str(node_dir / "srv" / "salt")]},
-        "pillar_roots": {"base": [str(node_dir / "srv" / "pillar")]},
-        "enable_gpu_grains": False,
-    })
+    conf.update(
+        {
+            "user": user,
+            "interface": HOST,
+            "publish_port": ports["publish"],
+            "ret_port": ports["ret"],
+            "auto_accept": True,
+            "worker_threads": 3,
+            "key_logfile": str(node_dir / "key.log"),
+            "file_roots": {"base": [str(node_dir / "srv" / "salt")]},
+            "pillar_roots": {"base": [str(node_dir / "srv" / "pillar")]},
+            "enable_gpu_grains": False,
+        }
+    )
     (node_dir / "srv" / "salt").mkdir(parents=True)
     (node_dir / "srv" / "pillar").mkdir(parents=True)
     write_yaml(node_dir / "master", conf, "# salt-vitals demo master (scripts/demo.py)\n")
@@ -299,18 +301,20 @@ def master_daemon(ports, user, returners):
 def minion_daemon(minion_id, ports, user, influx=False):
     node_dir = DEMO / minion_id
     conf = dict(node_paths(node_dir, "minion"))
-    conf.update({
-        "id": minion_id,
-        "user": user,
-        "master": HOST,
-        "master_port": ports["ret"],
-        "publish_port": ports["publish"],
-        "acceptance_wait_time": 1,
-        "random_reauth_delay": 0,
-        "enable_fqdns_grains": False,  # reverse DNS of every address: slow start-up
-        "file_client": "remote",
-        "carbon": {"host": HOST, "port": ports["line"], "timeout": 2},
-    })
+    conf.update(
+        {
+            "id": minion_id,
+            "user": user,
+            "master": HOST,
+            "master_port": ports["ret"],
+            "publish_port": ports["publish"],
+            "acceptance_wait_time": 1,
+            "random_reauth_delay": 0,
+            "enable_fqdns_grains": False,  # reverse DNS of every address: slow start-up
+            "file_client": "remote",
+            "carbon": {"host": HOST, "port": ports["line"], "timeout": 2},
+        }
+    )
     if influx:
         conf["influxdb"] = {"url": ports["influx_url"], "db": "salt", "timeout": 2}
     write_yaml(node_dir / "minion", conf, f"# salt-vitals demo minion {minion_id}\n")
@@ -341,8 +345,7 @@ def wait_for_minions(master_dir, ids, daemons, timeout=90):
     answered = set()
 
     def probe():
-        out = salt_cli(master_dir, "salt", "--static", "-t", "3", "demo-*", "test.ping",
-                       timeout=30)
+        out = salt_cli(master_dir, "salt", "--static", "-t", "3", "demo-*", "test.ping", timeout=30)
         data = parse_json(out) or {}
         now_up = {m for m, v in data.items() if v is True}
         for m in sorted(now_up - answered):
@@ -404,19 +407,22 @@ def wsp_points(path):
 def node_report(whisper_dir, node):
     base = whisper_dir / PREFIX / node
     files = sorted(base.rglob("*.wsp")) if base.is_dir() else []
-    points = {
-        ".".join(f.relative_to(base).with_suffix("").parts): wsp_points(f) for f in files
-    }
+    points = {".".join(f.relative_to(base).with_suffix("").parts): wsp_points(f) for f in files}
 
     def latest(name):
         pts = points.get(name)
         return pts[-1][1] if pts else None
 
     nets = sorted(
-        {name.split(".")[1] for name in points
-         if name.startswith("net.") and name.endswith(".rx_bytes_per_s")},
-        key=lambda i: (-((latest(f"net.{i}.rx_bytes_per_s") or 0)
-                         + (latest(f"net.{i}.tx_bytes_per_s") or 0)), i),
+        {
+            name.split(".")[1]
+            for name in points
+            if name.startswith("net.") and name.endswith(".rx_bytes_per_s")
+        },
+        key=lambda i: (
+            -((latest(f"net.{i}.rx_bytes_per_s") or 0) + (latest(f"net.{i}.tx_bytes_per_s") or 0)),
+            i,
+        ),
     )
     iface = nets[0] if nets else None
     return {
@@ -469,8 +475,12 @@ def print_table(reports):
     rows = [
         ("whisper metrics", lambda r: str(r["metrics"])),
         ("points per metric", lambda r: fmt_counts(r["counts"])),
-        ("last point", lambda r: time.strftime("%H:%M:%S", time.localtime(r["last_ts"]))
-         if r["last_ts"] else "-"),
+        (
+            "last point",
+            lambda r: (
+                time.strftime("%H:%M:%S", time.localtime(r["last_ts"])) if r["last_ts"] else "-"
+            ),
+        ),
         ("cpu.percent", lambda r: fmt_num(r["cpu"], suffix=" %")),
         ("load.load1", lambda r: fmt_num(r["load1"], "{:.2f}")),
         ("mem.percent", lambda r: fmt_num(r["mem_pct"], suffix=" %")),
@@ -507,17 +517,34 @@ def print_table(reports):
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description="Local salt-vitals demo: carbon-cache + salt-master + minions under .demo/; "
-                    "the master schedule runs vitals.pollpush every 5 s.",
+        "the master schedule runs vitals.pollpush every 5 s.",
     )
-    parser.add_argument("--minions", type=int, default=2, metavar="N",
-                        help="number of minions demo-pi-1..N (default 2)")
-    parser.add_argument("--cycles", type=int, default=4, metavar="N",
-                        help="schedule runs to wait for once the minions are up (default 4)")
-    parser.add_argument("--influxdb", action="store_true",
-                        help="also start influxd and feed it (returners carbon,influxdb)")
-    parser.add_argument("--keep", action=argparse.BooleanOptionalAction, default=True,
-                        help="keep .demo/ (configs, logs, whisper files) after the run "
-                             "(default; --no-keep deletes it). The processes are always stopped.")
+    parser.add_argument(
+        "--minions",
+        type=int,
+        default=2,
+        metavar="N",
+        help="number of minions demo-pi-1..N (default 2)",
+    )
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=4,
+        metavar="N",
+        help="schedule runs to wait for once the minions are up (default 4)",
+    )
+    parser.add_argument(
+        "--influxdb",
+        action="store_true",
+        help="also start influxd and feed it (returners carbon,influxdb)",
+    )
+    parser.add_argument(
+        "--keep",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep .demo/ (configs, logs, whisper files) after the run "
+        "(default; --no-keep deletes it). The processes are always stopped.",
+    )
     args = parser.parse_args(argv)
     if args.minions < 1 or args.cycles < 1:
         parser.error("--minions and --cycles must be at least 1")
@@ -532,8 +559,10 @@ def run(args, daemons, backends):
     leftovers = leftover_demo_processes()
     if leftovers:
         pids = " ".join(str(p.pid) for p in leftovers)
-        raise DemoError(f"processes of an earlier demo still run from {DEMO} (pids {pids}); "
-                        f"stop them first: kill {pids}")
+        raise DemoError(
+            f"processes of an earlier demo still run from {DEMO} (pids {pids}); "
+            f"stop them first: kill {pids}"
+        )
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir(parents=True)
     user = getpass.getuser()
@@ -553,15 +582,23 @@ def run(args, daemons, backends):
     backends.append(carbon.start())
     ports["line"] = carbon.line_port
     whisper_dir = carbon.whisper_dir
-    say(f"started carbon-cache (line receiver {HOST}:{carbon.line_port}, "
-        f"retentions {carbon.RETENTIONS})")
+    say(
+        f"started carbon-cache (line receiver {HOST}:{carbon.line_port}, "
+        f"retentions {carbon.RETENTIONS})"
+    )
 
     master, master_dir = master_daemon(ports, user, returners)
-    say(f"starting salt-master (publish {ports['publish']}, ret {ports['ret']}; "
-        f"schedule: {JOB_NAME} every {SCHEDULE_SECONDS}s, tgt 'demo-*', returners {returners})")
+    say(
+        f"starting salt-master (publish {ports['publish']}, ret {ports['ret']}; "
+        f"schedule: {JOB_NAME} every {SCHEDULE_SECONDS}s, tgt 'demo-*', returners {returners})"
+    )
     daemons.append(master.start())
-    wait_until("salt-master's ports",
-               lambda: tcp_accepts(HOST, ports["ret"]) and tcp_accepts(HOST, ports["publish"]), 60, [master])
+    wait_until(
+        "salt-master's ports",
+        lambda: tcp_accepts(HOST, ports["ret"]) and tcp_accepts(HOST, ports["publish"]),
+        60,
+        [master],
+    )
 
     say(f"starting {len(ids)} salt-minions: {', '.join(ids)}")
     for minion_id in ids:
@@ -570,25 +607,26 @@ def run(args, daemons, backends):
 
     master_log = master_dir / "master.log"
     offset = master_log.stat().st_size if master_log.exists() else 0
-    say(f"all minions up; waiting for {args.cycles} runs of the master schedule "
-        f"(~{args.cycles * SCHEDULE_SECONDS}s)")
+    say(
+        f"all minions up; waiting for {args.cycles} runs of the master schedule "
+        f"(~{args.cycles * SCHEDULE_SECONDS}s)"
+    )
     seen = []
 
     def fired_enough():
-        for jid in schedule_firings(master_log, offset)[len(seen):]:
+        for jid in schedule_firings(master_log, offset)[len(seen) :]:
             seen.append(jid)
             say(f"  schedule fired {JOB_NAME} ({len(seen)}/{args.cycles}), runner jid {jid}")
         return len(seen) >= args.cycles
 
-    wait_until(f"{args.cycles} schedule runs", fired_enough,
-               args.cycles * SCHEDULE_SECONDS + 30, daemons)
+    wait_until(
+        f"{args.cycles} schedule runs", fired_enough, args.cycles * SCHEDULE_SECONDS + 30, daemons
+    )
     last_fire = time.time()
 
     # The last run's points: a collection stamped at or after that firing, on every node.
     def landed():
-        return all(
-            (node_report(whisper_dir, n)["last_ts"] or 0) >= int(last_fire) - 2 for n in ids
-        )
+        return all((node_report(whisper_dir, n)["last_ts"] or 0) >= int(last_fire) - 2 for n in ids)
 
     try:
         wait_until("the last run's points in whisper", landed, 10, daemons, interval=0.5)
@@ -611,15 +649,21 @@ def run(args, daemons, backends):
     counts = [c for r in reports.values() for c in r["counts"]]
     spread = {c: counts.count(c) for c in sorted(set(counts))}
     print(f"total whisper metrics: {total} under {whisper_dir / PREFIX}")
-    print("points per metric: " + (", ".join(
-        f"{c} points x {k} metrics" for c, k in spread.items()) or "none"))
+    print(
+        "points per metric: "
+        + (", ".join(f"{c} points x {k} metrics" for c, k in spread.items()) or "none")
+    )
     total_runs = len(schedule_firings(master_log, 0))
-    print(f"master schedule runs of {JOB_NAME}: {len(seen)} after all minions answered, "
-          f"{total_runs} since the master started (\"Running scheduled job\" in {master_log})")
+    print(
+        f"master schedule runs of {JOB_NAME}: {len(seen)} after all minions answered, "
+        f'{total_runs} since the master started ("Running scheduled job" in {master_log})'
+    )
     if args.influxdb:
         counts = influx_counts(influxd, ids)
-        print("InfluxDB (database salt), cpu rows per node: "
-              + ", ".join(f"{n}: {c}" for n, c in counts.items()))
+        print(
+            "InfluxDB (database salt), cpu rows per node: "
+            + ", ".join(f"{n}: {c}" for n, c in counts.items())
+        )
         if any(not isinstance(c, int) or c == 0 for c in counts.values()):
             say("no InfluxDB data from some node")
             return 1

@@ -9,9 +9,9 @@ import collections
 import os
 import time
 
+from daemons import refused_port
 from salt_ext.core.returner import spool_root
-from tests.support.backends import refused_port
-from tests.support.tcp import RecordingTcpServer
+from support.tcp import RecordingTcpServer
 
 PUSHES = 6
 KEPT_PAYLOADS = 3.5  # the spool bound, in payloads: three fit, a fourth does not

@@ -13,8 +13,8 @@ from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite import DEFAULT_TEMPLATE
 from salt_ext.core.spool import Spool
 from salt_ext.returners import carbon_return
-from tests.support.saltconfig import salt_funcs
-from tests.support.tcp import RecordingTcpServer
+from support.saltconfig import salt_funcs
+from support.tcp import RecordingTcpServer
 
 NOW = 1732240001.7
 

@@ -461,7 +461,10 @@ def test_bad_interval_is_a_config_error(run, tmp_path, interval):
     [
         ({"groups": ["cpu", "mem"]}, {"cpu", "mem"}),
         ({"groups": "cpu, mem, load", "exclude_groups": ["mem"]}, {"cpu", "load"}),
-        ({"exclude_groups": ["pi", "temp", "disk"]}, {"cpu", "load", "mem", "swap", "net", "system"}),
+        (
+            {"exclude_groups": ["pi", "temp", "disk"]},
+            {"cpu", "load", "mem", "swap", "net", "system"},
+        ),
     ],
 )
 def test_group_include_exclude(reader, options, expected):

@@ -8,12 +8,13 @@ import time
 
 import pytest
 
+from daemons import refused_port
 from salt_ext.core import delivery as delivery_module
 from salt_ext.core.delivery import Delivery, DeliveryResult, TcpTransport
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.spool import Spool
-from tests.support.backends import BlackholeServer, refused_port
-from tests.support.tcp import RecordingTcpServer
+from support.faults import BlackholeServer
+from support.tcp import RecordingTcpServer
 
 TIMEOUT = 0.5
 SLACK = 2.0  # generous: never a tight timed assertion

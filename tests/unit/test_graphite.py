@@ -342,4 +342,4 @@ def test_any_input_gives_one_safe_line_per_sample(minion, prefix, samples):
 
 
 def test_serializers_registry():
-    assert graphite.SERIALIZERS == {"text": plaintext, "pickle": pickle_frames}
+    assert {"text": plaintext, "pickle": pickle_frames} == graphite.SERIALIZERS

@@ -32,246 +32,20 @@ from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, parse_url, redact_url
 from salt_ext.core.influx import BACKEND
 from salt_ext.core.samples import Sample, from_vitals_dict, samples_from_return
-from tests.support.saltconfig import salt_funcs
-from tests.support.tls import self_signed_cert
-from tests.support.vitals import vitals_return
-
-TS = 1732240000.5
-BS = "\\"
-
-
-# =============================================================================================
-# Reference parsers
-# =============================================================================================
-class ParseError(Exception):
-    pass
-
-
-def _go_unescape(text):
-    """pkg/escape.Unescape (measurement names, field keys)."""
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == BS and i + 1 < len(text) and text[i + 1] in ',"= ':
-            out.append(text[i + 1])
-            i += 2
-            continue
-        out.append(text[i])
-        i += 1
-    return "".join(out)
-
-
-def _go_unescape_tag(text):
-    """models.unescapeTag: bytes.Replace of \\, \\space \\= (tag keys and values)."""
-    if BS not in text:
-        return text
-    for char in ", =":
-        if char in text:
-            text = text.replace(BS + char, char)
-    return text
-
-
-_GO_NUMBER = re.compile(r"-?(?:\d+i|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\Z")
-
-
-def go_parse(payload):
-    """Points of ``payload`` as InfluxDB 1.x/2.x read them: [(measurement, tags, fields, ts)]."""
-    buf = payload.decode("utf-8")
-    points, pos = [], 0
-    while pos < len(buf):
-        i = pos  # scanLine: a backslash skips the next byte
-        while i < len(buf) and buf[i] != "\n":
-            i += 2 if buf[i] == BS else 1
-        line, pos = buf[pos:i], i + 1
-        start = 0
-        while start < len(line) and line[start] in " \t\0":
-            start += 1
-        if start >= len(line) or line[start] == "#":
-            continue
-        points.append(_go_point(line[start:]))
-    return points
-
-
-def _go_point(buf):
-    if not buf or buf[0] == ",":
-        raise ParseError("missing measurement")
-    i = 0
-    while True:  # scanMeasurement
-        i += 1
-        if i >= len(buf):
-            raise ParseError("missing fields")
-        if buf[i - 1] == BS:
-            continue
-        if buf[i] in ", ":
-            break
-    measurement = _go_unescape(buf[:i])
-    tags = {}
-    raw_keys = []
-    if buf[i] == ",":
-        i += 1
-        while True:
-            start = i  # scanTagsKey
-            if i >= len(buf) or buf[i] in " ,=":
-                raise ParseError("missing tag key")
-            while True:
-                i += 1
-                if i >= len(buf) or (buf[i] in " ," and buf[i - 1] != BS):
-                    raise ParseError("missing tag value")
-                if buf[i] == "=" and buf[i - 1] != BS:
-                    break
-            key = buf[start:i]
-            i += 1
-            start = i  # scanTagsValue
-            if i >= len(buf) or buf[i] in ", ":
-                raise ParseError("missing tag value")
-            while True:
-                i += 1
-                if i >= len(buf):
-                    raise ParseError("missing fields")
-                if buf[i] == "=" and buf[i - 1] != BS:
-                    raise ParseError("invalid tag format")
-                if buf[i] in ", " and buf[i - 1] != BS:
-                    break
-            raw_keys.append(key)
-            tags[_go_unescape_tag(key)] = _go_unescape_tag(buf[start:i])
-            if buf[i] == " ":
-                break
-            i += 1
-        if len(set(raw_keys)) != len(raw_keys):
-            raise ParseError("duplicate tags")
-    while i < len(buf) and buf[i] in " \t\0":
-        i += 1
-    start, equals, commas = i, 0, 0
-    while i < len(buf):  # scanFields
-        c = buf[i]
-        if c == BS and i + 1 < len(buf):
-            i += 2
-            continue
-        if c == '"' and equals > commas:
-            raise ParseError("string field values are never written")
-        if c == "=":
-            equals += 1
-            if buf[i - 1] in " ," and buf[i - 2] != BS:
-                raise ParseError("missing field key")
-            if i + 1 >= len(buf) or buf[i + 1] in ", ":
-                raise ParseError("missing field value")
-            j = i + 1
-            while j < len(buf) and buf[j] not in ", ":
-                j += 1
-            if not _GO_NUMBER.match(buf[i + 1 : j]):
-                raise ParseError(f"invalid number {buf[i + 1:j]!r}")
-            i = j
-            continue
-        if c == ",":
-            commas += 1
-        if c == " ":
-            break
-        i += 1
-    if equals == 0 or commas != equals - 1:
-        raise ParseError("invalid field format")
-    fields, rest = {}, buf[start:i]
-    while rest:  # walkFields: key up to the first '=' not preceded by a backslash
-        k = 0
-        while not (rest[k] == "=" and (k == 0 or rest[k - 1] != BS)):
-            k += 1
-        key, rest = _go_unescape(rest[:k]), rest[k + 1 :]
-        value, _, rest = rest.partition(",")
-        if key in fields:
-            raise ParseError("duplicate field")
-        fields[key] = value
-    ts = buf[i:].strip(" ")
-    if not re.fullmatch(r"-?\d+", ts):
-        raise ParseError(f"bad timestamp {ts!r}")
-    return measurement, tags, fields, int(ts)
-
-
-def _vm_next(s, ch, escapes):
-    """nextUnescapedChar: ``ch`` is escaped by an odd number of backslashes before it."""
-    if not escapes:
-        return s.find(ch)
-    offset = 0
-    while True:
-        n = s.find(ch, offset)
-        if n < 0:
-            return -1
-        k = n
-        while k > 0 and s[k - 1] == BS:
-            k -= 1
-        if (n - k) % 2 == 0:
-            return n
-        offset = n + 1
-
-
-def _vm_split(s, ch, escapes):
-    parts = []
-    while True:
-        n = _vm_next(s, ch, escapes)
-        if n < 0:
-            return parts + [s]
-        parts.append(s[:n])
-        s = s[n + 1 :]
-
-
-def _vm_unescape(s, escapes):
-    if not escapes or BS not in s:
-        return s
-    out, i = [], 0
-    while i < len(s):
-        if s[i] != BS:
-            out.append(s[i])
-            i += 1
-            continue
-        if i + 1 == len(s):
-            out.append(BS)
-            break
-        if s[i + 1] not in " ,=\\":
-            out.append(BS)
-        out.append(s[i + 1])
-        i += 2
-    return "".join(out)
-
-
-def vm_parse(payload):
-    """Rows of ``payload`` as VictoriaMetrics reads them: [(measurement, tags, fields, ts)]."""
-    text = payload.decode("utf-8")
-    escapes = BS in text
-    rows = []
-    for line in text.split("\n"):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line or line[0] == "#":
-            continue
-        n = _vm_next(line, " ", escapes)
-        if n < 0:
-            raise ParseError("no space")
-        head, rest = line[:n], line[n + 1 :].lstrip(" ")
-        tags = {}
-        n = _vm_next(head, ",", escapes)
-        if n >= 0:
-            for part in _vm_split(head[n + 1 :], ",", escapes):
-                m = _vm_next(part, "=", escapes)
-                if m < 0:
-                    raise ParseError("missing tag value")
-                key, value = _vm_unescape(part[:m], escapes), _vm_unescape(part[m + 1 :], escapes)
-                if key and value:
-                    if key in tags:
-                        raise ParseError("duplicate tag")
-                    tags[key] = value
-            head = head[:n]
-        if _vm_next(rest, '"', escapes) >= 0:
-            raise ParseError("an unescaped quote makes VictoriaMetrics look for quoted fields")
-        n = _vm_next(rest, " ", escapes)
-        if n < 0:
-            raise ParseError("no timestamp")
-        fields = {}
-        for part in _vm_split(rest[:n], ",", escapes):
-            m = _vm_next(part, "=", escapes)
-            key = _vm_unescape(part[:m], escapes)
-            if m < 0 or not key:
-                raise ParseError("bad field")
-            fields[key] = part[m + 1 :]
-        rows.append((_vm_unescape(head, escapes), tags, fields, int(rest[n + 1 :].strip(" "))))
-    return rows
-
+from support.lineprotocol import (
+    BS,
+    GO_NUMBER,
+    TS,
+    as_points,
+    expected_points,
+    go_parse,
+    names,
+    sample_specs,
+    vm_parse,
+)
+from support.saltconfig import salt_funcs
+from support.tls import self_signed_cert
+from support.vitals import vitals_return
 
 # =============================================================================================
 # Serializer: exact bytes
@@ -469,8 +243,12 @@ def test_hostile_line_exact_bytes():
         b'disk,env=a\\=b,host=web\\ 01\\,role\\=x\\ ,path=C:/ fi\\"eld\\ x=1.5 1732240000\n'
     )
     assert go_parse(payload) == [
-        ("disk", {"env": "a=b", "host": "web 01,role=x ", "path": "C:/"}, {'fi"eld x': "1.5"},
-         1732240000)
+        (
+            "disk",
+            {"env": "a=b", "host": "web 01,role=x ", "path": "C:/"},
+            {'fi"eld x': "1.5"},
+            1732240000,
+        )
     ]
     assert vm_parse(payload)[0][2] == {'fi\\"eld x': "1.5"}  # VictoriaMetrics keeps the \
 
@@ -478,61 +256,19 @@ def test_hostile_line_exact_bytes():
 # =============================================================================================
 # Serializer: properties
 # =============================================================================================
-TRICKY = list(' ,="\\#\n\r\t\x00\x7f_.') + ["é", "😀", "\udcff", "\u2028", "\x85"]
-names = st.text(alphabet=st.one_of(st.sampled_from(TRICKY), st.characters()), max_size=8) | st.just(
-    "time"
-)
-values = st.one_of(
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.integers(min_value=influx.INT64_MIN, max_value=influx.INT64_MAX),
-)
-sample_specs = st.lists(
-    st.tuples(
-        st.sampled_from(["cpu", "disk", "status.loadavg"]) | names,  # group
-        st.lists(names, min_size=1, max_size=2).map(tuple),  # name
-        values,
-        st.lists(st.tuples(st.sampled_from(["path", "sensor", "device"]), names), max_size=2)
-        .map(lambda pairs: tuple(dict(pairs).items())),  # tags
-        st.sampled_from([TS, TS + 1]),
-    ),
-    min_size=1,
-    max_size=6,
-)
-
-
-def _expected(specs, host, tags):
-    """Points by the documented rules: {(measurement, tags, ticks): {field key: value}}."""
-    out = {}
-    for group, name, value, sample_tags, ts in specs:
-        tagset = {}
-        for key, val in list(tags.items()) + list(sample_tags) + [("host", host)]:
-            if influx.tag_value(val):
-                tagset[influx.key_name(key)] = influx.tag_value(val)
-        key = (influx.measurement_name(group), tuple(sorted(tagset.items())), int(ts))
-        out.setdefault(key, {})[influx.key_name(".".join(name))] = influx.format_value(value)
-    return out
-
-
-def _as_points(parsed, field_key=lambda k: k):
-    return {
-        (m, tuple(sorted(t.items())), ts): {field_key(k): v for k, v in f.items()}
-        for m, t, f, ts in parsed
-    }
-
-
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=sample_specs, host=names, tags=st.dictionaries(names, names, max_size=2))
 def test_property_every_name_reads_back_by_the_rules(specs, host, tags):
     samples = [Sample(g, n, v, ts, t) for g, n, v, t, ts in specs]
     payload = influx.serialize(samples, host, tags=tags)
-    expected = _expected(specs, host, tags)
+    expected = expected_points(specs, host, tags)
     assert payload.count(b"\n") == len(expected)  # never an extra (or a lost) point
     go = go_parse(payload)
     assert len(go) == len(expected)
-    assert _as_points(go) == expected
+    assert as_points(go) == expected
     vm = vm_parse(payload)
     assert len(vm) == len(expected)
-    assert _as_points(vm, field_key=lambda k: k.replace(BS + '"', '"')) == expected
+    assert as_points(vm, field_key=lambda k: k.replace(BS + '"', '"')) == expected
 
 
 @given(names)
@@ -552,13 +288,13 @@ def test_property_floats_read_back_exactly_and_stay_floats(value):
     text = influx.format_value(value)
     assert float(text) == value and math.copysign(1, float(text)) == math.copysign(1, value)
     assert "." in text or "e" in text
-    assert _GO_NUMBER.match(text) and not text.endswith("i")
+    assert GO_NUMBER.match(text) and not text.endswith("i")
 
 
 @given(st.integers(min_value=influx.INT64_MIN, max_value=influx.INT64_MAX))
 def test_property_ints_read_back_exactly_and_stay_ints(value):
     text = influx.format_value(value)
-    assert text.endswith("i") and int(text[:-1]) == value and _GO_NUMBER.match(text)
+    assert text.endswith("i") and int(text[:-1]) == value and GO_NUMBER.match(text)
 
 
 @given(
@@ -737,9 +473,10 @@ def test_204_gzip_basic_auth_and_query():
     (req,) = server.requests
     assert req.path == "/write" and req.query == {"db": "salt", "precision": "s"}
     assert req.headers["Content-Encoding"] == "gzip" and req.body == PAYLOAD
-    assert req.headers["Authorization"] == "Basic " + base64.b64encode(
-        f"salt:{SECRET}".encode()
-    ).decode()
+    assert (
+        req.headers["Authorization"]
+        == "Basic " + base64.b64encode(f"salt:{SECRET}".encode()).decode()
+    )
     assert SECRET not in req.path
 
 
@@ -754,8 +491,9 @@ def test_gzip_off_rp_and_precision():
 
 def test_v2_token_org_bucket():
     with Scripted((204, b"")) as server:
-        transport(server.url + "/proxy", api="v2", org="o", bucket="b", token=SECRET,
-                  precision="ms").send(PAYLOAD)
+        transport(
+            server.url + "/proxy", api="v2", org="o", bucket="b", token=SECRET, precision="ms"
+        ).send(PAYLOAD)
     (req,) = server.requests
     assert req.path == "/proxy/api/v2/write"
     assert req.query == {"org": "o", "bucket": "b", "precision": "ms"}
@@ -859,8 +597,10 @@ def test_database_still_missing_after_create_is_one_retry_only():
 
 
 def test_create_database_refused():
-    refusal = {"error": "error authorizing query: bob not authorized to execute statement "
-                        "'CREATE DATABASE salt', requires admin privilege"}
+    refusal = {
+        "error": "error authorizing query: bob not authorized to execute statement "
+        "'CREATE DATABASE salt', requires admin privilege"
+    }
     with Scripted((404, {"error": 'database not found: "salt"'}), (403, refusal)) as server:
         with pytest.raises(DeliveryError) as info:
             transport(server.url, user="bob", password=SECRET).send(PAYLOAD)
@@ -956,7 +696,7 @@ def test_connect_refused_is_retryable():
     sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
     try:
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        with pytest.raises(DeliveryError, match="cannot connect to .*refused") as info:
+        with pytest.raises(DeliveryError, match=r"cannot connect to .*refused") as info:
             transport(url).send(PAYLOAD)
     finally:
         sock.close()
@@ -1059,8 +799,9 @@ def test_bad_config_never_raises(tmp_path):
 
 def test_grain_tags_come_from_the_minion_grains():
     grains = {"role": "web", "rack": {"row": "r2"}, "roles": ["a", "b"], "empty": ""}
-    opts = options(grain_tags=["role", "rack:row", "roles", "missing", "empty"],
-                   tags={"role": "db"})
+    opts = options(
+        grain_tags=["role", "rack:row", "roles", "missing", "empty"], tags={"role": "db"}
+    )
     opts = BACKEND.with_minion(opts, {"grains": grains})
     assert opts["tags"] == {"rack_row": "r2", "role": "db"}  # explicit tags win
     payload = BACKEND.serialize([Sample("mem", "percent", 1.5, TS)], "m1", opts)

@@ -10,7 +10,7 @@ from salt_ext.core.delivery import TcpTransport
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.http import HttpTransport
 from salt_ext.core.netutil import create_connection, resolve
-from tests.support.tcp import RecordingTcpServer
+from support.tcp import RecordingTcpServer
 
 
 def hanging_getaddrinfo(host, port, *args, **kwargs):

@@ -218,7 +218,7 @@ def test_temp_files_are_ignored(spool, clock, torn):
         data = handle.read()
     temp = record_path(spool, f".tmp-{int(T0 * 1e9) + 5:020d}-99999-1.rec")
     with open(temp, "wb") as handle:
-        handle.write(data[:HEADER_SIZE - 4] if torn else data)
+        handle.write(data[: HEADER_SIZE - 4] if torn else data)
 
     assert spool.names() == [name]
     assert [[r.name for r in c] for c in spool.chunks(1000, 1000)] == [[name]]

@@ -16,7 +16,7 @@ import pytest
 from salt_ext.core.delivery import Delivery, TcpTransport
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.spool import Spool
-from tests.support.tcp import RecordingTcpServer
+from support.tcp import RecordingTcpServer
 
 RECORDS = 40
 LINES_PER_RECORD = 3
@@ -118,8 +118,14 @@ def test_concurrent_jobs_send_each_spooled_point_once(tmp_path, fail_after):
         jobs = [
             ctx.Process(
                 target=job,
-                args=(k, directory, server.port, barrier, results,
-                      fail_after[k] if fail_after else None),
+                args=(
+                    k,
+                    directory,
+                    server.port,
+                    barrier,
+                    results,
+                    fail_after[k] if fail_after else None,
+                ),
                 daemon=True,
             )
             for k in range(PROCESSES)

@@ -7,24 +7,24 @@ import pickle
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
 import pytest
 import requests
 
-from tests.support.backends import (
+from daemons import (
     BackendError,
     BackendUnavailable,
-    BlackholeServer,
     CarbonCache,
     InfluxD,
-    SlowHTTPServer,
     VictoriaMetrics,
     _Daemon,
     free_port,
     refused_port,
 )
+from support.faults import BlackholeServer, SlowHTTPServer
 
 pytestmark = pytest.mark.integration
 
@@ -87,9 +87,7 @@ def test_carbon_plaintext_and_pickle_round_trip(carbon: CarbonCache) -> None:
     assert carbon.metric_file("t.node1.cpu.user").is_file()
     # Bounds are inclusive.
     assert carbon.fetch("t.node1.cpu.user", from_ts=now - 5, until_ts=now - 5) == [(now - 5, 2.5)]
-    assert carbon.fetch("t.node1.cpu.user", from_ts=now - 10, until_ts=now - 6) == [
-        (now - 10, 1.5)
-    ]
+    assert carbon.fetch("t.node1.cpu.user", from_ts=now - 10, until_ts=now - 6) == [(now - 10, 1.5)]
     assert carbon.fetch("no.such.metric") == []
 
 

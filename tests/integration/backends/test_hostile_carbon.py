@@ -9,11 +9,11 @@ import time
 
 import pytest
 
+from daemons import CarbonCache
 from salt_ext.core import returner
 from salt_ext.core.carbon import BACKEND
-from tests.support.backends import CarbonCache
-from tests.support.hostile import TS, cases
-from tests.support.saltconfig import salt_funcs
+from support.hostile import TS, cases
+from support.saltconfig import salt_funcs
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +34,11 @@ def landed(carbon, tmp_path_factory):
     cachedir = str(tmp_path_factory.mktemp("hostile-cachedir"))
     results = {}
     for index, case in enumerate(CASES):
-        opts = {"id": "tester", "cachedir": cachedir,
-                "carbon": {"port": carbon.line_port, "prefix": f"hostile{index}"}}
+        opts = {
+            "id": "tester",
+            "cachedir": cachedir,
+            "carbon": {"port": carbon.line_port, "prefix": f"hostile{index}"},
+        }
         results[case.name] = returner.send(BACKEND, case.ret, salt_funcs(opts), opts)
     expected_total = sum(c.points for c in CASES)
     deadline = time.monotonic() + 30
@@ -43,8 +46,14 @@ def landed(carbon, tmp_path_factory):
         time.sleep(0.5)
     time.sleep(1.5)  # anything forged would land now too
     metrics = carbon.metrics()
-    return results, {c.name: [m for m in metrics if m.split(".")[0] == f"hostile{i}"]
-                     for i, c in enumerate(CASES)}, metrics
+    return (
+        results,
+        {
+            c.name: [m for m in metrics if m.split(".")[0] == f"hostile{i}"]
+            for i, c in enumerate(CASES)
+        },
+        metrics,
+    )
 
 
 def test_corpus_is_large_enough():
@@ -74,8 +83,11 @@ def test_no_forged_metric_anywhere(landed):
 
 def test_skips_are_logged_in_one_line(carbon, tmp_path, caplog):
     case = next(c for c in CASES if c.name == "nan_inf_bool_none")
-    opts = {"id": "tester", "cachedir": str(tmp_path), "carbon": {"port": carbon.line_port,
-                                                                    "prefix": "hostile-log"}}
+    opts = {
+        "id": "tester",
+        "cachedir": str(tmp_path),
+        "carbon": {"port": carbon.line_port, "prefix": "hostile-log"},
+    }
     with caplog.at_level("INFO", logger="salt_ext.core.returner"):
         returner.send(BACKEND, case.ret, salt_funcs(opts), opts)
     lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]

@@ -8,16 +8,16 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from daemons import BackendUnavailable, InfluxD
 from salt_ext.core import influx as influx_lp
 from salt_ext.core import returner
 from salt_ext.core.config import parse
 from salt_ext.core.influx import BACKEND
 from salt_ext.core.influx import serialize as influx_serialize
 from salt_ext.core.samples import Sample
-from tests.support.backends import BackendUnavailable, InfluxD
-from tests.support.hostile import cases
-from tests.support.saltconfig import salt_funcs
-from tests.unit.test_influx import _expected, names, sample_specs
+from support.hostile import cases
+from support.lineprotocol import expected_points, names, sample_specs
+from support.saltconfig import salt_funcs
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,11 @@ def influx(tmp_path_factory):
 
 
 def _send(influx, ret, cachedir, db, **extra):
-    opts = {"id": "tester", "cachedir": cachedir,
-            "influxdb": {"url": influx.url, "db": db, "timeout": 5, **extra}}
+    opts = {
+        "id": "tester",
+        "cachedir": cachedir,
+        "influxdb": {"url": influx.url, "db": db, "timeout": 5, **extra},
+    }
     return returner.send(BACKEND, ret, salt_funcs(opts), opts)
 
 
@@ -44,7 +47,7 @@ def _field_values(influx, db, where=""):
     """Number of stored field values (not rows) in every measurement of ``db``."""
     measurements = influx.query("SHOW MEASUREMENTS", db=db)["results"][0].get("series", [])
     total = 0
-    for (name,) in (measurements[0]["values"] if measurements else []):
+    for (name,) in measurements[0]["values"] if measurements else []:
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         rows = influx.query(f'SELECT * FROM "{quoted}" {where}', db=db)["results"][0]
         for series in rows.get("series", []):
@@ -57,8 +60,10 @@ def _field_values(influx, db, where=""):
 @pytest.fixture(scope="module")
 def landed(influx, tmp_path_factory):
     cachedir = str(tmp_path_factory.mktemp("hostile-influx-cachedir"))
-    return {case.name: _send(influx, case.ret, cachedir, "hostile", tags={"case": str(index)})
-            for index, case in enumerate(CASES)}
+    return {
+        case.name: _send(influx, case.ret, cachedir, "hostile", tags={"case": str(index)})
+        for index, case in enumerate(CASES)
+    }
 
 
 @pytest.mark.parametrize("index, case", list(enumerate(CASES)), ids=[c.name for c in CASES])
@@ -73,8 +78,12 @@ def test_nothing_else_landed(influx, landed):
 
 
 def test_replaying_the_same_points_stores_them_once(influx, tmp_path):
-    ret = {"id": "replayed", "fun": "vitals.current", "retcode": 0,
-           "return": {"ts": 1_795_000_000.0, "mem": {"total": 5, "percent": 1.5}}}
+    ret = {
+        "id": "replayed",
+        "fun": "vitals.current",
+        "retcode": 0,
+        "return": {"ts": 1_795_000_000.0, "mem": {"total": 5, "percent": 1.5}},
+    }
     for _ in range(3):
         assert _send(influx, ret, str(tmp_path), "replay").status == "sent"
     assert _field_values(influx, "replay") == 2
@@ -83,8 +92,11 @@ def test_replaying_the_same_points_stores_them_once(influx, tmp_path):
 _examples = itertools.count()
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(specs=sample_specs, host=names, tags=st.dictionaries(names, names, max_size=2))
 def test_property_real_influxd_accepts_every_payload(influx, specs, host, tags):
     """Any names and values serialise to lines influxd accepts, one point per intended point.
@@ -96,9 +108,10 @@ def test_property_real_influxd_accepts_every_payload(influx, specs, host, tags):
         assume(types.setdefault(key, type(value)) is type(value))  # as the vitals mapping
     db = f"prop{next(_examples)}"
     samples = [Sample(g, n, v, ts, t) for g, n, v, t, ts in specs]
-    transport = BACKEND.transports(BACKEND.validate(
-        parse("influxdb", {"url": influx.url, "db": db}, BACKEND.spec())))[0]
+    transport = BACKEND.transports(
+        BACKEND.validate(parse("influxdb", {"url": influx.url, "db": db}, BACKEND.spec()))
+    )[0]
     transport.send(influx_serialize(samples, host, tags=tags))  # raises unless 2xx
     rows = influx.query("SELECT * FROM /.*/", db=db)
     stored = sum(len(s["values"]) for s in rows["results"][0].get("series", []))
-    assert stored == len(_expected(specs, host, tags))
+    assert stored == len(expected_points(specs, host, tags))

@@ -9,18 +9,13 @@ import time
 
 import pytest
 
+from daemons import BackendUnavailable, InfluxD, VictoriaMetrics, refused_port
 from salt_ext.core import influx
 from salt_ext.core import returner as core
 from salt_ext.core.influx import BACKEND
 from salt_ext.core.samples import samples_from_return
-from tests.support.backends import (
-    BackendUnavailable,
-    BlackholeServer,
-    InfluxD,
-    VictoriaMetrics,
-    refused_port,
-)
-from tests.support.saltconfig import salt_funcs
+from support.faults import BlackholeServer
+from support.saltconfig import salt_funcs
 
 pytestmark = pytest.mark.integration
 
@@ -182,10 +177,15 @@ HOSTILE_TAGS = {"role": 'we b,x=1"' + BS, "zone": "é"}
 
 
 def hostile_returns(ts):
-    vit = vitals_ret(HOSTILE_MINION, ts, disks=HOSTILE_DISKS, sensors=HOSTILE_SENSORS,
-                     nets=HOSTILE_NETS)
-    generic = {"id": HOSTILE_MINION, "fun": 'my.fun ,x="1"' + BS, "return": HOSTILE_GENERIC,
-               "retcode": 0}
+    vit = vitals_ret(
+        HOSTILE_MINION, ts, disks=HOSTILE_DISKS, sensors=HOSTILE_SENSORS, nets=HOSTILE_NETS
+    )
+    generic = {
+        "id": HOSTILE_MINION,
+        "fun": 'my.fun ,x="1"' + BS,
+        "return": HOSTILE_GENERIC,
+        "retcode": 0,
+    }
     return vit, generic
 
 
@@ -206,8 +206,18 @@ def test_v1_hostile_names_round_trip(influxd, tmp_path):
     paths = {dict(tags).get("path") for m, tags, _, _ in points if m == "disk"}
     assert paths == {"C:/", "/mnt/we ird,=" + '"x"', "//srv/share", "/a" + BS + "b"}
     fields = {f for m, _, _, f in points if m.startswith("my.fun")}
-    assert {"a b", "c,d=e", 'q"uote', "back" + BS + "slash", "trail/", "time_", "nl x",
-            "_", "nested.x y", 'nested.z/"'} <= fields
+    assert {
+        "a b",
+        "c,d=e",
+        'q"uote',
+        "back" + BS + "slash",
+        "trail/",
+        "time_",
+        "nl x",
+        "_",
+        "nested.x y",
+        'nested.z/"',
+    } <= fields
 
 
 def test_v1_retention_policy_created_with_database(influxd, tmp_path):
@@ -239,8 +249,9 @@ def test_v1_missing_rp_created(influxd, tmp_path):
 def test_v1_type_conflict_is_dropped_not_spooled(influxd, tmp_path):
     influxd.query('CREATE DATABASE "conflict"')
     influxd.write("cpu,host=other count=1.5", db="conflict")  # count as float first
-    result = deliver({"url": influxd.url, "db": "conflict"}, vitals_ret("pi-05", time.time()),
-                     tmp_path)
+    result = deliver(
+        {"url": influxd.url, "db": "conflict"}, vitals_ret("pi-05", time.time()), tmp_path
+    )
     assert result.status == "dropped" and result.spooled == 0
     assert "rejected" in result.error and "line(s): HTTP 400" in result.error
     assert "field type conflict" in result.error
@@ -251,8 +262,11 @@ def test_failover_past_dead_and_silent_servers(influxd, tmp_path):
     with BlackholeServer() as hole:
         urls = [f"http://127.0.0.1:{refused_port()}", f"http://127.0.0.1:{hole.port}", influxd.url]
         started = time.monotonic()
-        result = deliver({"urls": urls, "db": "failover", "timeout": 0.5},
-                         vitals_ret("pi-06", time.time()), tmp_path)
+        result = deliver(
+            {"urls": urls, "db": "failover", "timeout": 0.5},
+            vitals_ret("pi-06", time.time()),
+            tmp_path,
+        )
         elapsed = time.monotonic() - started
     assert result.status == "sent" and result.destination == influxd.url, result.error
     assert elapsed < 3.0
@@ -281,14 +295,18 @@ def test_v1_auth(influxd_auth, tmp_path, caplog):
     assert no_creds.status == "spooled"
     assert no_creds.error.startswith(f"authentication failed for {ix.url}: HTTP 401")
 
-    wrong = deliver({**conf, "user": "vitals", "password": PASSWORD + "x"},
-                    vitals_ret("pi-07", now - 10), tmp_path)
+    wrong = deliver(
+        {**conf, "user": "vitals", "password": PASSWORD + "x"},
+        vitals_ret("pi-07", now - 10),
+        tmp_path,
+    )
     assert wrong.status == "spooled"
     assert wrong.error.startswith(f"authentication failed for {ix.url}: HTTP 401")
 
     # fixed config: the database is created, and the spooled points are replayed
-    right = deliver({**conf, "user": "vitals", "password": PASSWORD},
-                    vitals_ret("pi-07", now), tmp_path)
+    right = deliver(
+        {**conf, "user": "vitals", "password": PASSWORD}, vitals_ret("pi-07", now), tmp_path
+    )
     assert right.status == "sent", right.error
     assert right.replayed == no_creds.points + wrong.points
     times = {row["time"] for row in ix.points("cpu", "authdb")}
@@ -330,8 +348,14 @@ def vm_expected(expected):
 def test_v2_victoria_metrics_round_trip(vm, tmp_path):
     now = time.time()
     clock = lambda: now  # noqa: E731
-    conf = {"api": "v2", "url": vm.url, "org": "o", "bucket": "b", "token": "t0ken",
-            "tags": HOSTILE_TAGS}
+    conf = {
+        "api": "v2",
+        "url": vm.url,
+        "org": "o",
+        "bucket": "b",
+        "token": "t0ken",
+        "tags": HOSTILE_TAGS,
+    }
     expected = {}
     returns = (vitals_ret("pi-09", now),) + hostile_returns(now)
     for ret in returns:

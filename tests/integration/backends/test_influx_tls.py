@@ -3,17 +3,21 @@ and fails clearly (points spooled), succeeds with ``ca_bundle``; ``verify: false
 
 import pytest
 
+from daemons import BackendUnavailable, InfluxD
 from salt_ext.core import returner
 from salt_ext.core.influx import BACKEND
-from tests.support.backends import BackendUnavailable, InfluxD
-from tests.support.hostile import TS
-from tests.support.saltconfig import salt_funcs
-from tests.support.tls import self_signed_cert
+from support.hostile import TS
+from support.saltconfig import salt_funcs
+from support.tls import self_signed_cert
 
 pytestmark = pytest.mark.integration
 
-RET = {"id": "tls-minion", "fun": "vitals.current", "retcode": 0,
-       "return": {"ts": TS, "mem": {"total": 42, "percent": 4.2}}}
+RET = {
+    "id": "tls-minion",
+    "fun": "vitals.current",
+    "retcode": 0,
+    "return": {"ts": TS, "mem": {"total": 42, "percent": 4.2}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +32,11 @@ def influx_https(tmp_path_factory):
 
 
 def _send(daemon, tmp_path, **options):
-    opts = {"id": "tester", "cachedir": str(tmp_path),
-            "influxdb": {"url": daemon.url, "db": "tls", "timeout": 3, **options}}
+    opts = {
+        "id": "tester",
+        "cachedir": str(tmp_path),
+        "influxdb": {"url": daemon.url, "db": "tls", "timeout": 3, **options},
+    }
     return returner.send(BACKEND, RET, salt_funcs(opts), opts)
 
 

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import INFLUX_PASSWORD, MINION_IDS, WRONG_PASSWORD
-from tests.integration.test_outage import _receipts
+from support.stack import INFLUX_PASSWORD, MINION_IDS, WRONG_PASSWORD, wait_for_receipts
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +33,7 @@ def _row(influx, measurement, minion, ts, **tags):
 
 def test_pollpush_feeds_carbon_and_influxdb(salt_run_cli, salt_cli, influx, carbon):
     jid = salt_run_cli.run("vitals.pollpush", "returners=carbon,influxdb").data["jid"]
-    receipts = _receipts(salt_run_cli, jid, len(MINION_IDS))
+    receipts = wait_for_receipts(salt_run_cli, jid, len(MINION_IDS))
     for minion in MINION_IDS:
         receipt = receipts[minion]
         assert (receipt["carbon"], receipt["influxdb"]) == ("sent", "sent"), receipt
@@ -46,8 +45,9 @@ def test_pollpush_feeds_carbon_and_influxdb(salt_run_cli, salt_cli, influx, carb
         assert 0.0 <= core["percent"] <= 100.0
         root = _row(influx, "disk", minion, receipt["ts"], path="/")
         assert root["total"] == reported["disk"]["/"]["total"]
-        carbon.wait_for_points(f"vitals.{minion}.mem.total", 1, from_ts=receipt["ts"],
-                               until_ts=receipt["ts"])
+        carbon.wait_for_points(
+            f"vitals.{minion}.mem.total", 1, from_ts=receipt["ts"], until_ts=receipt["ts"]
+        )
     rps = influx.query("SHOW RETENTION POLICIES", db="vitals")["results"][0]["series"][0]
     assert any(row[1] == "720h0m0s" for row in rps["values"]), rps  # created: 30 d
 

@@ -6,19 +6,9 @@ import time
 
 import pytest
 
-from tests.integration.conftest import MINION_IDS
+from support.stack import MINION_IDS, wait_for_receipts
 
 pytestmark = pytest.mark.integration
-
-
-def _receipts(salt_run_cli, jid, expected, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = salt_run_cli.run("jobs.lookup_jid", jid).data or {}
-        if len(found) >= expected:
-            return found
-        time.sleep(1)
-    raise AssertionError(f"job {jid}: receipts from {sorted(found)} only")
 
 
 def test_outage_loses_nothing(salt_run_cli, salt_cli, salt_minions, carbon):
@@ -27,7 +17,7 @@ def test_outage_loses_nothing(salt_run_cli, salt_cli, salt_minions, carbon):
     try:
         for cycle in range(3):
             jid = salt_run_cli.run("vitals.pollpush").data["jid"]
-            for minion, receipt in _receipts(salt_run_cli, jid, len(MINION_IDS)).items():
+            for minion, receipt in wait_for_receipts(salt_run_cli, jid, len(MINION_IDS)).items():
                 assert receipt["carbon"].startswith("spooled"), receipt
                 outage.append((minion, receipt["ts"], receipt["points"]))
             if cycle == 1:  # a minion restart with a non-empty spool
@@ -37,7 +27,7 @@ def test_outage_loses_nothing(salt_run_cli, salt_cli, salt_minions, carbon):
     finally:
         carbon.start()
     jid = salt_run_cli.run("vitals.pollpush").data["jid"]
-    for receipt in _receipts(salt_run_cli, jid, len(MINION_IDS)).values():
+    for receipt in wait_for_receipts(salt_run_cli, jid, len(MINION_IDS)).values():
         assert receipt["carbon"] == "sent", receipt
     mem_total = salt_cli.run("vitals.current", "groups=mem", minion_tgt=MINION_IDS[0]).data
     lost = 0
@@ -45,10 +35,12 @@ def test_outage_loses_nothing(salt_run_cli, salt_cli, salt_minions, carbon):
         total = carbon.wait_for_points(f"vitals.{minion}.mem.total", 1, from_ts=ts, until_ts=ts)
         assert total == [(ts, float(mem_total["mem"]["total"]))]  # same machine, same RAM
         stored = sum(
-            1 for metric in carbon.metrics()
+            1
+            for metric in carbon.metrics()
             if metric.startswith(f"vitals.{minion}.") and carbon.fetch(metric, ts, ts)
         )
         lost += points - stored
-    print(f"\noutage: {len(outage)} pushes, {sum(p for *_, p in outage)} points spooled, "
-          f"{lost} lost")
+    print(
+        f"\noutage: {len(outage)} pushes, {sum(p for *_, p in outage)} points spooled, {lost} lost"
+    )
     assert lost == 0 and len(outage) == 3 * len(MINION_IDS)

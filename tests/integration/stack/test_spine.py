@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import MINION_IDS, SCHEDULE_PREFIX
+from support.stack import MINION_IDS, SCHEDULE_PREFIX
 
 pytestmark = pytest.mark.integration
 
@@ -101,8 +101,9 @@ def _jid_of(minion_dir):
 def test_plain_salt_return_path_and_generic_functions(salt_cli, carbon):
     minion = MINION_IDS[1]
     ret = salt_cli.run(
-        "vitals.current", minion_tgt=minion, **{"--return": "carbon",
-                                                "--return_kwargs": '{"prefix": "plain"}'}
+        "vitals.current",
+        minion_tgt=minion,
+        **{"--return": "carbon", "--return_kwargs": '{"prefix": "plain"}'},
     )
     assert ret.returncode == 0, ret
     carbon.wait_for_metric(_metric(minion, "mem", "total", prefix="plain"), timeout=30)
@@ -115,16 +116,23 @@ def test_plain_salt_return_path_and_generic_functions(salt_cli, carbon):
 
 def test_pickle_protocol_lands_too(salt_cli, carbon):
     minion = MINION_IDS[0]
-    receipt = _push(salt_cli, minion, ret_kwargs={"mode": "pickle", "port": carbon.pickle_port,
-                                                  "prefix": "pickled"})
+    receipt = _push(
+        salt_cli,
+        minion,
+        ret_kwargs={"mode": "pickle", "port": carbon.pickle_port, "prefix": "pickled"},
+    )
     assert receipt["carbon"] == "sent", receipt
-    reported_total = _value_at(carbon, _metric(minion, "mem", "total", prefix="pickled"), receipt["ts"])
+    reported_total = _value_at(
+        carbon, _metric(minion, "mem", "total", prefix="pickled"), receipt["ts"]
+    )
     assert reported_total == salt_cli.run("vitals.current", minion_tgt=minion).data["mem"]["total"]
 
 
 def test_master_schedule_fires_on_its_own(carbon):
     for minion in MINION_IDS:
-        carbon.wait_for_points(_metric(minion, "cpu", "percent", prefix=SCHEDULE_PREFIX), 2, timeout=60)
+        carbon.wait_for_points(
+            _metric(minion, "cpu", "percent", prefix=SCHEDULE_PREFIX), 2, timeout=60
+        )
 
 
 def test_cpu_percent_follows_a_busy_core(salt_cli):
@@ -132,8 +140,12 @@ def test_cpu_percent_follows_a_busy_core(salt_cli):
     core = os.cpu_count() - 1
     salt_cli.run("vitals.current", minion_tgt=minion)  # reference counters
     busy = subprocess.Popen(
-        [sys.executable, "-c", f"import os,time; os.sched_setaffinity(0,{{{core}}})\n"
-         "end=time.time()+6\nwhile time.time()<end: pass"]
+        [
+            sys.executable,
+            "-c",
+            f"import os,time; os.sched_setaffinity(0,{{{core}}})\n"
+            "end=time.time()+6\nwhile time.time()<end: pass",
+        ]
     )
     try:
         time.sleep(2)
@@ -160,9 +172,17 @@ def test_dead_carbon_never_hangs_the_job_and_nothing_is_lost(salt_cli, carbon):
     # replays the spooled points, which land with their collection time.
     after = _push(salt_cli, minion)
     assert after["carbon"] == "sent", after
-    carbon.wait_for_points(_metric(minion, "mem", "total"), 1, from_ts=int(receipt["ts"]),
-                           until_ts=int(receipt["ts"]), timeout=30)
-    assert salt_cli.run("vitals.spool", "carbon", minion_tgt=minion).data["carbon-default"]["points"] == 0
+    carbon.wait_for_points(
+        _metric(minion, "mem", "total"),
+        1,
+        from_ts=int(receipt["ts"]),
+        until_ts=int(receipt["ts"]),
+        timeout=30,
+    )
+    assert (
+        salt_cli.run("vitals.spool", "carbon", minion_tgt=minion).data["carbon-default"]["points"]
+        == 0
+    )
 
 
 class _blackholed_port:
@@ -193,8 +213,13 @@ def test_minion_side_schedule_with_returner(salt_cli, carbon):
     ``returner: carbon`` (as in examples/minion.d/vitals-schedule.conf)."""
     minion = MINION_IDS[1]
     ret = salt_cli.run(
-        "schedule.add", "vitals-local", function="vitals.current", seconds=2,
-        returner="carbon", return_kwargs='{"prefix": "minionsched"}', return_job=False,
+        "schedule.add",
+        "vitals-local",
+        function="vitals.current",
+        seconds=2,
+        returner="carbon",
+        return_kwargs='{"prefix": "minionsched"}',
+        return_job=False,
         minion_tgt=minion,
     )
     assert ret.returncode == 0, ret

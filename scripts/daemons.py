@@ -1,4 +1,7 @@
-"""Real metric backends and misbehaving servers for integration tests.
+"""Real metric backends on loopback, started and stopped by the project itself.
+
+One launcher module for the demo (``scripts/demo.py``), the tests and the benches: nothing
+here depends on pytest, and nothing else in the repository starts these daemons.
 
 Every daemon listens on ``127.0.0.1`` on free ports, keeps all of its state
 (configuration, data, log) under the directory it is given, and is stopped
@@ -14,8 +17,7 @@ Daemons (subprocesses):
 * :class:`InfluxD` -- InfluxDB 1.x ``influxd``, optionally with authentication.
 * :class:`VictoriaMetrics` -- single-node ``victoria-metrics``.
 
-Fault servers (threads of the test process): :class:`BlackholeServer`,
-:class:`SlowHTTPServer` and :func:`refused_port`.
+Misbehaving servers for the fault tests live in ``tests/support/faults.py``.
 
 A missing executable raises :class:`BackendUnavailable` from the constructor,
 so fixtures can turn it into ``pytest.skip(str(exc))``.
@@ -23,9 +25,9 @@ so fixtures can turn it into ``pytest.skip(str(exc))``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -33,11 +35,10 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Iterable, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 import requests
 
@@ -155,10 +156,8 @@ def _exit_status(pid: int) -> int | None:
 
 def _signal_group(pgid: int, signum: int) -> None:
     """Send ``signum`` to process group ``pgid``; ignore a vanished group."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # --------------------------------------------------------------------------
@@ -430,9 +429,7 @@ class CarbonCache(_Daemon):
         return [*self._script, f"--config={self.config_path}", "--debug", "start"]
 
     def _is_ready(self) -> bool:
-        return tcp_accepts(self.host, self.line_port) and tcp_accepts(
-            self.host, self.pickle_port
-        )
+        return tcp_accepts(self.host, self.line_port) and tcp_accepts(self.host, self.pickle_port)
 
     # -- whisper access -----------------------------------------------------
 
@@ -474,9 +471,7 @@ class CarbonCache(_Daemon):
             return []
         (begin, _end, step), values = result
         return [
-            (begin + i * step, float(value))
-            for i, value in enumerate(values)
-            if value is not None
+            (begin + i * step, float(value)) for i, value in enumerate(values) if value is not None
         ]
 
     def wait_for_metric(self, path: str, timeout: float = 20.0) -> Path:
@@ -548,11 +543,11 @@ reporting-enabled = false
 bind-address = "{self.host}:{self.rpc_port}"
 
 [meta]
-  dir = "{self.root / 'meta'}"
+  dir = "{self.root / "meta"}"
 
 [data]
-  dir = "{self.root / 'data'}"
-  wal-dir = "{self.root / 'wal'}"
+  dir = "{self.root / "data"}"
+  wal-dir = "{self.root / "wal"}"
   query-log-enabled = false
 
 [monitor]
@@ -576,7 +571,9 @@ bind-address = "{self.host}:{self.rpc_port}"
         if self.tls is None:
             return ""
         cert, key = self.tls
-        return f'  https-enabled = true\n  https-certificate = "{cert}"\n  https-private-key = "{key}"'
+        return (
+            f'  https-enabled = true\n  https-certificate = "{cert}"\n  https-private-key = "{key}"'
+        )
 
     def _command(self) -> list[str]:
         return [self._binary, "run", "-config", str(self.config_path)]
@@ -614,9 +611,7 @@ bind-address = "{self.host}:{self.rpc_port}"
             params["db"] = db
         if epoch is not None:
             params["epoch"] = epoch
-        response = self._http.post(
-            self.url + "/query", data=params, auth=credentials, timeout=10
-        )
+        response = self._http.post(self.url + "/query", data=params, auth=credentials, timeout=10)
         try:
             body: dict[str, Any] = response.json()
         except ValueError:
@@ -640,7 +635,10 @@ bind-address = "{self.host}:{self.rpc_port}"
         if rp is not None:
             params["rp"] = rp
         response = self._http.post(
-            self.url + "/write", params=params, data=body.encode(), auth=self.credentials,
+            self.url + "/write",
+            params=params,
+            data=body.encode(),
+            auth=self.credentials,
             timeout=10,
         )
         if response.status_code != 204:
@@ -766,167 +764,3 @@ class VictoriaMetrics(_HTTPDaemon):
             return series if sum(len(s["values"]) for s in series) >= min_samples else None
 
         return poll(probe, timeout, f"series {match}", interval=0.2)
-
-
-# --------------------------------------------------------------------------
-# Misbehaving servers (threads of the test process)
-# --------------------------------------------------------------------------
-
-_S = TypeVar("_S", bound="_FaultServer")
-
-
-class _FaultServer:
-    """Lifecycle of an in-process server thread bound to 127.0.0.1.
-
-    The port is bound in the constructor; :meth:`start` runs the thread and
-    :meth:`stop` (idempotent) ends it and closes every socket.
-    """
-
-    host: ClassVar[str] = LOCALHOST
-    port: int
-
-    def __init__(self) -> None:
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _serve(self) -> None:
-        raise NotImplementedError
-
-    def _close(self) -> None:
-        raise NotImplementedError
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return (self.host, self.port)
-
-    def start(self: _S) -> _S:
-        """Start serving in a daemon thread."""
-        self._thread = threading.Thread(
-            target=self._serve, name=type(self).__name__, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the thread and close all sockets."""
-        self._stopping.set()
-        self._close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self: _S) -> _S:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class BlackholeServer(_FaultServer):
-    """Accepts TCP connections and never reads from nor writes to them.
-
-    The listening socket has a tiny ``SO_RCVBUF`` (inherited by accepted
-    sockets), so a client's send buffer fills after a few hundred KB and
-    ``sendall`` blocks / times out.
-    """
-
-    def __init__(self, rcvbuf: int = 4096) -> None:
-        super().__init__()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self._listener.bind((self.host, 0))
-        self._listener.listen(64)
-        self.port = int(self._listener.getsockname()[1])
-        self._connections: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    @property
-    def accepted(self) -> int:
-        """Number of connections accepted so far."""
-        with self._lock:
-            return len(self._connections)
-
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                readable, _, _ = select.select([self._listener], [], [], 0.1)
-                if readable:
-                    conn, _ = self._listener.accept()
-                    with self._lock:
-                        self._connections.append(conn)
-            except (OSError, ValueError):  # listener closed by stop()
-                return
-
-    def _close(self) -> None:
-        self._listener.close()
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request received by :class:`SlowHTTPServer`."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class SlowHTTPServer(_FaultServer):
-    """HTTP server that reads each request, waits ``delay`` s, then answers ``status``.
-
-    Requests are recorded in :attr:`requests` once they have been read
-    (before the delay).  :meth:`stop` cuts pending delays short.
-    """
-
-    def __init__(self, delay: float, status: int = 204) -> None:
-        super().__init__()
-        self.delay = delay
-        self.status = status
-        self.requests: list[RecordedRequest] = []
-        self._httpd = ThreadingHTTPServer((self.host, 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        self.port = int(self._httpd.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                server.requests.append(
-                    RecordedRequest(self.command, self.path, dict(self.headers), body)
-                )
-                if server._stopping.wait(server.delay):
-                    return
-                self.send_response(server.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST = do_PUT = do_HEAD = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        return Handler
-
-    def _serve(self) -> None:
-        self._httpd.serve_forever(poll_interval=0.1)
-
-    def _close(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-        self._httpd.server_close()

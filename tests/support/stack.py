@@ -1,0 +1,21 @@
+"""Names shared by the Salt-stack integration tests and their fixtures (not a test module)."""
+
+import time
+
+MINION_IDS = ("vitals-minion-1", "vitals-minion-2")
+SCHEDULE_PREFIX = "scheduled"
+INFLUX_USER = "vitals"
+INFLUX_PASSWORD = "pw-Zq7-never-in-logs"
+WRONG_PASSWORD = "pw-wrong-Xk2-never-in-logs"
+
+
+def wait_for_receipts(salt_run_cli, jid, expected, timeout=60):
+    """Wait until ``expected`` minions have returned for ``jid``; return their returns."""
+    deadline = time.monotonic() + timeout
+    found = {}
+    while time.monotonic() < deadline:
+        found = salt_run_cli.run("jobs.lookup_jid", jid).data or {}
+        if len(found) >= expected:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"job {jid}: receipts from {sorted(found)} only")
