@@ -16,6 +16,10 @@ Daemons (subprocesses):
 * :class:`CarbonCache` -- ``carbon-cache.py`` from PyPI ``carbon`` (whisper files).
 * :class:`InfluxD` -- InfluxDB 1.x ``influxd``, optionally with authentication.
 * :class:`VictoriaMetrics` -- single-node ``victoria-metrics``.
+* :class:`SaltMaster`, :class:`SaltMinion` -- Salt daemons from this venv (the demo's; the
+  tests use pytest-salt-factories).
+
+:func:`stop_all` stops several at once (one grace period, strays included).
 
 Misbehaving servers for the fault tests live in ``tests/support/faults.py``.
 
@@ -40,7 +44,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, ClassVar, TypeVar
 
+import psutil
 import requests
+import yaml
 
 try:
     import whisper
@@ -263,21 +269,17 @@ class _Daemon:
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL it after :attr:`stop_timeout`.
 
-        Idempotent.  Any process left in the group is killed as well.
+        Idempotent.  Any process left in the group, or forked from it, is killed as well.
         """
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            _signal_group(proc.pid, signal.SIGTERM)
-            deadline = time.monotonic() + self.stop_timeout
-            while _exit_status(proc.pid) is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            # The leader is a zombie (or still alive) here, so its pid -- the
-            # group id -- cannot have been reused: kill whatever is left.
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_all([self], self.stop_timeout)
+
+    def check_alive(self) -> None:
+        """Raise :class:`BackendError` (with the log's tail) if the daemon has exited."""
+        status = _exit_status(self._proc.pid) if self._proc is not None else -1
+        if status is not None:
+            raise BackendError(
+                f"{self.name} exited with status {status}; log {self.log_path}:\n{self.log_tail()}"
+            )
 
     def log_tail(self, lines: int = 40) -> str:
         """Last ``lines`` lines of the daemon's log file."""
@@ -300,6 +302,48 @@ class _Daemon:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} root={str(self.root)!r} pid={self.pid}>"
+
+
+def stop_all(daemons: Iterable[_Daemon], grace: float = 10.0) -> None:
+    """Stop several daemons at once: SIGTERM every process group, SIGKILL what is left after
+    ``grace`` seconds, including descendants that left their group (a salt-minion's job
+    processes). Stopping them together costs one grace period, not one per daemon."""
+    running = [d for d in daemons if d._proc is not None]
+    procs = {d: d._proc for d in running}
+    for d in running:
+        d._proc = None
+    family = {d: _descendants(p.pid) for d, p in procs.items()}
+    for p in procs.values():
+        _signal_group(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(
+        _exit_status(p.pid) is None or _alive(family[d]) for d, p in procs.items()
+    ):
+        time.sleep(0.05)
+    for d, p in procs.items():
+        # The leader is a zombie (or still alive) here, so its pid -- the group id -- cannot
+        # have been reused: kill whatever is left of the group, then strays by identity.
+        _signal_group(p.pid, signal.SIGKILL)
+        for child in _alive(family[d]):
+            with contextlib.suppress(psutil.Error):
+                child.kill()  # psutil checks the create time: never a recycled pid
+        p.wait()
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+    return out
 
 
 class _HTTPDaemon(_Daemon):
@@ -326,6 +370,92 @@ class _HTTPDaemon(_Daemon):
     def stop(self) -> None:
         super().stop()
         self._http.close()
+
+
+class _SaltDaemon(_Daemon):
+    """A salt-master or salt-minion from this interpreter's venv, every path under ``root``.
+
+    ``config`` is merged over the paths and written to ``<root>/<name>``; ``extra`` files
+    (``{"master.d/vitals.conf": text}``) are written beside it.
+    """
+
+    stop_timeout: ClassVar[float] = 12.0  # salt-minion sleeps 5 s on SIGTERM before it stops
+    start_timeout: ClassVar[float] = 60.0
+
+    def __init__(self, root: Path, config: dict[str, Any], extra: dict[str, str] | None = None):
+        super().__init__(root)
+        self.config = {
+            "root_dir": str(self.root),
+            "pki_dir": str(self.root / "pki"),
+            "cachedir": str(self.root / "cache"),
+            "sock_dir": str(self.root / "run"),
+            "pidfile": str(self.root / "run" / f"{self.name}.pid"),
+            "log_file": str(self.root / f"{self.name.split('-')[-1]}.log"),
+            "log_level_logfile": "info",
+            **config,
+        }
+        self.extra = extra or {}
+
+    def _write_config(self) -> None:
+        name = self.name.split("-")[-1]
+        (self.root / name).write_text(
+            f"# {self.name} for salt-vitals (scripts/daemons.py)\n"
+            + yaml.safe_dump(self.config, default_flow_style=False, sort_keys=False)
+        )
+        for rel, text in self.extra.items():
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / rel).write_text(text)
+
+    def _command(self) -> list[str]:
+        exe = _require_executable(self.name, prefer_dir=Path(sys.executable).parent)
+        return [exe, "-c", str(self.root), "-l", "warning"]
+
+
+class SaltMaster(_SaltDaemon):
+    """A salt-master on loopback; ready when its publish and return ports accept."""
+
+    name: ClassVar[str] = "salt-master"
+
+    def __init__(self, root: Path, config: dict[str, Any], extra: dict[str, str] | None = None):
+        self.publish_port = free_port()
+        self.ret_port = free_port()
+        config = {
+            "interface": LOCALHOST,
+            "publish_port": self.publish_port,
+            "ret_port": self.ret_port,
+            "auto_accept": True,
+            "worker_threads": 3,
+            "enable_gpu_grains": False,
+            **config,
+        }
+        super().__init__(root, config, extra)
+        self.config.setdefault("key_logfile", str(self.root / "key.log"))
+
+    def _is_ready(self) -> bool:
+        return tcp_accepts(self.host, self.ret_port) and tcp_accepts(self.host, self.publish_port)
+
+
+class SaltMinion(_SaltDaemon):
+    """A salt-minion of ``master``; "ready" once spawned (wait for ``test.ping`` yourself)."""
+
+    name: ClassVar[str] = "salt-minion"
+
+    def __init__(self, root: Path, master: SaltMaster, minion_id: str, config: dict[str, Any]):
+        config = {
+            "id": minion_id,
+            "master": LOCALHOST,
+            "master_port": master.ret_port,
+            "publish_port": master.publish_port,
+            "acceptance_wait_time": 1,
+            "random_reauth_delay": 0,
+            "enable_fqdns_grains": False,  # reverse DNS of every address: slow start-up
+            **config,
+        }
+        super().__init__(root, config)
+        self.minion_id = minion_id
+
+    def _is_ready(self) -> bool:
+        return True
 
 
 class CarbonCache(_Daemon):

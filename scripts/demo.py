@@ -23,7 +23,6 @@ also counts what landed in InfluxDB per node.
 """
 
 import argparse
-import contextlib
 import getpass
 import json
 import os
@@ -41,7 +40,16 @@ import yaml
 
 # the same launchers the integration tests use (real carbon-cache and influxd on loopback);
 # scripts/ is sys.path[0] when this file runs
-from daemons import BackendUnavailable, CarbonCache, InfluxD, free_port, poll, tcp_accepts
+from daemons import (
+    BackendError,
+    BackendUnavailable,
+    CarbonCache,
+    InfluxD,
+    SaltMaster,
+    SaltMinion,
+    poll,
+    stop_all,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +60,6 @@ EXAMPLE_MASTER_CONF = ROOT / "examples" / "master.d" / "vitals.conf"
 HOST = "127.0.0.1"
 PREFIX = "vitals"  # the carbon returner's default prefix
 SCHEDULE_SECONDS = 5
-STOP_GRACE = 12.0  # salt-minion sleeps 5 s on SIGTERM before it stops its processes
 JOB_NAME = "vitals-pollpush"
 FIRED = re.compile(r"Running scheduled job: (\S+).* with jid (\d+)")
 
@@ -70,111 +77,6 @@ class DemoError(RuntimeError):
 # --------------------------------------------------------------------------------------------
 # processes
 # --------------------------------------------------------------------------------------------
-
-
-def log_tail(path, lines=25):
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-class Daemon:
-    """One daemon in its own session / process group, output to ``<log>``."""
-
-    def __init__(self, name, argv, log, env=None, cwd=None, stage=0):
-        self.name, self.argv, self.log, self.env, self.cwd = name, argv, Path(log), env, cwd
-        self.stage = stage  # stop_all stops the highest stage first
-        self.proc = None
-
-    def start(self):
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,
-            )
-        return self
-
-    def exited(self):
-        """Exit status if the leader has exited (without reaping it, so its pid -- the
-        process group id -- cannot be reused before we have signalled the group)."""
-        try:
-            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return -1
-        if info is None:
-            return None
-        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-
-    def check_alive(self):
-        status = self.exited()
-        if status is not None:
-            raise DemoError(
-                f"{self.name} exited with status {status}; last lines of {self.log}:\n"
-                + log_tail(self.log)
-            )
-
-    def descendants(self):
-        try:
-            return psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.Error:
-            return []
-
-
-def stop_all(daemons, grace=STOP_GRACE):
-    """Stop the daemons, the last started first (minions, then the master, then carbon)."""
-    running = [d for d in daemons if d.proc is not None]
-    if not running:
-        return
-    say(f"stopping {len(running)} processes (SIGTERM, SIGKILL after {grace:g}s)")
-    for stage in sorted({d.stage for d in running}, reverse=True):
-        _stop_group([d for d in running if d.stage == stage], grace)
-
-
-def _stop_group(daemons, grace):
-    """SIGTERM every daemon's process group, SIGKILL what is left after ``grace`` seconds."""
-    # Remember every descendant first: one that left the process group still gets killed.
-    began = time.monotonic()
-    family = {d.name: d.descendants() for d in daemons}
-    for d in daemons:
-        _killpg(d.proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(
-        d.exited() is None or _alive(family[d.name]) for d in daemons
-    ):
-        time.sleep(0.1)
-    for d in daemons:
-        forced = d.exited() is None or _alive(family[d.name])
-        _killpg(d.proc.pid, signal.SIGKILL)  # the leader is unreaped: the group id is ours
-        for child in _alive(family[d.name]):
-            with contextlib.suppress(psutil.Error):
-                child.kill()  # psutil checks the create time: never a recycled pid
-        d.proc.wait()
-        if forced:
-            say(f"  {d.name}: killed with SIGKILL")
-        d.proc = None
-    say(f"  stopped {', '.join(d.name for d in daemons)} ({time.monotonic() - began:.1f}s)")
-
-
-def _killpg(pgid, signum):
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _alive(procs):
-    out = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p)
-        except psutil.Error:
-            pass
-    return out
 
 
 def leftover_demo_processes():
@@ -201,7 +103,7 @@ def salt_cli(master_dir, *args, timeout=30):
     try:
         out, _err = proc.communicate(timeout=timeout)
     except BaseException:
-        _killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
     return out.decode(errors="replace")
@@ -237,18 +139,6 @@ def influx_counts(influxd, ids):
     return out
 
 
-def node_paths(node_dir, daemon):
-    return {
-        "root_dir": str(node_dir),
-        "pki_dir": str(node_dir / "pki"),
-        "cachedir": str(node_dir / "cache"),
-        "sock_dir": str(node_dir / "run"),
-        "pidfile": str(node_dir / "run" / f"{daemon}.pid"),
-        "log_file": str(node_dir / f"{daemon}.log"),
-        "log_level_logfile": "info",
-    }
-
-
 def vitals_master_block(returners="carbon"):
     """The README's master block (examples/master.d/vitals.conf) adapted to the demo."""
     if EXAMPLE_MASTER_CONF.is_file():
@@ -272,54 +162,27 @@ def vitals_master_block(returners="carbon"):
     return block, header
 
 
-def master_daemon(ports, user, returners):
-    node_dir = DEMO / "master"
-    conf = dict(node_paths(node_dir, "master"))
-    conf.update(
-        {
-            "user": user,
-            "interface": HOST,
-            "publish_port": ports["publish"],
-            "ret_port": ports["ret"],
-            "auto_accept": True,
-            "worker_threads": 3,
-            "key_logfile": str(node_dir / "key.log"),
-            "file_roots": {"base": [str(node_dir / "srv" / "salt")]},
-            "pillar_roots": {"base": [str(node_dir / "srv" / "pillar")]},
-            "enable_gpu_grains": False,
-        }
-    )
-    (node_dir / "srv" / "salt").mkdir(parents=True)
-    (node_dir / "srv" / "pillar").mkdir(parents=True)
-    write_yaml(node_dir / "master", conf, "# salt-vitals demo master (scripts/demo.py)\n")
+def salt_master(user, returners):
     block, header = vitals_master_block(returners)
-    write_yaml(node_dir / "master.d" / "vitals.conf", block, header)
-    argv = [str(BIN / "salt-master"), "-c", str(node_dir), "-l", "warning"]
-    return Daemon("salt-master", argv, node_dir / "stdout.log", stage=1), node_dir
+    root = DEMO / "master"
+    config = {
+        "user": user,
+        "file_roots": {"base": [str(root / "srv" / "salt")]},
+        "pillar_roots": {"base": [str(root / "srv" / "pillar")]},
+    }
+    vitals_conf = header + yaml.safe_dump(block, default_flow_style=False, sort_keys=False)
+    return SaltMaster(root, config, extra={"master.d/vitals.conf": vitals_conf})
 
 
-def minion_daemon(minion_id, ports, user, influx=False):
-    node_dir = DEMO / minion_id
-    conf = dict(node_paths(node_dir, "minion"))
-    conf.update(
-        {
-            "id": minion_id,
-            "user": user,
-            "master": HOST,
-            "master_port": ports["ret"],
-            "publish_port": ports["publish"],
-            "acceptance_wait_time": 1,
-            "random_reauth_delay": 0,
-            "enable_fqdns_grains": False,  # reverse DNS of every address: slow start-up
-            "file_client": "remote",
-            "carbon": {"host": HOST, "port": ports["line"], "timeout": 2},
-        }
-    )
-    if influx:
-        conf["influxdb"] = {"url": ports["influx_url"], "db": "salt", "timeout": 2}
-    write_yaml(node_dir / "minion", conf, f"# salt-vitals demo minion {minion_id}\n")
-    argv = [str(BIN / "salt-minion"), "-c", str(node_dir), "-l", "warning"]
-    return Daemon(minion_id, argv, node_dir / "stdout.log", stage=2)
+def salt_minion(minion_id, master, user, carbon, influxd=None):
+    config = {
+        "user": user,
+        "file_client": "remote",
+        "carbon": {"host": HOST, "port": carbon.line_port, "timeout": 2},
+    }
+    if influxd is not None:
+        config["influxdb"] = {"url": influxd.url, "db": "salt", "timeout": 2}
+    return SaltMinion(DEMO / minion_id, master, minion_id, config)
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,7 +200,7 @@ def wait_until(what, probe, timeout, daemons, interval=0.2):
 
     try:
         return poll(alive_and_probe, timeout, what, interval)
-    except TimeoutError as exc:
+    except (TimeoutError, BackendError) as exc:
         raise DemoError(str(exc)) from None
 
 
@@ -555,7 +418,19 @@ def _terminate(signum, _frame):
     raise SystemExit(128 + signum)
 
 
-def run(args, daemons, backends):
+def run(args, stages):
+    """Start the backends and Salt, wait for the schedule, report; ``stages`` collects what
+    was started (stopped by :func:`main` whatever happens)."""
+    fresh_demo_dir()
+    ids = [f"demo-pi-{i}" for i in range(1, args.minions + 1)]
+    returners = "carbon,influxdb" if args.influxdb else "carbon"
+    carbon, influxd = start_backends(args.influxdb, stages)
+    master = start_salt(ids, returners, carbon, influxd, stages)
+    seen = wait_for_schedule(master, args.cycles, stages)
+    return report(ids, master, carbon, influxd, seen)
+
+
+def fresh_demo_dir():
     leftovers = leftover_demo_processes()
     if leftovers:
         pids = " ".join(str(p.pid) for p in leftovers)
@@ -565,63 +440,71 @@ def run(args, daemons, backends):
         )
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir(parents=True)
-    user = getpass.getuser()
-    ids = [f"demo-pi-{i}" for i in range(1, args.minions + 1)]
-    ports = {k: free_port() for k in ("publish", "ret")}
-    returners = "carbon,influxdb" if args.influxdb else "carbon"
-    if args.influxdb:
+
+
+def start_backends(with_influxdb, stages):
+    backends = []
+    stages.append(backends)  # stopped last
+    influxd = None
+    if with_influxdb:
         try:
             influxd = InfluxD(DEMO / "influxd")
         except BackendUnavailable as exc:
             raise DemoError(f"--influxdb: {exc} (Debian package influxdb)") from None
         backends.append(influxd.start())
-        ports["influx_url"] = influxd.url
         say(f"started influxd ({influxd.url}, database salt)")
-
     carbon = CarbonCache(DEMO / "carbon")
     backends.append(carbon.start())
-    ports["line"] = carbon.line_port
-    whisper_dir = carbon.whisper_dir
     say(
         f"started carbon-cache (line receiver {HOST}:{carbon.line_port}, "
         f"retentions {carbon.RETENTIONS})"
     )
+    return carbon, influxd
 
-    master, master_dir = master_daemon(ports, user, returners)
+
+def start_salt(ids, returners, carbon, influxd, stages):
+    user = getpass.getuser()
+    master = salt_master(user, returners)
+    stages.append([master])
     say(
-        f"starting salt-master (publish {ports['publish']}, ret {ports['ret']}; "
+        f"starting salt-master (publish {master.publish_port}, ret {master.ret_port}; "
         f"schedule: {JOB_NAME} every {SCHEDULE_SECONDS}s, tgt 'demo-*', returners {returners})"
     )
-    daemons.append(master.start())
-    wait_until(
-        "salt-master's ports",
-        lambda: tcp_accepts(HOST, ports["ret"]) and tcp_accepts(HOST, ports["publish"]),
-        60,
-        [master],
-    )
-
+    try:
+        master.start()
+    except BackendError as exc:
+        raise DemoError(str(exc)) from None
+    minions = [salt_minion(m, master, user, carbon, influxd) for m in ids]
+    stages.append(minions)  # stopped first
     say(f"starting {len(ids)} salt-minions: {', '.join(ids)}")
-    for minion_id in ids:
-        daemons.append(minion_daemon(minion_id, ports, user, args.influxdb).start())
-    wait_for_minions(master_dir, ids, daemons)
+    for minion in minions:
+        minion.start()
+    wait_for_minions(master.root, ids, [master, *minions])
+    return master
 
-    master_log = master_dir / "master.log"
+
+def wait_for_schedule(master, cycles, daemons_of_stages):
+    daemons = [d for stage in daemons_of_stages for d in stage]
+    master_log = master.root / "master.log"
     offset = master_log.stat().st_size if master_log.exists() else 0
     say(
-        f"all minions up; waiting for {args.cycles} runs of the master schedule "
-        f"(~{args.cycles * SCHEDULE_SECONDS}s)"
+        f"all minions up; waiting for {cycles} runs of the master schedule "
+        f"(~{cycles * SCHEDULE_SECONDS}s)"
     )
     seen = []
 
     def fired_enough():
         for jid in schedule_firings(master_log, offset)[len(seen) :]:
             seen.append(jid)
-            say(f"  schedule fired {JOB_NAME} ({len(seen)}/{args.cycles}), runner jid {jid}")
-        return len(seen) >= args.cycles
+            say(f"  schedule fired {JOB_NAME} ({len(seen)}/{cycles}), runner jid {jid}")
+        return len(seen) >= cycles
 
-    wait_until(
-        f"{args.cycles} schedule runs", fired_enough, args.cycles * SCHEDULE_SECONDS + 30, daemons
-    )
+    wait_until(f"{cycles} schedule runs", fired_enough, cycles * SCHEDULE_SECONDS + 30, daemons)
+    return seen
+
+
+def report(ids, master, carbon, influxd, seen):
+    whisper_dir = carbon.whisper_dir
     last_fire = time.time()
 
     # The last run's points: a collection stamped at or after that firing, on every node.
@@ -629,12 +512,11 @@ def run(args, daemons, backends):
         return all((node_report(whisper_dir, n)["last_ts"] or 0) >= int(last_fire) - 2 for n in ids)
 
     try:
-        wait_until("the last run's points in whisper", landed, 10, daemons, interval=0.5)
-    except DemoError as exc:
+        poll(landed, 10, "the last run's points in whisper", 0.5)
+    except TimeoutError as exc:
         say(f"  warning: {exc}")
-
     reports = {n: node_report(whisper_dir, n) for n in ids}
-    jid, receipts = last_receipts(master_dir)
+    jid, receipts = last_receipts(master.root)
     for n in ids:
         reports[n]["receipt"] = receipts.get(n)
     print_table(reports)
@@ -653,12 +535,14 @@ def run(args, daemons, backends):
         "points per metric: "
         + (", ".join(f"{c} points x {k} metrics" for c, k in spread.items()) or "none")
     )
-    total_runs = len(schedule_firings(master_log, 0))
+    master_log = master.root / "master.log"
     print(
         f"master schedule runs of {JOB_NAME}: {len(seen)} after all minions answered, "
-        f'{total_runs} since the master started ("Running scheduled job" in {master_log})'
+        f"{len(schedule_firings(master_log, 0))} since the master started "
+        f'("Running scheduled job" in {master_log})'
     )
-    if args.influxdb:
+    status = 0
+    if influxd is not None:
         counts = influx_counts(influxd, ids)
         print(
             "InfluxDB (database salt), cpu rows per node: "
@@ -666,14 +550,13 @@ def run(args, daemons, backends):
         )
         if any(not isinstance(c, int) or c == 0 for c in counts.values()):
             say("no InfluxDB data from some node")
-            return 1
+            status = 1
     print()
-    empty = [n for n, r in reports.items() if r["metrics"] == 0]
-    if empty:
-        for n in empty:
+    for n, r in reports.items():
+        if r["metrics"] == 0:
             say(f"no data from {n}; its log: {DEMO / n / 'minion.log'}")
-        return 1
-    return 0
+            status = 1
+    return status
 
 
 def main(argv=None):
@@ -683,10 +566,10 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _terminate)
-    daemons, backends = [], []
+    stages = []  # lists of daemons, in start order; stopped last stage first
     status = 1
     try:
-        status = run(args, daemons, backends)
+        status = run(args, stages)
     except DemoError as exc:
         say(f"error: {exc}")
     except KeyboardInterrupt:
@@ -698,10 +581,7 @@ def main(argv=None):
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # let the clean-up finish
-        stop_all(daemons)
-        for backend in reversed(backends):
-            backend.stop()
-            say(f"  stopped {backend.name}")
+        stop_stages(stages)
         if not args.keep:
             shutil.rmtree(DEMO, ignore_errors=True)
             say(f"removed {DEMO}")
@@ -709,6 +589,15 @@ def main(argv=None):
             say(f"data, configs and logs kept in {DEMO}")
     say("done" if status == 0 else f"failed (exit {status})")
     return status
+
+
+def stop_stages(stages):
+    for stage in reversed(stages):
+        if stage:
+            began = time.monotonic()
+            stop_all(stage, grace=max(d.stop_timeout for d in stage))
+            names = ", ".join(getattr(d, "minion_id", d.name) for d in stage)
+            say(f"  stopped {names} ({time.monotonic() - began:.1f}s)")
 
 
 if __name__ == "__main__":
