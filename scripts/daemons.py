@@ -171,9 +171,31 @@ def _signal_group(pgid: int, signum: int) -> None:
 # --------------------------------------------------------------------------
 
 _D = TypeVar("_D", bound="_Daemon")
+_W = TypeVar("_W", bound="StartStop")
 
 
-class _Daemon:
+class StartStop:
+    """``with thing:`` starts it and always stops it (daemons here, fault servers in tests)."""
+
+    def start(self: _W) -> _W:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _W) -> _W:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Daemon(StartStop):
     """Start / readiness wait / stop of one daemon in its own process group.
 
     Subclasses implement :meth:`_command` and :meth:`_is_ready` and may
@@ -288,17 +310,6 @@ class _Daemon:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self: _D) -> _D:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} root={str(self.root)!r} pid={self.pid}>"

@@ -8,10 +8,9 @@ import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-from daemons import LOCALHOST
+from daemons import LOCALHOST, StartStop
 
 # --------------------------------------------------------------------------
 # Misbehaving servers (threads of the test process)
@@ -20,7 +19,7 @@ from daemons import LOCALHOST
 _S = TypeVar("_S", bound="_FaultServer")
 
 
-class _FaultServer:
+class _FaultServer(StartStop):
     """Lifecycle of an in-process server thread bound to 127.0.0.1.
 
     The port is bound in the constructor; :meth:`start` runs the thread and
@@ -57,17 +56,6 @@ class _FaultServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-
-    def __enter__(self: _S) -> _S:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class BlackholeServer(_FaultServer):
