@@ -1,6 +1,6 @@
 """How long one returner call takes against backends that misbehave, relative to ``timeout``.
 
-Each case runs the real returner core (``salt_ext.core.returner.send``: options, serializer,
+Each case runs the real returner core (``backend.deliver_return``: options, serializer,
 transport, spool) against a real loopback peer: a refused port, a listener whose backlog is
 full (connect hangs, like a host that drops packets), a server that accepts and never reads
 (with a payload larger than the socket buffers), and an HTTP server that answers after 30 s.
@@ -15,9 +15,9 @@ import time
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
 from daemons import refused_port
-from salt_ext.core import returner
+from salt_ext.core.backend import deliver_return
 from salt_ext.core.carbon import BACKEND as CARBON
-from salt_ext.core.influx import BACKEND as INFLUX
+from salt_ext.core.influxdb import BACKEND as INFLUX
 from support.faults import BlackholeServer, SlowHTTPServer
 from support.saltconfig import salt_funcs
 
@@ -62,7 +62,7 @@ def worst(backend, ret, section, cachedir):
     durations = []
     for _ in range(RUNS):
         start = time.monotonic()
-        result = returner.send(backend, ret, salt_funcs(opts), opts)
+        result = deliver_return(backend, ret, salt_funcs(opts), opts)
         durations.append(time.monotonic() - start)
         assert result.status == "spooled", result
     return max(durations)

@@ -18,8 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
-from salt_ext.core import influx
-from salt_ext.core import returner as core
+from salt_ext.core import backend as core
+from salt_ext.core import line_protocol
+from salt_ext.core.influxdb import BACKEND as INFLUXDB
 from salt_ext.core.samples import from_vitals_dict
 from support.saltconfig import salt_funcs
 from support.vitals import vitals_return
@@ -27,17 +28,17 @@ from support.vitals import vitals_return
 
 def _caches():
     return [
-        influx.escape_measurement,
-        influx.escape_tag_key,
-        influx.escape_tag_value,
-        influx.escape_field_key,
-        influx._field_key,
+        line_protocol.escape_measurement,
+        line_protocol.escape_tag_key,
+        line_protocol.escape_tag_value,
+        line_protocol.escape_field_key,
+        line_protocol._field_key,
     ]
 
 
 def bench_serializer(seconds):
     samples = from_vitals_dict(vitals_return(time.time()))
-    payload = influx.serialize(samples, "pi-01.example.com", tags={"role": "web"})
+    payload = line_protocol.serialize(samples, "pi-01.example.com", tags={"role": "web"})
     lines = payload.count(b"\n")
     results = {}
     for mode in ("warm", "cold"):
@@ -46,7 +47,7 @@ def bench_serializer(seconds):
             if mode == "cold":
                 for cache in _caches():
                     cache.cache_clear()
-            influx.serialize(samples, "pi-01.example.com", tags={"role": "web"})
+            line_protocol.serialize(samples, "pi-01.example.com", tags={"role": "web"})
             count += 1
             elapsed = time.perf_counter() - started
             if elapsed >= seconds:
@@ -97,7 +98,7 @@ def bench_requests(returns=20):
                     "retcode": 0,
                     "return": vitals_return(time.time() + i),
                 }
-                result = core.send(influx.BACKEND, ret, config, {"cachedir": cachedir})
+                result = core.deliver_return(INFLUXDB, ret, config, {"cachedir": cachedir})
                 assert result.status == "sent", result.error
                 per_return.append(len(httpd.requests) - before)
     finally:

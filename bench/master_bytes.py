@@ -16,7 +16,7 @@ import tempfile
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import salt.payload
 
-from salt_ext.core.collect import collect_window
+from salt_ext.core.collect import collect_window, validate_options
 from salt_ext.core.samples import Sample, to_vitals_dict
 
 
@@ -66,7 +66,7 @@ def big_node(ts):
 def main():
     size = lambda data: len(salt.payload.dumps(data))  # noqa: E731
     with tempfile.TemporaryDirectory() as state_dir:
-        ts, here = collect_window({}, state_dir)
+        ts, here = collect_window(validate_options(None), state_dir)
     receipt = {"ts": int(ts), "points": len(here), "carbon": "sent"}
     push = size(load("vitals.push", receipt, []))
     print(f"{'node':<26}{'points':>8}{'full return':>14}{'push receipt':>15}{'ratio':>9}")

@@ -18,9 +18,10 @@ import time
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
 from salt_ext.core import graphite
-from salt_ext.core.collect import collect_window
-from salt_ext.core.delivery import Delivery, TcpTransport
+from salt_ext.core.collect import collect_window, validate_options
+from salt_ext.core.delivery import Delivery
 from salt_ext.core.spool import Spool
+from salt_ext.core.tcp import TcpTransport
 
 ROUNDS = 400
 
@@ -54,7 +55,7 @@ def median_job_seconds(delivery, payload, points):
 def main():
     port = sink()
     with tempfile.TemporaryDirectory() as tmp:
-        _ts, samples = collect_window({}, os.path.join(tmp, "state"))
+        _ts, samples = collect_window(validate_options(None), os.path.join(tmp, "state"))
         payload = graphite.plaintext(samples, graphite.PathBuilder("bench-node"))
         transport = TcpTransport("127.0.0.1", port, timeout=5)
         plain = Delivery([transport])

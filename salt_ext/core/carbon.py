@@ -1,10 +1,10 @@
 """The carbon (Graphite) backend: options, serializer choice and TCP transports."""
 
 from salt_ext.core import graphite
+from salt_ext.core.backend import Backend
 from salt_ext.core.config import Option
-from salt_ext.core.delivery import TcpTransport
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.returner import Backend
+from salt_ext.core.tcp import TcpTransport
 
 DEFAULT_PORTS = {"text": 2003, "pickle": 2004}
 

@@ -1,8 +1,10 @@
 """Delivery shared by every returner: transports with timeouts, failover, spool and replay.
 
-A transport is anything with ``label`` (safe to log: never a credential) and
-``send(payload: bytes)`` that raises :class:`DeliveryError` on failure. :class:`Delivery` wraps
-a list of transports (tried in order, or round-robin) and a :class:`~salt_ext.core.spool.Spool`:
+A transport (:class:`Transport`: :class:`~salt_ext.core.tcp.TcpTransport`,
+:class:`~salt_ext.core.http.HttpTransport`) has a ``label`` that is safe to log (never a
+credential) and ``send(payload)`` that raises :class:`DeliveryError` on failure.
+:class:`Delivery` wraps a list of transports (tried in order, or round-robin) and a
+:class:`~salt_ext.core.spool.Spool`:
 
 1. the current payload goes to the first destination that takes it;
 2. if none does, it is spooled (unless the error says retrying can never help);
@@ -16,43 +18,26 @@ a socket timeout bounds the whole send since Python 3.5).
 
 import logging
 import random
-import socket
 from dataclasses import dataclass
+from typing import Protocol
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.netutil import create_connection, error_reason
 
 log = logging.getLogger(__name__)
 
 
-class TcpTransport:
-    """One TCP connection per payload, one ``sendall``; carbon plaintext and pickle use it."""
+class Transport(Protocol):
+    """One destination: ``send`` delivers one payload or raises :class:`DeliveryError`."""
 
-    def __init__(self, host, port, timeout=5.0, connect=create_connection):
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self._connect = connect
-        self.label = f"{host}:{port}"
+    label: str  # safe to log: never a credential
 
-    def send(self, payload):
-        try:
-            sock = self._connect((self.host, self.port), timeout=self.timeout)
-        except OSError as exc:
-            raise DeliveryError(f"cannot connect to {self.label}: {error_reason(exc)}") from None
-        try:
-            sock.settimeout(self.timeout)
-            sock.sendall(payload)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError as exc:
-            raise DeliveryError(f"sending to {self.label} failed: {error_reason(exc)}") from None
-        finally:
-            sock.close()
+    def send(self, payload: bytes) -> None: ...
 
 
 @dataclass
 class DeliveryResult:
-    """What happened to one return; returned by returners and summarised in receipts."""
+    """What happened to one return; returned by returners and summarised in
+    :func:`salt_ext.core.push.receipt`."""
 
     points: int = 0
     sent: int = 0
@@ -69,15 +54,6 @@ class DeliveryResult:
         if self.spooled:
             return "spooled"
         return "dropped" if self.points else "error"
-
-    def receipt(self):
-        """The small dict a job returns to the master instead of the payload."""
-        out = {"status": self.status, "points": self.points}
-        if self.replayed:
-            out["replayed"] = self.replayed
-        if self.error:
-            out["error"] = self.error
-        return out
 
 
 class Delivery:

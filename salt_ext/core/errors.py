@@ -1,8 +1,8 @@
 """Exception types raised by the core.
 
-Loader modules translate them: :class:`ConfigError` becomes ``SaltInvocationError``,
-:class:`CollectionError` becomes ``CommandExecutionError``. Delivery problems never reach a job:
-returners catch :class:`DeliveryError`, spool the points and log one line.
+Loader modules translate them: :class:`ConfigError` becomes ``SaltInvocationError``, any other
+:class:`VitalsError` ``CommandExecutionError``. Delivery problems never reach a job: returners
+catch :class:`DeliveryError`, spool the points and log one line.
 """
 
 
@@ -16,10 +16,6 @@ class ConfigError(VitalsError):
     def __init__(self, key, message):
         self.key = key
         super().__init__(f"{key}: {message}")
-
-
-class CollectionError(VitalsError):
-    """Reading the node's vitals failed as a whole."""
 
 
 class DeliveryError(VitalsError):

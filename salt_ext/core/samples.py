@@ -113,12 +113,6 @@ class Skipped:
         return shown + (f" and {more} more" if more > 0 else "")
 
 
-def field_is_int(group_key, name):
-    """True when ``vitals.current`` declares this field an integer."""
-    group = GROUPS.get(group_key)
-    return group is not None and name in group.int_fields
-
-
 def coerce_number(value, as_int=False):
     """Return ``value`` as a finite float (or an int when ``as_int``), or None if not numeric.
 

@@ -23,9 +23,10 @@ import salt.loader
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.core import collect as core_collect
-from salt_ext.core.delivery import DeliveryResult
+from salt_ext.core import push as core_push
+from salt_ext.core.backend import spool_root
+from salt_ext.core.baseinfo import baseinfo as read_baseinfo
 from salt_ext.core.errors import ConfigError, VitalsError
-from salt_ext.core.returner import PUSH_DEFAULTS, spool_root
 from salt_ext.core.samples import to_vitals_dict
 from salt_ext.core.spool import Spool
 
@@ -103,12 +104,12 @@ def baseinfo():
 
         salt '*' vitals.baseinfo
     """
-    return core_collect.baseinfo()
+    return read_baseinfo()
 
 
 def push(
-    returners=PUSH_DEFAULTS["returners"],
-    samples=PUSH_DEFAULTS["samples"],
+    returners=core_push.PUSH_DEFAULTS["returners"],
+    samples=core_push.PUSH_DEFAULTS["samples"],
     interval=None,
     ret_config=None,
     ret_kwargs=None,
@@ -137,42 +138,21 @@ def push(
         salt '*' vitals.push
         salt '*' vitals.push returners=carbon,influxdb samples=3 interval=5
     """
-    names = [n.strip() for n in str(returners).split(",") if n.strip()]
-    if not names:
-        raise SaltInvocationError("returners: name at least one returner")
+    try:
+        names = core_push.returner_names(returners)
+    except ConfigError as exc:
+        raise SaltInvocationError(str(exc)) from None
     data = current(samples=samples, interval=interval, **kwargs)
-    ret = {
-        "id": __opts__["id"],
-        "fun": "vitals.current",
-        "fun_args": [],
-        "jid": kwargs.get("__pub_jid", "req"),
-        "return": data,
-        "retcode": 0,
-        "success": True,
-    }
-    if ret_config:
-        ret["ret_config"] = ret_config
-    if ret_kwargs:
-        ret["ret_kwargs"] = ret_kwargs
+    ret = core_push.job_return(
+        __opts__["id"], data, kwargs.get("__pub_jid", "req"), ret_config, ret_kwargs
+    )
     loaded = salt.loader.returners(__opts__, __salt__)
-    receipt = {"ts": int(data["ts"])}
-    failed = False
+    results = {}
     for name in names:
         func = f"{name}.returner"
-        if func not in loaded:
-            receipt[name] = "error: returner not available"
-            failed = True
-            continue
-        result = loaded[func](ret)
-        if isinstance(result, DeliveryResult):
-            receipt["points"] = result.points
-            receipt[name] = (
-                result.status if not result.error else f"{result.status}: {result.error}"
-            )
-            failed = failed or result.status != "sent"
-        else:
-            receipt[name] = "called"
-    if failed:
+        results[name] = loaded[func](ret) if func in loaded else core_push.UNAVAILABLE
+    receipt, ok = core_push.receipt(data["ts"], results)
+    if not ok:
         __context__["retcode"] = 1
     return receipt
 

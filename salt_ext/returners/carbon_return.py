@@ -19,7 +19,7 @@ given per job with ``--return_kwargs '{"prefix": "lab"}'``. The file is named
 ``carbon_return.py`` like Salt 3007's own, so that this one shadows it deterministically.
 """
 
-from salt_ext.core import returner as core
+from salt_ext.core.backend import deliver_return
 from salt_ext.core.carbon import BACKEND
 
 __virtualname__ = "carbon"
@@ -43,4 +43,4 @@ def returner(ret):
         salt '*' vitals.current --return carbon
         salt '*' status.loadavg --return carbon --return_kwargs '{"prefix": "lab"}'
     """
-    return core.send(BACKEND, ret, __salt__, __opts__)
+    return deliver_return(BACKEND, ret, __salt__, __opts__)

@@ -26,7 +26,7 @@ from salt.exceptions import SaltInvocationError
 
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.returner import PUSH_DEFAULTS
+from salt_ext.core.push import PUSH_DEFAULTS
 
 log = logging.getLogger(__name__)
 

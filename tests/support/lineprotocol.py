@@ -11,7 +11,7 @@ import re
 
 from hypothesis import strategies as st
 
-from salt_ext.core import influx
+from salt_ext.core import line_protocol
 
 TS = 1732240000.5
 BS = "\\"
@@ -255,7 +255,7 @@ names = st.text(alphabet=st.one_of(st.sampled_from(TRICKY), st.characters()), ma
 )
 values = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
-    st.integers(min_value=influx.INT64_MIN, max_value=influx.INT64_MAX),
+    st.integers(min_value=line_protocol.INT64_MIN, max_value=line_protocol.INT64_MAX),
 )
 sample_specs = st.lists(
     st.tuples(
@@ -278,10 +278,12 @@ def expected_points(specs, host, tags):
     for group, name, value, sample_tags, ts in specs:
         tagset = {}
         for key, val in list(tags.items()) + list(sample_tags) + [("host", host)]:
-            if influx.tag_value(val):
-                tagset[influx.key_name(key)] = influx.tag_value(val)
-        key = (influx.measurement_name(group), tuple(sorted(tagset.items())), int(ts))
-        out.setdefault(key, {})[influx.key_name(".".join(name))] = influx.format_value(value)
+            if line_protocol.tag_value(val):
+                tagset[line_protocol.key_name(key)] = line_protocol.tag_value(val)
+        key = (line_protocol.measurement_name(group), tuple(sorted(tagset.items())), int(ts))
+        out.setdefault(key, {})[line_protocol.key_name(".".join(name))] = (
+            line_protocol.format_value(value)
+        )
     return out
 
 

@@ -1,5 +1,5 @@
 """Unit tests for the carbon backend: option validation, reading options the Salt way, and
-``returner.send`` end to end against a real loopback TCP server."""
+``backend.deliver_return`` end to end against a real loopback TCP server."""
 
 import os
 import pickle
@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from salt_ext.core import returner
+from salt_ext.core import backend
 from salt_ext.core.carbon import BACKEND, CarbonBackend, parse_endpoint
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite import DEFAULT_TEMPLATE
@@ -77,7 +77,7 @@ DEFAULT_OPTIONS = {
 
 
 def options(config, ret=None):
-    return returner.read_options(BACKEND, ret or {}, salt_funcs(config), {})
+    return backend.read_options(BACKEND, ret or {}, salt_funcs(config), {})
 
 
 def config_error(config, ret=None):
@@ -102,7 +102,7 @@ def minion_opts(tmp_path):
 def send(server, minion_opts, ret, extra=None):
     config = {"carbon.host": "127.0.0.1", "carbon.port": server.port, "carbon.timeout": 2}
     config.update(extra or {})
-    return returner.send(BACKEND, ret, salt_funcs(config), minion_opts, clock=lambda: NOW)
+    return backend.deliver_return(BACKEND, ret, salt_funcs(config), minion_opts, clock=lambda: NOW)
 
 
 def spool_for(minion_opts, profile="default"):
@@ -292,7 +292,7 @@ def test_ret_kwargs_beat_a_falsy_profile_value():
 
 
 def test_scheduler_without_config_option_reads_opts():
-    opts = returner.read_options(BACKEND, {}, {}, {"carbon.host": "from-opts", "carbon.port": 7})
+    opts = backend.read_options(BACKEND, {}, {}, {"carbon.host": "from-opts", "carbon.port": 7})
     assert opts["endpoints"] == [("from-opts", 7)]
 
 
@@ -312,7 +312,7 @@ def test_send_generic_return_exact_plaintext(server, minion_opts):
     server.listen()
     result = send(server, minion_opts, LOADAVG_RET)
     assert server.wait_for(1) == [LOADAVG_TEXT]
-    assert result.receipt() == {"status": "sent", "points": 3}
+    assert (result.status, result.points, result.error) == ("sent", 3, None)
 
 
 def test_send_pickle_mode(server, minion_opts):

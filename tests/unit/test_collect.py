@@ -9,7 +9,9 @@ from collections import namedtuple
 import psutil
 import pytest
 
+from salt_ext.core import baseinfo as base
 from salt_ext.core import collect as vitals
+from salt_ext.core import readers
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.rates import STATE_FILE
 from salt_ext.core.samples import GROUPS, to_vitals_dict
@@ -29,6 +31,7 @@ NetIo = namedtuple(
 Temp = namedtuple("shwtemp", "label current high critical", defaults=(None, None))
 
 T0 = 1000.0
+DEFAULTS = vitals.validate_options(None)
 BOOT = 100
 
 
@@ -197,13 +200,16 @@ def reader(fake, clock, sys_root, vcgencmd):
     """read_snapshot on the fake machine; keyword arguments are vitals options."""
 
     def read(**options):
-        return vitals.read_snapshot(options, fake, sys_root, vcgencmd, clock)
+        return vitals.read_snapshot(
+            vitals.validate_options(options), fake, sys_root, vcgencmd, clock
+        )
 
     return read
 
 
 def vitals_dict(previous, current, **options):
-    return to_vitals_dict(vitals.snapshot_samples(previous, current, options), current.ts)
+    samples = vitals.snapshot_samples(previous, current, vitals.validate_options(options))
+    return to_vitals_dict(samples, current.ts)
 
 
 def check_types(data):
@@ -335,8 +341,8 @@ def test_samples_are_ordered_deterministically(reader, fake, clock):
     fake.per_cpu = [CpuTimes(idle=float(i) + 1) for i in range(12)]
     clock.now += 10
     current = reader()
-    samples = vitals.snapshot_samples(first, current, None)
-    assert samples == vitals.snapshot_samples(first, current, None)
+    samples = vitals.snapshot_samples(first, current, DEFAULTS)
+    assert samples == vitals.snapshot_samples(first, current, DEFAULTS)
     measurements = list(dict.fromkeys(s.group for s in samples))
     assert measurements == ["cpu", "load", "mem", "swap", "disk", "diskio", "net", "temp"] + [
         "system",
@@ -385,7 +391,14 @@ def run_collect(fake, clock, sys_root, vcgencmd, state_dir, interval=None, **opt
         fake.advance()
 
     ts, samples = vitals.collect(
-        options, state_dir, interval, fake, sys_root, vcgencmd, clock, sleep
+        vitals.validate_options(options),
+        state_dir,
+        interval,
+        fake,
+        sys_root,
+        vcgencmd,
+        clock,
+        sleep,
     )
     return ts, to_vitals_dict(samples, ts), sleeps
 
@@ -547,7 +560,7 @@ def test_thermal_zones_without_psutil_sensors(reader, fake, sys_root):
 
 def test_no_temperatures_at_all(reader, fake, tmp_path):
     fake.temps = {}
-    snapshot = vitals.read_snapshot({}, fake, str(tmp_path / "empty"), None, Clock())
+    snapshot = vitals.read_snapshot(DEFAULTS, fake, str(tmp_path / "empty"), None, Clock())
     assert "temp" not in vitals_dict(None, snapshot)
 
 
@@ -559,10 +572,10 @@ def test_no_temperatures_at_all(reader, fake, tmp_path):
 def test_pi_group_absent_when_vcgencmd_misbehaves(
     fake, clock, sys_root, tmp_path, body, caplog, monkeypatch
 ):
-    caplog.set_level(logging.DEBUG, logger=vitals.__name__)
-    monkeypatch.setattr(vitals, "VCGENCMD_TIMEOUT", 0.2)
+    caplog.set_level(logging.DEBUG, logger=readers.__name__)
+    monkeypatch.setattr(readers, "VCGENCMD_TIMEOUT", 0.2)
     broken = script(tmp_path / "vcgencmd-broken", body)
-    snapshot = vitals.read_snapshot({}, fake, sys_root, broken, clock)
+    snapshot = vitals.read_snapshot(DEFAULTS, fake, sys_root, broken, clock)
     data = vitals_dict(None, snapshot)
     assert "pi" not in data and "cpu" in data
     assert "vitals: pi unavailable" in caplog.text
@@ -570,12 +583,14 @@ def test_pi_group_absent_when_vcgencmd_misbehaves(
 
 def test_pi_group_absent_without_vcgencmd(fake, clock, sys_root, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
-    assert "pi" not in vitals_dict(None, vitals.read_snapshot({}, fake, sys_root, None, clock))
+    assert "pi" not in vitals_dict(
+        None, vitals.read_snapshot(DEFAULTS, fake, sys_root, None, clock)
+    )
 
 
 def test_vcgencmd_found_on_path(fake, clock, sys_root, vcgencmd, monkeypatch):
     monkeypatch.setenv("PATH", os.path.dirname(vcgencmd))
-    data = vitals_dict(None, vitals.read_snapshot({}, fake, sys_root, None, clock))
+    data = vitals_dict(None, vitals.read_snapshot(DEFAULTS, fake, sys_root, None, clock))
     assert data["pi"] == PI_FLAGS
 
 
@@ -597,7 +612,7 @@ def boom(*args, **kwargs):
     ],
 )
 def test_failing_reader_drops_only_its_group(reader, fake, clock, caplog, method, gone):
-    caplog.set_level(logging.DEBUG, logger=vitals.__name__)
+    caplog.set_level(logging.DEBUG, logger=readers.__name__)
     setattr(fake, method, boom)
     first = reader()
     fake.advance()
@@ -641,15 +656,15 @@ def test_validate_options_defaults():
         ({"intervall": 1}, "vitals:intervall"),
     ],
 )
-def test_bad_option_names_the_key(raw, key, tmp_path):
+def test_bad_option_names_the_key(raw, key):
     with pytest.raises(ConfigError) as err:
-        vitals.collect(raw, tmp_path)
+        vitals.validate_options(raw)
     assert err.value.key == key
     assert str(err.value).startswith(key + ":")
 
 
 def test_baseinfo_from_fake_machine(fake, sys_root):
-    assert vitals.baseinfo(fake, sys_root) == {
+    assert base.baseinfo(fake, sys_root) == {
         "cores": 2,
         "physical_cores": 1,
         "cpu_model": "Raspberry Pi 4 Model B Rev 1.4",
@@ -657,9 +672,9 @@ def test_baseinfo_from_fake_machine(fake, sys_root):
         "swap_total": 1000,
         "disks": {"/": 4_096_000, "/boot/firmware": 512_000, "/mnt/backup": 409_600},
         "pi_model": "Raspberry Pi 4 Model B Rev 1.4",
-        "kernel": vitals.platform.release(),
+        "kernel": base.platform.release(),
         "os": "Debian GNU/Linux 12",
-        "arch": vitals.platform.machine(),
+        "arch": base.platform.machine(),
         "boot_time": 100,
     }
 
@@ -668,14 +683,14 @@ def test_baseinfo_prefers_model_name_and_skips_missing_facts(fake, tmp_path):
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc/cpuinfo").write_text("model name\t: AMD EPYC\nHardware\t: x\n")
     fake.virtual_memory = boom
-    info = vitals.baseinfo(fake, str(tmp_path))
+    info = base.baseinfo(fake, str(tmp_path))
     assert info["cpu_model"] == "AMD EPYC"
     assert "pi_model" not in info and "mem_total" not in info
     assert info["os"]  # falls back to the platform module
 
 
 def test_real_psutil(tmp_path):
-    ts, samples = vitals.collect({"sample_interval": 0.1}, tmp_path)
+    ts, samples = vitals.collect(vitals.validate_options({"sample_interval": 0.1}), tmp_path)
     data = to_vitals_dict(samples, ts)
     check_types(data)
     assert abs(ts - time.time()) < 60
@@ -688,7 +703,7 @@ def test_real_psutil(tmp_path):
 
 
 def test_real_baseinfo():
-    info = vitals.baseinfo()
+    info = base.baseinfo()
     assert info["cores"] == psutil.cpu_count()
     assert isinstance(info["mem_total"], int) and isinstance(info["boot_time"], int)
     assert isinstance(info["disks"], dict)

@@ -26,11 +26,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salt_ext.core import influx
-from salt_ext.core import returner as core
+from salt_ext.core import backend as core
+from salt_ext.core import line_protocol
 from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, parse_url, redact_url
-from salt_ext.core.influx import BACKEND
+from salt_ext.core.influxdb import BACKEND
 from salt_ext.core.samples import Sample, from_vitals_dict, samples_from_return
 from support.lineprotocol import (
     BS,
@@ -61,7 +61,7 @@ VITALS = {
 
 
 def test_vitals_exact_bytes():
-    payload = influx.serialize(from_vitals_dict(VITALS), "pi-01")
+    payload = line_protocol.serialize(from_vitals_dict(VITALS), "pi-01")
     assert payload == (
         b"cpu,host=pi-01 percent=12.5,count=4i 1732240000\n"
         b"cpu,cpu=0,host=pi-01 percent=20.0 1732240000\n"
@@ -78,7 +78,7 @@ def test_config_tags_sorted_and_precedence():
         Sample("load", ("1m",), 0.5, TS),
     ]
     tags = {"zone": "b", "role": "web", "path": "configured", "host": "configured"}
-    payload = influx.serialize(samples, "pi-01", tags=tags)
+    payload = line_protocol.serialize(samples, "pi-01", tags=tags)
     assert payload == (
         b"disk,host=pi-01,path=/boot,role=web,zone=b percent=1.0 1732240000\n"
         b"load,host=pi-01,path=configured,role=web,zone=b 1m=0.5 1732240000\n"
@@ -88,14 +88,14 @@ def test_config_tags_sorted_and_precedence():
 def test_generic_return_measurement_is_function_name():
     ret = {"fun": "status.loadavg", "id": "m1", "return": {"1-min": 0.1, "5-min": 0.2, "x": "s"}}
     samples = samples_from_return(ret, clock=lambda: 1700000000.9)
-    assert influx.serialize(samples, "m1") == (
+    assert line_protocol.serialize(samples, "m1") == (
         b"status.loadavg,host=m1 1-min=0.1,5-min=0.2 1700000000\n"
     )
 
 
 def test_nested_generic_names_are_joined_with_dots():
     samples = [Sample("disk.usage", ("/", "used"), 3.0, TS)]
-    assert influx.serialize(samples, "m") == b"disk.usage,host=m /.used=3.0 1732240000\n"
+    assert line_protocol.serialize(samples, "m") == b"disk.usage,host=m /.used=3.0 1732240000\n"
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_nested_generic_names_are_joined_with_dots():
     ],
 )
 def test_precision(precision, ts, expected):
-    payload = influx.serialize([Sample("load", ("1m",), 1.0, ts)], "h", precision=precision)
+    payload = line_protocol.serialize([Sample("load", ("1m",), 1.0, ts)], "h", precision=precision)
     assert payload == b"load,host=h 1m=1.0 " + expected + b"\n"
 
 
@@ -134,51 +134,51 @@ def test_precision(precision, ts, expected):
     ],
 )
 def test_format_value(value, text):
-    assert influx.format_value(value) == text
+    assert line_protocol.format_value(value) == text
 
 
 def test_bad_values_dropped_with_debug_line(caplog):
-    caplog.set_level(logging.DEBUG, logger="salt_ext.core.influx")
+    caplog.set_level(logging.DEBUG, logger="salt_ext.core.line_protocol")
     samples = [
         Sample("x", ("nan",), float("nan"), TS),
         Sample("x", ("big",), 2**70, TS),
         Sample("x", ("ok",), 2.0, TS),
         Sample("y", ("only_bad",), float("inf"), TS),
     ]
-    assert influx.serialize(samples, "h") == b"x,host=h ok=2.0 1732240000\n"
+    assert line_protocol.serialize(samples, "h") == b"x,host=h ok=2.0 1732240000\n"
     assert "dropped 3 value(s)" in caplog.text
 
 
 def test_duplicate_field_keys_after_cleaning_are_merged():
     samples = [Sample("x", ("a\nb",), 1.0, TS), Sample("x", ("a b",), 2.0, TS)]
-    assert influx.serialize(samples, "h") == b"x,host=h a\\ b=2.0 1732240000\n"
+    assert line_protocol.serialize(samples, "h") == b"x,host=h a\\ b=2.0 1732240000\n"
 
 
 def test_tags_that_clean_to_the_same_key_never_duplicate():
     samples = [Sample("x", ("f",), 1.0, TS, (("k", "v"),))]
-    payload = influx.serialize(samples, "h", tags={"k": "conf", "k\n": "a", "k ": "b"})
+    payload = line_protocol.serialize(samples, "h", tags={"k": "conf", "k\n": "a", "k ": "b"})
     assert payload == b"x,host=h,k=v,k\\ =b f=1.0 1732240000\n"
     go_parse(payload)
 
 
 def test_empty_tag_value_is_left_out():
     samples = [Sample("temp", ("current",), 40.0, TS, (("sensor", ""),))]
-    assert influx.serialize(samples, "h") == b"temp,host=h current=40.0 1732240000\n"
+    assert line_protocol.serialize(samples, "h") == b"temp,host=h current=40.0 1732240000\n"
 
 
 def test_samples_at_different_times_are_different_lines():
     samples = [Sample("load", ("1m",), 1.0, TS), Sample("load", ("1m",), 2.0, TS + 1)]
-    assert influx.serialize(samples, "h").count(b"\n") == 2
+    assert line_protocol.serialize(samples, "h").count(b"\n") == 2
 
 
 def test_empty_input():
-    assert influx.serialize([], "h") == b""
+    assert line_protocol.serialize([], "h") == b""
 
 
 def test_a_200_field_vitals_return_is_a_few_dozen_lines():
     samples = from_vitals_dict(vitals_return(TS))
     assert len(samples) >= 200
-    payload = influx.serialize(samples, "pi-01", tags={"role": "web"})
+    payload = line_protocol.serialize(samples, "pi-01", tags={"role": "web"})
     points = go_parse(payload)
     assert len(points) == 43  # 1 cpu + 8 cores + load, mem, swap + 8 + 8 + 6 + 7 + system, pi
     assert sum(len(fields) for _, _, fields, _ in points) == len(samples)
@@ -214,7 +214,7 @@ def test_a_200_field_vitals_return_is_a_few_dozen_lines():
     ],
 )
 def test_clean(raw, cleaned):
-    assert influx.clean(raw) == cleaned
+    assert line_protocol.clean(raw) == cleaned
 
 
 @pytest.mark.parametrize(
@@ -230,15 +230,15 @@ def test_clean(raw, cleaned):
     ],
 )
 def test_escaping(raw, measurement, key, tag_value, field_key):
-    assert influx.escape_measurement(raw) == measurement
-    assert influx.escape_tag_key(raw) == key
-    assert influx.escape_tag_value(raw) == tag_value
-    assert influx.escape_field_key(raw) == field_key
+    assert line_protocol.escape_measurement(raw) == measurement
+    assert line_protocol.escape_tag_key(raw) == key
+    assert line_protocol.escape_tag_value(raw) == tag_value
+    assert line_protocol.escape_field_key(raw) == field_key
 
 
 def test_hostile_line_exact_bytes():
     samples = [Sample("disk", ('fi"eld x',), 1.5, TS, (("path", "C:" + BS),))]
-    payload = influx.serialize(samples, "web 01,role=x\n", tags={"env": "a=b"})
+    payload = line_protocol.serialize(samples, "web 01,role=x\n", tags={"env": "a=b"})
     assert payload == (
         b'disk,env=a\\=b,host=web\\ 01\\,role\\=x\\ ,path=C:/ fi\\"eld\\ x=1.5 1732240000\n'
     )
@@ -260,7 +260,7 @@ def test_hostile_line_exact_bytes():
 @given(specs=sample_specs, host=names, tags=st.dictionaries(names, names, max_size=2))
 def test_property_every_name_reads_back_by_the_rules(specs, host, tags):
     samples = [Sample(g, n, v, ts, t) for g, n, v, t, ts in specs]
-    payload = influx.serialize(samples, host, tags=tags)
+    payload = line_protocol.serialize(samples, host, tags=tags)
     expected = expected_points(specs, host, tags)
     assert payload.count(b"\n") == len(expected)  # never an extra (or a lost) point
     go = go_parse(payload)
@@ -273,37 +273,37 @@ def test_property_every_name_reads_back_by_the_rules(specs, host, tags):
 
 @given(names)
 def test_property_clean_is_idempotent_and_line_safe(text):
-    cleaned = influx.clean(text)
-    assert influx.clean(cleaned) == cleaned
+    cleaned = line_protocol.clean(text)
+    assert line_protocol.clean(cleaned) == cleaned
     assert len(cleaned) == len(text)
     assert not re.search(r"[\x00-\x1f\x7f\ud800-\udfff]", cleaned)
     assert not re.search(r'\\(?:[\\,= "]|\Z)', cleaned)
-    for escaped in (influx.escape_measurement(text), influx.escape_field_key(text)):
+    for escaped in (line_protocol.escape_measurement(text), line_protocol.escape_field_key(text)):
         escaped.encode("utf-8")
         assert "\n" not in escaped
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_property_floats_read_back_exactly_and_stay_floats(value):
-    text = influx.format_value(value)
+    text = line_protocol.format_value(value)
     assert float(text) == value and math.copysign(1, float(text)) == math.copysign(1, value)
     assert "." in text or "e" in text
     assert GO_NUMBER.match(text) and not text.endswith("i")
 
 
-@given(st.integers(min_value=influx.INT64_MIN, max_value=influx.INT64_MAX))
+@given(st.integers(min_value=line_protocol.INT64_MIN, max_value=line_protocol.INT64_MAX))
 def test_property_ints_read_back_exactly_and_stay_ints(value):
-    text = influx.format_value(value)
+    text = line_protocol.format_value(value)
     assert text.endswith("i") and int(text[:-1]) == value and GO_NUMBER.match(text)
 
 
 @given(
     st.floats(min_value=0, max_value=4e9, allow_nan=False),
-    st.sampled_from(sorted(influx.PRECISIONS)),
+    st.sampled_from(sorted(line_protocol.PRECISIONS)),
 )
 def test_property_timestamp_truncates(ts, precision):
-    factor = influx.PRECISIONS[precision]
-    ticks = influx.timestamp(ts, precision)
+    factor = line_protocol.PRECISIONS[precision]
+    ticks = line_protocol.timestamp(ts, precision)
     assert isinstance(ticks, int)
     slack = 1e-6 + abs(ts) * factor * 2e-16 * 4
     assert ticks <= ts * factor + slack
@@ -765,13 +765,13 @@ def test_core_send_spools_then_replays(tmp_path):
     opts = {"cachedir": str(tmp_path), "id": "pi-01"}
     with Scripted((503, {"error": "overloaded"}), (204, b""), (204, b"")) as server:
         conf["influxdb"]["url"] = server.url
-        first = core.send(BACKEND, RET, salt_funcs(conf), opts)
-        second = core.send(BACKEND, RET, salt_funcs(conf), opts)
+        first = core.deliver_return(BACKEND, RET, salt_funcs(conf), opts)
+        second = core.deliver_return(BACKEND, RET, salt_funcs(conf), opts)
     points = len(from_vitals_dict(VITALS))
     assert first.status == "spooled" and first.spooled == points
     assert second.status == "sent" and second.replayed == points
     assert [r.body for r in server.requests] == [server.requests[0].body] * 3
-    assert server.requests[0].body == influx.serialize(from_vitals_dict(VITALS), "pi-01")
+    assert server.requests[0].body == line_protocol.serialize(from_vitals_dict(VITALS), "pi-01")
 
 
 def test_loader_module(tmp_path):
@@ -793,7 +793,7 @@ def test_loader_module(tmp_path):
 
 def test_bad_config_never_raises(tmp_path):
     conf = {"influxdb": {"api": "v2", "token": SECRET}}
-    result = core.send(BACKEND, RET, salt_funcs(conf), {"cachedir": str(tmp_path)})
+    result = core.deliver_return(BACKEND, RET, salt_funcs(conf), {"cachedir": str(tmp_path)})
     assert result.error.startswith("influxdb:org") and SECRET not in result.error
 
 

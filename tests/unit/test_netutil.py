@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from salt_ext.core.delivery import TcpTransport
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.http import HttpTransport
 from salt_ext.core.netutil import create_connection, resolve
+from salt_ext.core.tcp import TcpTransport
 from support.tcp import RecordingTcpServer
 
 

@@ -14,7 +14,6 @@ from salt_ext.core.samples import (
     Sample,
     Skipped,
     coerce_number,
-    field_is_int,
     flatten_return,
     from_vitals_dict,
     samples_from_return,
@@ -71,16 +70,16 @@ def test_skipped_summary_limits_and_names_root():
 @pytest.mark.parametrize(
     "group, name, expected",
     [
-        ("mem", "total", True),
-        ("mem", "percent", False),
-        ("cpu", "count", True),
-        ("cores", "percent", False),
-        ("pi", "under_voltage", True),
-        ("nope", "total", False),
+        ("mem", "total", int),
+        ("mem", "percent", float),
+        ("cpu", "count", int),
+        ("load", "load1", float),
+        ("pi", "under_voltage", int),
     ],
 )
-def test_field_is_int(group, name, expected):
-    assert field_is_int(group, name) is expected
+def test_declared_int_fields_come_back_as_ints(group, name, expected):
+    (sample,) = from_vitals_dict({"ts": TS, group: {name: 3.0}})
+    assert type(sample.value) is expected
 
 
 # -- coerce_number -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from daemons import CarbonCache
-from salt_ext.core import returner
+from salt_ext.core import backend
 from salt_ext.core.carbon import BACKEND
 from support.hostile import TS, cases
 from support.saltconfig import salt_funcs
@@ -39,7 +39,7 @@ def landed(carbon, tmp_path_factory):
             "cachedir": cachedir,
             "carbon": {"port": carbon.line_port, "prefix": f"hostile{index}"},
         }
-        results[case.name] = returner.send(BACKEND, case.ret, salt_funcs(opts), opts)
+        results[case.name] = backend.deliver_return(BACKEND, case.ret, salt_funcs(opts), opts)
     expected_total = sum(c.points for c in CASES)
     deadline = time.monotonic() + 30
     while len(carbon.metrics()) < expected_total and time.monotonic() < deadline:
@@ -88,7 +88,7 @@ def test_skips_are_logged_in_one_line(carbon, tmp_path, caplog):
         "cachedir": str(tmp_path),
         "carbon": {"port": carbon.line_port, "prefix": "hostile-log"},
     }
-    with caplog.at_level("INFO", logger="salt_ext.core.returner"):
-        returner.send(BACKEND, case.ret, salt_funcs(opts), opts)
+    with caplog.at_level("INFO", logger="salt_ext.core.backend"):
+        backend.deliver_return(BACKEND, case.ret, salt_funcs(opts), opts)
     lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert len(lines) == 1 and "nan" in lines[0] and "none" in lines[0], lines

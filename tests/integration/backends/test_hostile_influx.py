@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from daemons import BackendUnavailable, InfluxD
-from salt_ext.core import influx as influx_lp
-from salt_ext.core import returner
+from salt_ext.core import backend
+from salt_ext.core import line_protocol as influx_lp
 from salt_ext.core.config import parse
-from salt_ext.core.influx import BACKEND
-from salt_ext.core.influx import serialize as influx_serialize
+from salt_ext.core.influxdb import BACKEND
+from salt_ext.core.line_protocol import serialize as influx_serialize
 from salt_ext.core.samples import Sample
 from support.hostile import cases
 from support.lineprotocol import expected_points, names, sample_specs
@@ -40,7 +40,7 @@ def _send(influx, ret, cachedir, db, **extra):
         "cachedir": cachedir,
         "influxdb": {"url": influx.url, "db": db, "timeout": 5, **extra},
     }
-    return returner.send(BACKEND, ret, salt_funcs(opts), opts)
+    return backend.deliver_return(BACKEND, ret, salt_funcs(opts), opts)
 
 
 def _field_values(influx, db, where=""):

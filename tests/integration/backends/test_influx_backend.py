@@ -1,7 +1,7 @@
 """The InfluxDB returner against real servers: influxd 1.6 (auth off and on) and VictoriaMetrics'
 ``/api/v2/write``. Each test drives the whole path -- options read like Salt's
 ``config.option`` does, samples, serializer, HTTP transport, spool -- through
-``salt_ext.core.returner.send`` and reads the points back from the server.
+``salt_ext.core.backend.deliver_return`` and reads the points back from the server.
 """
 
 import logging
@@ -10,9 +10,9 @@ import time
 import pytest
 
 from daemons import BackendUnavailable, InfluxD, VictoriaMetrics, refused_port
-from salt_ext.core import influx
-from salt_ext.core import returner as core
-from salt_ext.core.influx import BACKEND
+from salt_ext.core import backend as core
+from salt_ext.core import line_protocol
+from salt_ext.core.influxdb import BACKEND
 from salt_ext.core.samples import samples_from_return
 from support.faults import BlackholeServer
 from support.saltconfig import salt_funcs
@@ -54,7 +54,7 @@ def vm(tmp_path_factory):
 # -- helpers -----------------------------------------------------------------------------------
 def deliver(conf, ret, tmp_path, clock=time.time):
     opts = {"cachedir": str(tmp_path / "cache"), "id": ret["id"]}
-    return core.send(BACKEND, ret, salt_funcs({"influxdb": conf}), opts, clock=clock)
+    return core.deliver_return(BACKEND, ret, salt_funcs({"influxdb": conf}), opts, clock=clock)
 
 
 def vitals(ts, disks=None, sensors=None, nets=None):
@@ -84,13 +84,13 @@ def expected_points(ret, conf_tags=None, clock=None):
     for s in samples_from_return(ret, clock or time.time):
         tagset = {}
         for key, value in list((conf_tags or {}).items()) + list(s.tags) + [("host", ret["id"])]:
-            if influx.tag_value(value):
-                tagset[influx.key_name(key)] = influx.tag_value(value)
+            if line_protocol.tag_value(value):
+                tagset[line_protocol.key_name(key)] = line_protocol.tag_value(value)
         key = (
-            influx.measurement_name(s.group),
+            line_protocol.measurement_name(s.group),
             tuple(sorted(tagset.items())),
             int(s.ts),
-            influx.key_name(".".join(s.name)),
+            line_protocol.key_name(".".join(s.name)),
         )
         out[key] = s.value
     return out
@@ -154,7 +154,7 @@ def test_v1_precision_ms(influxd, tmp_path):
     assert result.status == "sent", result.error
     body = influxd.query('SELECT "percent" FROM "cpu"', db="ms", epoch="ms")
     times = {row[0] for row in _values(body)}
-    assert times == {influx.timestamp(ts, "ms")}
+    assert times == {line_protocol.timestamp(ts, "ms")}
 
 
 HOSTILE_MINION = 'web 01,role=x="q"' + BS + "z\nü😀"

@@ -4,8 +4,8 @@ and fails clearly (points spooled), succeeds with ``ca_bundle``; ``verify: false
 import pytest
 
 from daemons import BackendUnavailable, InfluxD
-from salt_ext.core import returner
-from salt_ext.core.influx import BACKEND
+from salt_ext.core import backend
+from salt_ext.core.influxdb import BACKEND
 from support.hostile import TS
 from support.saltconfig import salt_funcs
 from support.tls import self_signed_cert
@@ -37,7 +37,7 @@ def _send(daemon, tmp_path, **options):
         "cachedir": str(tmp_path),
         "influxdb": {"url": daemon.url, "db": "tls", "timeout": 3, **options},
     }
-    return returner.send(BACKEND, RET, salt_funcs(opts), opts)
+    return backend.deliver_return(BACKEND, RET, salt_funcs(opts), opts)
 
 
 def test_https_verified_by_default_fails_clearly(influx_https, tmp_path):

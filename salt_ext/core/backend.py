@@ -2,7 +2,9 @@
 samples, serialize with the backend's serializer, deliver through the shared delivery core.
 
 A backend (:class:`Backend`) says only what differs: its option spec, its serializer and its
-transports. The loader modules in ``salt_ext/returners`` are a few lines around :func:`send`.
+transports. The loader modules in ``salt_ext/returners`` are a few lines around
+:func:`deliver_return`. Imports Salt for one helper: ``salt.returners.get_returner_options``
+reads returner options exactly as Salt's own returners do.
 """
 
 import logging
@@ -19,10 +21,6 @@ from salt_ext.core.samples import Skipped, samples_from_return
 from salt_ext.core.spool import Spool
 
 log = logging.getLogger(__name__)
-
-# What ``vitals.push`` does when published without arguments; ``vitals.pollpush`` leaves these
-# out of the publication, since every argument is echoed back in each minion's return load.
-PUSH_DEFAULTS = {"returners": "carbon", "samples": 1}
 
 # Options every returner has, next to its own.
 DELIVERY_OPTIONS = {
@@ -113,7 +111,7 @@ def spool_dir(cachedir, backend, ret, opts):
     return os.path.join(spool_root(cachedir), re.sub(r"[^A-Za-z0-9_-]", "_", name))
 
 
-def send(backend, ret, salt_funcs, opts, clock=time.time):
+def deliver_return(backend, ret, salt_funcs, opts, clock=time.time):
     """Deliver one job return; never raises. Returns a :class:`DeliveryResult`."""
     try:
         options = read_options(backend, ret, salt_funcs, opts)

@@ -1,0 +1,296 @@
+"""Per-group readers: one function per vitals group returns ``(gauges, counters)`` read from a
+psutil-like ``source``, ``/sys`` and ``vcgencmd``. :func:`salt_ext.core.collect.read_snapshot`
+runs the enabled ones into one :class:`~salt_ext.core.rates.Snapshot`.
+
+Counters are cumulative (``"net.eth0.rx_bytes"``); the collection turns them into rates with
+:data:`RATES`. Nothing here raises for a platform that lacks a sensor: a reader that fails is
+caught by :func:`attempt` and only its group is missing.
+"""
+
+import fnmatch
+import functools
+import glob
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+_GUEST_TIMES = frozenset({"guest", "guest_nice"})  # already included in user/nice on Linux
+
+# Counter prefix -> {counter: (sample field, scale)}; a rate is delta / seconds * scale.
+RATES = {
+    "swap": {"sin": ("in_bytes_per_s", 1.0), "sout": ("out_bytes_per_s", 1.0)},
+    "diskio": {
+        "read_bytes": ("read_bytes_per_s", 1.0),
+        "write_bytes": ("write_bytes_per_s", 1.0),
+        "read_count": ("read_ops_per_s", 1.0),
+        "write_count": ("write_ops_per_s", 1.0),
+        "busy_time": ("busy_percent", 0.1),  # milliseconds busy per second -> percent
+    },
+    "net": {
+        "rx_bytes": ("rx_bytes_per_s", 1.0),
+        "tx_bytes": ("tx_bytes_per_s", 1.0),
+        "rx_packets": ("rx_packets_per_s", 1.0),
+        "tx_packets": ("tx_packets_per_s", 1.0),
+    },
+}
+_NET_COUNTERS = {
+    "rx_bytes": "bytes_recv",
+    "tx_bytes": "bytes_sent",
+    "rx_packets": "packets_recv",
+    "tx_packets": "packets_sent",
+}
+_NET_GAUGES = {
+    "rx_errors": "errin",
+    "tx_errors": "errout",
+    "rx_drops": "dropin",
+    "tx_drops": "dropout",
+}
+
+# Bits of `vcgencmd get_throttled`.
+_PI_FLAGS = {
+    "under_voltage": 0,
+    "freq_capped": 1,
+    "throttling": 2,
+    "soft_temp_limit": 3,
+    "under_voltage_occurred": 16,
+    "freq_capped_occurred": 17,
+    "throttling_occurred": 18,
+    "soft_temp_limit_occurred": 19,
+}
+VCGENCMD_TIMEOUT = 2
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What every group reader gets: the source, the validated ``vitals:`` options and when."""
+
+    source: object
+    options: dict
+    sys_root: str = "/"
+    vcgencmd: str = None
+    ts: float = 0.0
+    boot_time: float = 0.0
+
+
+def attempt(what, func, *args):
+    """``func(*args)``, or None (logged at debug level) when it raises."""
+    try:
+        return func(*args)
+    except Exception as exc:  # any psutil/OS/parse failure only loses this reading
+        log.debug("vitals: %s unavailable: %s", what, exc)
+        return None
+
+
+def _read_cpu(r):
+    gauges = {"count": r.source.cpu_count(logical=True)}
+    freq = attempt("cpu frequency", r.source.cpu_freq)
+    if freq is not None:
+        pairs = (("freq_mhz", freq.current), ("freq_min_mhz", freq.min), ("freq_max_mhz", freq.max))
+        gauges.update((name, value) for name, value in pairs if value)
+    return gauges, _cpu_time_counters("total", r.source.cpu_times())
+
+
+def _read_cores(r):
+    counters = {}
+    for index, times in enumerate(r.source.cpu_times(percpu=True)):
+        counters.update(_cpu_time_counters(index, times))
+    return {}, counters
+
+
+def _cpu_time_counters(cpu, times):
+    return {
+        f"cpu.{cpu}.{name}": value
+        for name, value in times._asdict().items()
+        if name not in _GUEST_TIMES
+    }
+
+
+def _read_load(r):
+    load1, load5, load15 = r.source.getloadavg()
+    return {"load1": load1, "load5": load5, "load15": load15}, {}
+
+
+def _read_mem(r):
+    return _fields(r.source.virtual_memory(), ("total", "available", "used", "percent")), {}
+
+
+def _read_swap(r):
+    swap = r.source.swap_memory()
+    counters = {f"swap.{name}": getattr(swap, name) for name in RATES["swap"]}
+    return _fields(swap, ("total", "used", "percent")), counters
+
+
+def _fields(record, names):
+    return {name: getattr(record, name) for name in names}
+
+
+def read_disk(r):
+    statvfs = getattr(r.source, "statvfs", os.statvfs)  # a fake source may provide its own
+    usage = {mount: _disk_usage(statvfs, mount) for mount in _disk_mounts(r.source, r.options)}
+    return {mount: fields for mount, fields in usage.items() if fields}, {}
+
+
+def _disk_mounts(source, options):
+    """Mount points of real filesystems passing the mount globs, each once."""
+    fstypes = {}
+    for part in source.disk_partitions(all=True):
+        fstypes[part.mountpoint] = part.fstype  # the last mount on a path is the visible one
+    skip = set(options["skip_fstypes"])
+    return [
+        mount
+        for mount, fstype in fstypes.items()
+        if fstype not in skip and _selected(mount, options["mounts"], options["exclude_mounts"])
+    ]
+
+
+def _disk_usage(statvfs, mount):
+    """Sizes like ``df`` (percent of the space available to users), or None."""
+    try:
+        st = statvfs(mount)
+    except OSError as exc:
+        log.debug("vitals: skipping mount %s: %s", mount, exc)
+        return None
+    total = st.f_blocks * st.f_frsize
+    if not total:
+        return None  # a pseudo filesystem missing from skip_fstypes
+    free = st.f_bavail * st.f_frsize
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize
+    fields = {"total": total, "used": used, "free": free}
+    fields["percent"] = 100.0 * used / (used + free) if used + free else 0.0
+    if st.f_files:
+        fields["inodes_percent"] = 100.0 * (st.f_files - st.f_ffree) / st.f_files
+    return fields
+
+
+def _read_diskio(r):
+    counters = {}
+    for device, io in sorted((r.source.disk_io_counters(perdisk=True) or {}).items()):
+        if _selected(device, r.options["devices"], r.options["exclude_devices"]):
+            for name in RATES["diskio"]:
+                if getattr(io, name, None) is not None:
+                    counters[f"diskio.{device}.{name}"] = getattr(io, name)
+    return {}, counters
+
+
+def _read_net(r):
+    gauges, counters = {}, {}
+    for nic, io in sorted((r.source.net_io_counters(pernic=True) or {}).items()):
+        if _selected(nic, r.options["interfaces"], r.options["exclude_interfaces"]):
+            gauges[nic] = {name: getattr(io, attr) for name, attr in _NET_GAUGES.items()}
+            for name, attr in _NET_COUNTERS.items():
+                counters[f"net.{nic}.{name}"] = getattr(io, attr)
+    return gauges, counters
+
+
+def _selected(name, include, exclude):
+    match = functools.partial(fnmatch.fnmatchcase, name)
+    return any(map(match, include)) and not any(map(match, exclude))
+
+
+def _read_temp(r):
+    zones = _thermal_zones(r.sys_root)
+    zone_keys = {_sensor_key(name) for name in zones}
+    # The same zone can come from psutil as "cpu_thermal" (hwmon) or "cpu-thermal" (thermal
+    # zone fallback); keep the sysfs zone name so the series name is stable.
+    reported = attempt("psutil temperatures", _psutil_temps, r.source) or {}
+    temps = {name: c for name, c in reported.items() if _sensor_key(name) not in zone_keys}
+    temps.update(zones)
+    return {name: {"celsius": celsius} for name, celsius in temps.items()}, {}
+
+
+def _sensor_key(name):
+    return name.lower().replace("-", "_")
+
+
+def _psutil_temps(source):
+    """{sensor name: celsius}: the chip name, or chip_label when a chip has several entries."""
+    temps = {}
+    for chip, entries in sorted(source.sensors_temperatures().items()):
+        for index, entry in enumerate(entries):
+            if entry.current is None:
+                continue
+            label = entry.label.strip().lower().replace(" ", "_") if entry.label else ""
+            name = chip if len(entries) == 1 else f"{chip}_{label or index}"
+            temps[_unique(name, temps, index)] = entry.current
+    return temps
+
+
+def _thermal_zones(sys_root):
+    """{zone type: celsius} from ``/sys/class/thermal/thermal_zone*`` (millidegrees)."""
+    temps = {}
+    pattern = os.path.join(sys_root, "sys/class/thermal/thermal_zone*")
+    for path in sorted(glob.glob(pattern), key=natural):
+        kind, millidegrees = read_text(f"{path}/type"), read_text(f"{path}/temp")
+        try:
+            celsius = int(millidegrees) / 1000.0
+        except (TypeError, ValueError):
+            log.debug("vitals: no temperature in %s", path)
+            continue
+        index = os.path.basename(path)[len("thermal_zone") :]
+        temps[_unique(kind or f"thermal_zone{index}", temps, index)] = celsius
+    return temps
+
+
+def _unique(name, taken, suffix):
+    return f"{name}_{suffix}" if name in taken else name
+
+
+def _read_system(r):
+    if not r.boot_time:
+        raise ValueError("boot time unknown")
+    procs = len(r.source.pids())
+    return {"uptime": r.ts - r.boot_time, "boot_time": r.boot_time, "procs": procs}, {}
+
+
+def _read_pi(r):
+    """Raspberry Pi throttling flags from ``vcgencmd get_throttled``; empty when not a Pi."""
+    path = r.vcgencmd or shutil.which("vcgencmd")
+    if not path:
+        return {}, {}
+    output = subprocess.run(
+        [path, "get_throttled"],
+        capture_output=True,
+        text=True,
+        timeout=VCGENCMD_TIMEOUT,
+        check=True,
+    ).stdout
+    match = re.search(r"throttled=(0x[0-9a-fA-F]+|[0-9]+)\b", output)
+    if not match:
+        raise ValueError(f"unexpected vcgencmd output {output.strip()!r}")
+    bits = int(match.group(1), 16 if match.group(1).startswith("0x") else 10)
+    flags = {name: (bits >> bit) & 1 for name, bit in _PI_FLAGS.items()}
+    return {"throttled": bits, **flags}, {}
+
+
+READERS = {
+    "cpu": _read_cpu,
+    "cores": _read_cores,
+    "load": _read_load,
+    "mem": _read_mem,
+    "swap": _read_swap,
+    "disk": read_disk,
+    "diskio": _read_diskio,
+    "net": _read_net,
+    "temp": _read_temp,
+    "system": _read_system,
+    "pi": _read_pi,
+}
+
+
+def natural(text):
+    """Sort key putting "cpu2" before "cpu10"."""
+    parts = re.split(r"(\d+)", str(text))
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
