@@ -10,6 +10,7 @@ Defaults come from the master config, overridable on the command line::
         tgt_type: glob
         returners: carbon          # or carbon,influxdb
         samples: 1
+        exclude_groups: [temp]     # any vitals: collection option, for every minion
 
 Run it from the master ``schedule:`` (see ``examples/master.d/vitals.conf``)::
 
@@ -24,54 +25,37 @@ import logging
 import salt.client
 from salt.exceptions import SaltInvocationError
 
-from salt_ext.core.config import Option, parse
+from salt_ext.core import push as core_push
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.push import PUSH_DEFAULTS
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "vitals"
-
-POLLPUSH_OPTIONS = {
-    "tgt": Option("str", "*"),
-    "tgt_type": Option(
-        "str",
-        "glob",
-        choices=(
-            "glob",
-            "pcre",
-            "list",
-            "grain",
-            "grain_pcre",
-            "pillar",
-            "pillar_pcre",
-            "nodegroup",
-            "range",
-            "compound",
-            "ipcidr",
-        ),
-    ),
-    "returners": Option("str", "carbon"),
-    "samples": Option("int", 1, minimum=1),
-    "interval": Option("float", None, minimum=0.01),
-    "mode": Option("str", "push", choices=("push", "return")),
-    "ret_config": Option("str", None),
-    "ret_kwargs": Option("dict", {}, doc="returner options for this run (--return_kwargs)"),
-    "timeout": Option("int", None, minimum=1, doc="publish timeout passed to Salt"),
-}
 
 
 def __virtual__():
     return __virtualname__
 
 
-def pollpush(**kwargs):
+def pollpush(
+    tgt=None,
+    tgt_type=None,
+    returners=None,
+    samples=None,
+    interval=None,
+    mode=None,
+    ret_config=None,
+    ret_kwargs=None,
+    timeout=None,
+    **collection,
+):
     """
     Publish the vitals collection to the minions asynchronously and return at once.
 
     Returns the jid and what was published; it never waits for minions. Each minion runs
     ``vitals.push``, which collects and calls the returners on the minion itself, so only a
-    small receipt reaches the master's job cache.
+    small receipt reaches the master's job cache. Every argument left out comes from the master
+    config ``vitals:pollpush:``, then from the defaults below.
 
     tgt, tgt_type
         Which minions (default ``'*'``, ``glob``).
@@ -91,6 +75,13 @@ def pollpush(**kwargs):
         A returner configuration profile name, and returner options for this run, as
         ``--return_config`` / ``--return_kwargs`` would give them.
 
+    timeout
+        Publish timeout in seconds, passed to Salt.
+
+    collection
+        Any ``vitals:`` collection option (``groups``, ``exclude_groups``, ``mounts``, ...),
+        checked here and published to every minion when it differs from the default.
+
     CLI Example:
 
     .. code-block:: bash
@@ -98,39 +89,34 @@ def pollpush(**kwargs):
         salt-run vitals.pollpush
         salt-run vitals.pollpush tgt='pi-*' returners=carbon,influxdb
         salt-run vitals.pollpush tgt=G@role:web tgt_type=compound samples=3 interval=5
+        salt-run vitals.pollpush exclude_groups=temp,pi
     """
-    configured = dict((__opts__.get("vitals") or {}).get("pollpush") or {})
-    configured.update({k: v for k, v in kwargs.items() if not k.startswith("__")})
+    given = {
+        "tgt": tgt,
+        "tgt_type": tgt_type,
+        "returners": returners,
+        "samples": samples,
+        "interval": interval,
+        "mode": mode,
+        "ret_config": ret_config,
+        "ret_kwargs": ret_kwargs,
+        "timeout": timeout,
+    }
+    settings = dict((__opts__.get("vitals") or {}).get("pollpush") or {})
+    settings.update((k, v) for k, v in given.items() if v is not None)
+    settings.update((k, v) for k, v in collection.items() if not k.startswith("__"))
     try:
-        opts = parse("vitals:pollpush", configured, POLLPUSH_OPTIONS)
+        publication = core_push.publication(settings)
     except ConfigError as exc:
         raise SaltInvocationError(str(exc)) from None
-    returners = ",".join(n.strip() for n in opts["returners"].split(",") if n.strip())
-    if not returners:
-        raise SaltInvocationError("vitals:pollpush:returners: name at least one returner")
-    collection = {"samples": opts["samples"]}
-    if opts["interval"] is not None:
-        collection["interval"] = opts["interval"]
-    publish = {"tgt": opts["tgt"], "tgt_type": opts["tgt_type"]}
-    if opts["timeout"]:
-        publish["timeout"] = opts["timeout"]
-    returner_settings = {k: opts[k] for k in ("ret_config", "ret_kwargs") if opts[k]}
-    if opts["mode"] == "push":
-        fun, ret = "vitals.push", ""
-        collection["returners"] = returners
-        collection.update(returner_settings)
-        # every argument comes back in each minion's return load: publish only non-defaults
-        collection = {k: v for k, v in collection.items() if PUSH_DEFAULTS.get(k) != v}
-    else:
-        fun, ret = "vitals.current", returners
-        publish.update(returner_settings)
+    publish = publication.client_kwargs()
     client = salt.client.LocalClient(mopts=__opts__)
     try:
-        jid = client.cmd_async(fun=fun, arg=[], kwarg=collection, ret=ret, **publish)
+        jid = client.cmd_async(**publish)
     finally:
         client.destroy()
-    published = {"fun": fun, "kwarg": collection, "ret": ret, **publish}
+    published = {k: v for k, v in publish.items() if k != "arg"}
     if not jid:
-        log.warning("vitals.pollpush: no minion matched %r", opts["tgt"])
+        log.warning("vitals.pollpush: no minion matched %r", publication.tgt)
         return {"jid": None, "published": published, "error": "no minion matched the target"}
     return {"jid": jid, "published": published}
