@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, builds the sdist and wheel,
-# installs the wheel (not editable), runs the linters, then unit, functional, integration,
+# installs the wheel (not editable), runs ruff and mypy, then unit, functional, integration,
 # packaging and compat tests (real salt-master/minions, carbon-cache, influxd, VictoriaMetrics)
 # against that installed wheel: the checkout itself is never on sys.path.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
@@ -12,6 +12,8 @@ cd "$ROOT"
 echo "==> ruff check, ruff format --check" >&2
 "$VENV/bin/ruff" check --quiet .
 "$VENV/bin/ruff" format --check --quiet .
+echo "==> mypy (salt_ext/core)" >&2
+"$VENV/bin/mypy"
 # salt-factories and the daemons write under TMPDIR: keep it inside the clone, short enough
 # for unix socket paths.
 export TMPDIR="$ROOT/.tmp"

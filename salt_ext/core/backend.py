@@ -11,13 +11,15 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable, Mapping
+from typing import Any, Optional
 
 import salt.returners
 
-from salt_ext.core.config import Option, parse
-from salt_ext.core.delivery import Delivery, DeliveryResult
+from salt_ext.core.config import Option, Options, parse
+from salt_ext.core.delivery import Delivery, DeliveryResult, Transport
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.samples import Skipped, samples_from_return
+from salt_ext.core.samples import Sample, Skipped, samples_from_return
 from salt_ext.core.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -36,34 +38,39 @@ DELIVERY_OPTIONS = {
 class Backend:
     """Base class: a returner's name, option spec, serializer and transports."""
 
-    name = None
-    options = {}
+    name: str = ""
+    options: dict[str, Option] = {}
 
-    def spec(self):
+    def spec(self) -> dict[str, Option]:
         return {**DELIVERY_OPTIONS, **self.options}
 
-    def validate(self, opts):
+    def validate(self, opts: Options) -> Options:
         """Cross-option checks after parsing; raise ConfigError. Returns opts."""
         return opts
 
-    def serialize(self, samples, minion, opts):
+    def serialize(self, samples: list[Sample], minion: str, opts: Options) -> bytes:
         """Return the payload bytes for ``samples``."""
         raise NotImplementedError
 
-    def transports(self, opts):
+    def transports(self, opts: Options) -> list[Transport]:
         """Return the list of transports, in failover order."""
         raise NotImplementedError
 
-    def with_minion(self, opts, minion_opts):
+    def with_minion(self, opts: Options, minion_opts: Mapping[str, Any]) -> Options:
         """Options completed from the minion's own config (e.g. grains); default: as is."""
         return opts
 
-    def spool_key(self, opts):
+    def spool_key(self, opts: Options) -> str:
         """Options that change what spooled bytes mean (a spool per value), e.g. precision."""
         return ""
 
 
-def read_options(backend, ret=None, salt_funcs=None, opts=None):
+def read_options(
+    backend: Backend,
+    ret: Optional[Mapping[str, Any]] = None,
+    salt_funcs: Optional[Mapping[str, Callable[..., Any]]] = None,
+    opts: Optional[Mapping[str, Any]] = None,
+) -> Options:
     """The backend's options for this return, validated against explicit defaults.
 
     Sources, as Salt's own returners read them (``salt.returners.get_returner_options``):
@@ -83,7 +90,12 @@ def read_options(backend, ret=None, salt_funcs=None, opts=None):
     return backend.validate(parse(backend.name, found, spec, allow_unknown=True))
 
 
-def _falsy_profile_values(name, ret, spec, salt_funcs):
+def _falsy_profile_values(
+    name: str,
+    ret: Optional[Mapping[str, Any]],
+    spec: Mapping[str, Option],
+    salt_funcs: Mapping[str, Callable[..., Any]],
+) -> dict[str, Any]:
     # get_returner_options ignores a false/0 value set in a ret_config profile and falls back
     # to the default location; read such explicit values back.
     profile = (ret or {}).get("ret_config")
@@ -99,19 +111,27 @@ def _falsy_profile_values(name, ret, spec, salt_funcs):
     return out
 
 
-def spool_root(cachedir):
+def spool_root(cachedir: str) -> str:
     """Where every returner's spools live on a minion."""
     return os.path.join(cachedir, "vitals", "spool")
 
 
-def spool_dir(cachedir, backend, ret, opts):
+def spool_dir(
+    cachedir: str, backend: Backend, ret: Optional[Mapping[str, Any]], opts: Options
+) -> str:
     """Per returner and destination profile: ``<cachedir>/vitals/spool/<name>-<profile>[-key]``."""
     profile = str((ret or {}).get("ret_config") or "default")
     name = "-".join(p for p in (backend.name, profile, backend.spool_key(opts)) if p)
     return os.path.join(spool_root(cachedir), re.sub(r"[^A-Za-z0-9_-]", "_", name))
 
 
-def deliver_return(backend, ret, salt_funcs, opts, clock=time.time):
+def deliver_return(
+    backend: Backend,
+    ret: Mapping[str, Any],
+    salt_funcs: Mapping[str, Callable[..., Any]],
+    opts: Mapping[str, Any],
+    clock: Callable[[], float] = time.time,
+) -> DeliveryResult:
     """Deliver one job return; never raises. Returns a :class:`DeliveryResult`."""
     try:
         options = read_options(backend, ret, salt_funcs, opts)

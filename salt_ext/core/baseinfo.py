@@ -3,6 +3,7 @@ filesystem sizes, Raspberry Pi model, kernel, OS and architecture."""
 
 import os
 import platform
+from typing import Any, Optional
 
 import psutil
 
@@ -10,7 +11,7 @@ from salt_ext.core.collect import validate_options
 from salt_ext.core.readers import Reading, attempt, read_disk, read_text
 
 
-def baseinfo(source=psutil, sys_root="/"):
+def baseinfo(source: Any = psutil, sys_root: str = "/") -> dict[str, Any]:
     """Hardware and OS facts of the node; a fact that cannot be read is absent."""
     boot_time = attempt("boot time", source.boot_time)
     info = {
@@ -29,20 +30,20 @@ def baseinfo(source=psutil, sys_root="/"):
     return {key: value for key, value in info.items() if value is not None}
 
 
-def _disk_totals(source):
+def _disk_totals(source: Any) -> Optional[dict[str, int]]:
     """{mount: total bytes} of the disk group with default options."""
     result = attempt("disks", read_disk, Reading(source, validate_options(None)))
     return None if result is None else {mount: f["total"] for mount, f in result[0].items()}
 
 
-def _pi_model(sys_root):
+def _pi_model(sys_root: str) -> Optional[str]:
     model = read_text(os.path.join(sys_root, "proc/device-tree/model")) or ""
     return model.strip("\x00").strip() or None  # device-tree strings end with NUL
 
 
-def _cpu_model(sys_root):
+def _cpu_model(sys_root: str) -> Optional[str]:
     """``model name`` (x86), else ``Model`` (Raspberry Pi) or ``Hardware`` of /proc/cpuinfo."""
-    found = {}
+    found: dict[str, str] = {}
     for line in (read_text(os.path.join(sys_root, "proc/cpuinfo")) or "").splitlines():
         key, sep, value = line.partition(":")
         if sep and value.strip():
@@ -50,7 +51,7 @@ def _cpu_model(sys_root):
     return next((found[k] for k in ("model name", "Model", "Hardware") if k in found), None)
 
 
-def _os_name(sys_root):
+def _os_name(sys_root: str) -> str:
     """PRETTY_NAME of /etc/os-release, else what :mod:`platform` knows."""
     for line in (read_text(os.path.join(sys_root, "etc/os-release")) or "").splitlines():
         key, _, value = line.partition("=")

@@ -2,14 +2,16 @@
 
 from salt_ext.core import graphite
 from salt_ext.core.backend import Backend
-from salt_ext.core.config import Option
+from salt_ext.core.config import Option, Options
+from salt_ext.core.delivery import Transport
 from salt_ext.core.errors import ConfigError
+from salt_ext.core.samples import Sample
 from salt_ext.core.tcp import TcpTransport
 
 DEFAULT_PORTS = {"text": 2003, "pickle": 2004}
 
 
-def parse_endpoint(text, default_port):
+def parse_endpoint(text: str, default_port: int) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address -> (host, port)."""
     text = text.strip()
     if text.startswith("["):
@@ -41,7 +43,7 @@ class CarbonBackend(Backend):
         "template": Option("str", graphite.DEFAULT_TEMPLATE),
     }
 
-    def validate(self, opts):
+    def validate(self, opts: Options) -> Options:
         problem = graphite.validate_template(opts["template"])
         if problem:
             raise ConfigError("carbon:template", problem)
@@ -55,11 +57,11 @@ class CarbonBackend(Backend):
         opts["endpoints"] = endpoints or [(opts["host"], port)]
         return opts
 
-    def serialize(self, samples, minion, opts):
+    def serialize(self, samples: list[Sample], minion: str, opts: Options) -> bytes:
         paths = graphite.PathBuilder(minion, opts["prefix"], opts["template"])
         return graphite.SERIALIZERS[opts["mode"]](samples, paths)
 
-    def transports(self, opts):
+    def transports(self, opts: Options) -> list[Transport]:
         return [TcpTransport(host, port, opts["timeout"]) for host, port in opts["endpoints"]]
 
 

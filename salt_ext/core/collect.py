@@ -11,16 +11,19 @@ dict it returned.
 """
 
 import functools
+import os
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Optional, Union
 
 import psutil
 
 from salt_ext.core import rates
-from salt_ext.core.config import Option, parse
+from salt_ext.core.config import Option, Options, parse
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.rates import RateStore, Snapshot
 from salt_ext.core.readers import RATES, READERS, Reading, attempt, natural
-from salt_ext.core.samples import GROUPS, from_vitals_dict, summarize
+from salt_ext.core.samples import GROUPS, Sample, from_vitals_dict, summarize
 
 __all__ = [
     "VITALS_OPTIONS",
@@ -64,7 +67,7 @@ _CPU_FIELDS = ("user", "system", "iowait", "steal", "idle")
 _CORE_FIELDS = ("user", "system", "iowait")
 
 
-def validate_options(raw):
+def validate_options(raw: object) -> Options:
     """Parse the ``vitals:`` config dict and check group names: the options every other
     function of this module takes."""
     opts = parse("vitals", raw, VITALS_OPTIONS)
@@ -77,7 +80,7 @@ def validate_options(raw):
     return opts
 
 
-def enabled_groups(opts):
+def enabled_groups(opts: Options) -> list[str]:
     """Group keys to collect, in :data:`GROUPS` order."""
     return [key for key in GROUPS if key in opts["groups"] and key not in opts["exclude_groups"]]
 
@@ -85,7 +88,13 @@ def enabled_groups(opts):
 # --- reading one snapshot ---------------------------------------------------------------------
 
 
-def read_snapshot(options, source=psutil, sys_root="/", vcgencmd=None, clock=time.time):
+def read_snapshot(
+    options: Options,
+    source: Any = psutil,
+    sys_root: str = "/",
+    vcgencmd: Optional[str] = None,
+    clock: Callable[[], float] = time.time,
+) -> Snapshot:
     """Read gauges and cumulative counters of every enabled group once.
 
     A group whose reader fails is left out (debug log); nothing here raises for a platform
@@ -109,13 +118,15 @@ def read_snapshot(options, source=psutil, sys_root="/", vcgencmd=None, clock=tim
 # --- snapshots to samples ---------------------------------------------------------------------
 
 
-def snapshot_samples(previous, current, options):
+def snapshot_samples(
+    previous: Optional[Snapshot], current: Snapshot, options: Options
+) -> list[Sample]:
     """Samples of ``current``: its gauges plus rates against ``previous``.
 
     Rate fields are absent when ``previous`` is None or not comparable (another boot, not
     older), and per counter when that counter went backwards.
     """
-    values = {}
+    values: dict[str, dict[str, Any]] = {}
     if previous is not None and rates.comparable(previous, current):
         for key, tag, fields in _rate_values(previous, current):
             _put(values, key, tag, fields)
@@ -126,10 +137,12 @@ def snapshot_samples(previous, current, options):
     return _samples(values, enabled_groups(options), current.ts)
 
 
-def _rate_values(previous, current):
+def _rate_values(
+    previous: Snapshot, current: Snapshot
+) -> Iterator[tuple[str, Optional[str], dict[str, float]]]:
     """Yield ``(group key, tag or None, fields)`` computed from counter deltas."""
     elapsed = current.ts - previous.ts
-    series = {}
+    series: dict[tuple[str, str], dict[str, float]] = {}
     for counter, delta in rates.counter_deltas(previous.counters, current.counters).items():
         prefix, _, rest = counter.partition(".")
         tag, _, name = rest.rpartition(".")  # tags such as "eth0.100" may contain dots
@@ -143,7 +156,9 @@ def _rate_values(previous, current):
             yield prefix, tag or None, _per_second(deltas, RATES[prefix], elapsed)
 
 
-def _per_second(deltas, table, elapsed):
+def _per_second(
+    deltas: Mapping[str, float], table: Mapping[str, tuple[str, float]], elapsed: float
+) -> dict[str, float]:
     fields = {}
     for counter, (name, scale) in table.items():
         if counter in deltas:
@@ -152,13 +167,15 @@ def _per_second(deltas, table, elapsed):
     return fields
 
 
-def _put(values, key, tag, fields):
+def _put(
+    values: dict[str, dict[str, Any]], key: str, tag: Optional[str], fields: Mapping[str, Any]
+) -> None:
     if fields:
         group = values.setdefault(key, {})
         (group if tag is None else group.setdefault(tag, {})).update(fields)
 
 
-def _samples(values, groups, ts):
+def _samples(values: Mapping[str, Any], groups: Iterable[str], ts: float) -> list[Sample]:
     """Samples in a fixed order (GROUPS order, natural tag order, field order), typed per GROUPS
     by the one vitals mapping, :func:`~salt_ext.core.samples.from_vitals_dict`."""
     ordered = {"ts": ts}
@@ -175,15 +192,15 @@ def _samples(values, groups, ts):
 
 
 def collect(
-    options,
-    state_dir,
-    interval=None,
-    source=psutil,
-    sys_root="/",
-    vcgencmd=None,
-    clock=time.time,
-    sleep=time.sleep,
-):
+    options: Options,
+    state_dir: Union[str, "os.PathLike[str]"],
+    interval: Optional[float] = None,
+    source: Any = psutil,
+    sys_root: str = "/",
+    vcgencmd: Optional[str] = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[float, list[Sample]]:
     """Collect once and return ``(collection ts, samples)``.
 
     With ``interval`` the rates cover two readings that many seconds apart and no state is
@@ -192,6 +209,7 @@ def collect(
     ``sample_interval`` seconds earlier in this process.
     """
     read = functools.partial(read_snapshot, options, source, sys_root, vcgencmd, clock)
+    reference: Optional[Snapshot]
     if interval is not None:
         reference, current = _sampled(read, sleep, _positive_interval(interval))
     else:
@@ -208,7 +226,14 @@ def collect(
     return current.ts, snapshot_samples(reference, current, options)
 
 
-def collect_window(options, state_dir, samples=1, interval=None, sleep=time.sleep, **reading):
+def collect_window(
+    options: Options,
+    state_dir: Union[str, "os.PathLike[str]"],
+    samples: int = 1,
+    interval: Optional[float] = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **reading: Any,
+) -> tuple[float, list[Sample]]:
     """Collect ``samples`` readings ``interval`` seconds apart (default 1) and summarise them.
 
     One sample is plain :func:`collect`. Several are N + 1 snapshots giving N rounds of rates,
@@ -228,14 +253,19 @@ def collect_window(options, state_dir, samples=1, interval=None, sleep=time.slee
     return snapshots[-1].ts, summarize(rounds)
 
 
-def _sampled(read, sleep, seconds, first=None):
+def _sampled(
+    read: Callable[[], Snapshot],
+    sleep: Callable[[float], None],
+    seconds: float,
+    first: Optional[Snapshot] = None,
+) -> tuple[Snapshot, Snapshot]:
     """Two readings ``seconds`` apart (reusing ``first`` when already taken)."""
     first = read() if first is None else first
     sleep(seconds)
     return first, read()
 
 
-def _positive_interval(interval):
+def _positive_interval(interval: Any) -> float:
     try:
         seconds = float(interval)
     except (TypeError, ValueError):

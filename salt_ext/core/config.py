@@ -7,8 +7,13 @@ kind accepts the string forms an operator would type.
 """
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from salt_ext.core.errors import ConfigError
+
+Options = dict[str, Any]
+"""A parsed options dict: every key of its spec, typed values."""
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0", ""}
@@ -18,7 +23,15 @@ class Option:
     """One option: its kind (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``), default
     and constraints. ``secret`` options are never echoed in error messages."""
 
-    def __init__(self, kind, default, choices=None, minimum=None, secret=False, doc=""):
+    def __init__(
+        self,
+        kind: str,
+        default: Any,
+        choices: Optional[Sequence[Any]] = None,
+        minimum: Optional[float] = None,
+        secret: bool = False,
+        doc: str = "",
+    ) -> None:
         self.kind = kind
         self.default = default
         self.choices = choices
@@ -27,7 +40,9 @@ class Option:
         self.doc = doc
 
 
-def parse(prefix, raw, spec, allow_unknown=False):
+def parse(
+    prefix: str, raw: object, spec: Mapping[str, Option], allow_unknown: bool = False
+) -> Options:
     """Validate ``raw`` (a dict, or None) against ``spec`` and fill in defaults.
 
     Raises :class:`ConfigError` naming ``prefix:key`` for the first bad value, or for an unknown
@@ -50,7 +65,7 @@ def parse(prefix, raw, spec, allow_unknown=False):
     return out
 
 
-def _copy(value):
+def _copy(value: Any) -> Any:
     return (
         list(value)
         if isinstance(value, list)
@@ -60,7 +75,7 @@ def _copy(value):
     )
 
 
-def _convert(key, value, option):
+def _convert(key: str, value: Any, option: Option) -> Any:
     shown = "<hidden>" if option.secret else repr(value)
     kind = option.kind
     try:
@@ -98,13 +113,13 @@ def _convert(key, value, option):
     return value
 
 
-def _to_int(value):
+def _to_int(value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise ValueError
     return int(value)
 
 
-def _to_list(value):
+def _to_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int)) for v in value):

@@ -18,10 +18,12 @@ a socket timeout bounds the whole send since Python 3.5).
 
 import logging
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Optional, Protocol
 
 from salt_ext.core.errors import DeliveryError
+from salt_ext.core.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,11 @@ class DeliveryResult:
     spooled: int = 0
     replayed: int = 0
     dropped: int = 0
-    destination: str = None
-    error: str = None
+    destination: Optional[str] = None
+    error: Optional[str] = None
 
     @property
-    def status(self):
+    def status(self) -> str:
         if self.sent == self.points and not self.error:
             return "sent"
         if self.spooled:
@@ -61,13 +63,13 @@ class Delivery:
 
     def __init__(
         self,
-        transports,
-        spool=None,
-        order="failover",
-        replay_chunk_bytes=256 * 1024,
-        replay_max_bytes=4 * 2**20,
-        name="vitals",
-    ):
+        transports: Iterable[Transport],
+        spool: Optional[Spool] = None,
+        order: str = "failover",
+        replay_chunk_bytes: int = 256 * 1024,
+        replay_max_bytes: int = 4 * 2**20,
+        name: str = "vitals",
+    ) -> None:
         if not transports:
             raise ValueError("at least one transport is needed")
         self.transports = list(transports)
@@ -77,7 +79,7 @@ class Delivery:
         self.replay_max_bytes = replay_max_bytes
         self.name = name
 
-    def deliver(self, payload, points):
+    def deliver(self, payload: bytes, points: int) -> DeliveryResult:
         """Deliver one payload of ``points`` points; never raises for a delivery problem."""
         result = DeliveryResult(points=points)
         if not payload:
@@ -111,15 +113,16 @@ class Delivery:
                 log.warning("%s: replay skipped, spool unusable: %s", self.name, exc)
         return result
 
-    def replay(self):
+    def replay(self) -> int:
         """Replay spooled records oldest first; returns the number of points replayed."""
         replayed = 0
-        if not self.spool.names():  # the healthy path: one listdir, no lock
+        spool = self.spool
+        if spool is None or not spool.names():  # the healthy path: one listdir, no lock
             return 0
-        with self.spool.locked() as acquired:
+        with spool.locked() as acquired:
             if not acquired:  # another job on this minion is replaying right now
                 return 0
-            for chunk in self.spool.chunks(self.replay_chunk_bytes, self.replay_max_bytes):
+            for chunk in spool.chunks(self.replay_chunk_bytes, self.replay_max_bytes):
                 payload = b"".join(r.payload for r in chunk)
                 points = sum(r.points for r in chunk)
                 try:
@@ -129,19 +132,19 @@ class Delivery:
                         log.error(
                             "%s: replay rejected, dropping %d points: %s", self.name, points, exc
                         )
-                        self.spool.acknowledge(chunk)
+                        spool.acknowledge(chunk)
                         continue
                     log.warning(
                         "%s: replay stopped, %d points stay spooled: %s", self.name, points, exc
                     )
                     break
-                self.spool.acknowledge(chunk)
+                spool.acknowledge(chunk)
                 replayed += points
         if replayed:
             log.info("%s: replayed %d spooled points", self.name, replayed)
         return replayed
 
-    def _send(self, payload):
+    def _send(self, payload: bytes) -> str:
         transports = self.transports
         if self.order == "round_robin" and len(transports) > 1:
             start = random.randrange(len(transports))

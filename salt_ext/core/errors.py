@@ -13,7 +13,7 @@ class VitalsError(Exception):
 class ConfigError(VitalsError):
     """A configuration value is invalid; the message names the key."""
 
-    def __init__(self, key, message):
+    def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(f"{key}: {message}")
 
@@ -25,6 +25,6 @@ class DeliveryError(VitalsError):
     a rejected payload): such data is dropped and logged, not spooled.
     """
 
-    def __init__(self, message, retryable=True):
+    def __init__(self, message: str, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(message)

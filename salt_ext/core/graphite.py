@@ -18,6 +18,10 @@ import hashlib
 import pickle
 import re
 import struct
+from collections.abc import Iterable
+from typing import Optional
+
+from salt_ext.core.samples import Sample
 
 DEFAULT_TEMPLATE = "{prefix}.{minion}.{group}.{tags}.{name}"
 TEMPLATE_FIELDS = ("prefix", "minion", "group", "tags", "name")
@@ -29,7 +33,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _PATH_TAGS = frozenset({"path"})
 
 
-def sanitize_segment(text):
+def sanitize_segment(text: object) -> str:
     """Make ``text`` one safe Graphite path segment (see the module docstring)."""
     text = _UNSAFE.sub("_", str(text)) or "_"
     if len(text) > MAX_SEGMENT:
@@ -38,14 +42,14 @@ def sanitize_segment(text):
     return text
 
 
-def sanitize_tag_value(key, value):
+def sanitize_tag_value(key: str, value: str) -> str:
     """Sanitise a tag value; mount points lose their leading slash (``/`` is ``root``)."""
     if key in _PATH_TAGS:
         value = value.strip("/") or "root"
     return sanitize_segment(value)
 
 
-def sanitize_prefix(prefix):
+def sanitize_prefix(prefix: str) -> str:
     """A configured prefix may hold several levels (``servers.vitals``); sanitise each."""
     return ".".join(sanitize_segment(p) for p in str(prefix).split(".") if p)
 
@@ -53,11 +57,13 @@ def sanitize_prefix(prefix):
 class PathBuilder:
     """Turns samples into metric paths for one minion with one template."""
 
-    def __init__(self, minion, prefix="vitals", template=DEFAULT_TEMPLATE):
+    def __init__(
+        self, minion: str, prefix: str = "vitals", template: str = DEFAULT_TEMPLATE
+    ) -> None:
         self.template = template
         self.fixed = {"prefix": sanitize_prefix(prefix), "minion": sanitize_segment(minion)}
 
-    def path(self, sample):
+    def path(self, sample: Sample) -> str:
         parts = dict(self.fixed)
         parts["group"] = ".".join(sanitize_segment(p) for p in sample.group.split("."))
         parts["tags"] = ".".join(sanitize_tag_value(k, v) for k, v in sample.tags)
@@ -66,7 +72,7 @@ class PathBuilder:
         return ".".join(p for p in rendered.split(".") if p)
 
 
-def validate_template(template):
+def validate_template(template: str) -> Optional[str]:
     """Return an error text for a template with unknown or missing fields, else None."""
     fields = set(re.findall(r"{([^{}]*)}", template))
     unknown = fields - set(TEMPLATE_FIELDS)
@@ -81,18 +87,18 @@ def validate_template(template):
     return None
 
 
-def format_value(value):
+def format_value(value: float) -> str:
     """Shortest text that reads back as the same number (ints stay integral)."""
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-def plaintext(samples, paths):
+def plaintext(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon plaintext protocol: ``path value timestamp\\n`` per sample, as bytes."""
     lines = [f"{paths.path(s)} {format_value(s.value)} {int(s.ts)}\n" for s in samples]
     return "".join(lines).encode("ascii")
 
 
-def pickle_frames(samples, paths):
+def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon pickle protocol: length-prefixed frames of ``[(path, (ts, value)), ...]``, each
     under carbon's 1 MiB frame limit."""
     points = [(paths.path(s), (int(s.ts), s.value)) for s in samples]

@@ -37,7 +37,9 @@ import json
 import logging
 import ssl
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Optional, Union
 from urllib.parse import unquote, urlencode, urlsplit
 
 from salt_ext.core.errors import DeliveryError
@@ -49,7 +51,7 @@ MAX_ANSWER_BYTES = 64 * 1024  # read at most this much of an answer
 MAX_QUOTED = 300  # characters of a server answer quoted in an error
 USER_AGENT = "salt-vitals"
 
-_WARNED_INSECURE = set()  # labels already warned about verify=False (once per process)
+_WARNED_INSECURE: set[str] = set()  # labels already warned about verify=False (once per process)
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,16 @@ class Endpoint:
     host: str
     port: int
     path: str  # base path without trailing slash ("" or "/influx")
-    username: str = None
-    password: str = None
+    username: Optional[str] = None
+    password: Optional[str] = None
 
     @property
-    def label(self):
+    def label(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
-def parse_url(url):
+def parse_url(url: object) -> Endpoint:
     """``http(s)://[user:pass@]host[:port][/base/path]`` -> :class:`Endpoint`.
 
     Raises ValueError whose text never contains the password.
@@ -96,7 +98,7 @@ def parse_url(url):
     )
 
 
-def redact_url(text):
+def redact_url(text: object) -> str:
     """The URL with any ``user:password@`` replaced by ``***@`` (for error messages)."""
     scheme, sep, rest = str(text).partition("://")
     if not sep:
@@ -107,11 +109,11 @@ def redact_url(text):
     return f"{scheme}://{netloc}{slash}{tail}"
 
 
-def _unquote(value):
+def _unquote(value: Optional[str]) -> Optional[str]:
     return unquote(value) if value else None
 
 
-def basic_auth(user, password):
+def basic_auth(user: str, password: str) -> str:
     """The value of a basic ``Authorization`` header."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}"
@@ -123,14 +125,14 @@ class Response:
 
     status: int
     reason: str
-    headers: dict = field(default_factory=dict)  # lower-case names
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return 200 <= self.status < 300
 
-    def message(self):
+    def message(self) -> str:
         """The server's error text: InfluxDB's ``X-Influxdb-Error`` header, the JSON ``error``
         (1.x) or ``message`` (2.x/3.x) member, else the body text; on one line."""
         text = self.headers.get("x-influxdb-error") or ""
@@ -147,23 +149,28 @@ class Response:
         return " ".join(text.split()) or self.reason or ""
 
 
+Recover = Callable[["HttpTransport", Response], bool]
+"""``recover(transport, response)``: repair the destination after a failed write, True to
+send the payload once more (see the module docstring)."""
+
+
 class HttpTransport:
     """POST payloads to ``<url><path>?<params>``; see the module docstring for the rules."""
 
     def __init__(
         self,
-        url,
-        path,
-        params=None,
-        headers=None,
-        auth=None,
-        timeout=5.0,
-        verify=True,
-        ca_bundle=None,
-        gzip=True,
-        content_type="text/plain; charset=utf-8",
-        recover=None,
-    ):
+        url: Union[str, Endpoint],
+        path: str,
+        params: Optional[Mapping[str, str]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        auth: Optional[tuple[str, str]] = None,
+        timeout: float = 5.0,
+        verify: bool = True,
+        ca_bundle: Optional[str] = None,
+        gzip: bool = True,
+        content_type: str = "text/plain; charset=utf-8",
+        recover: Optional[Recover] = None,
+    ) -> None:
         self.endpoint = url if isinstance(url, Endpoint) else parse_url(url)
         self.label = self.endpoint.label
         self.path = path
@@ -175,7 +182,7 @@ class HttpTransport:
         self.content_type = content_type
         self.recover = recover
         self._headers = dict(headers or {})
-        self._secrets = []
+        self._secrets: list[str] = []
         if auth is None and "Authorization" not in self._headers and self.endpoint.username:
             auth = (self.endpoint.username, self.endpoint.password or "")
         if auth is not None:
@@ -185,18 +192,18 @@ class HttpTransport:
             self._secrets.append(self._headers["Authorization"].split(" ", 1)[-1])
         secrets = {s for s in self._secrets if s and len(s) >= 3}
         self._secrets = sorted(secrets, key=len, reverse=True)  # longest first
-        self._ssl_context = None
+        self._ssl_context: Optional[ssl.SSLContext] = None
         if self.endpoint.scheme == "https" and not verify and self.label not in _WARNED_INSECURE:
             _WARNED_INSECURE.add(self.label)
             log.warning(
                 "TLS certificate verification is disabled for %s (verify: false)", self.label
             )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<HttpTransport {self.label}{self.path}>"
 
     # -- the transport protocol ------------------------------------------------------------
-    def send(self, payload):
+    def send(self, payload: bytes) -> None:
         """POST one payload; raise DeliveryError unless the server accepted it."""
         response = self.post(payload)
         if response.ok:
@@ -207,12 +214,20 @@ class HttpTransport:
                 return
         raise self.error(response, payload)
 
-    def post(self, payload):
+    def post(self, payload: bytes) -> Response:
         """POST ``payload`` to the write path; returns the :class:`Response` (any status)."""
         return self.request("POST", self.path, payload, self.params, compress=self.gzip)
 
     # -- building blocks ---------------------------------------------------------------------
-    def request(self, method, path, body=b"", params=None, content_type=None, compress=False):
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        params: Optional[Mapping[str, str]] = None,
+        content_type: Optional[str] = None,
+        compress: bool = False,
+    ) -> Response:
         """One request on a fresh connection. Network problems raise a retryable
         DeliveryError; any HTTP answer is returned as a :class:`Response`."""
         target = self.endpoint.path + path
@@ -261,7 +276,7 @@ class HttpTransport:
         )
         return response
 
-    def error(self, response, payload=b""):
+    def error(self, response: Response, payload: bytes = b"") -> DeliveryError:
         """The DeliveryError for a failed write answer (see the table in the module docs)."""
         status = response.status
         text = self.quote(response.message())
@@ -282,14 +297,14 @@ class HttpTransport:
             )
         return DeliveryError(f"{self.label} answered HTTP {status}: {text}", retryable=True)
 
-    def quote(self, text):
+    def quote(self, text: object) -> str:
         """Server text made safe to log: secrets scrubbed, cut to :data:`MAX_QUOTED`."""
         text = str(text)
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 3] + "..."
 
-    def _connection(self):
+    def _connection(self) -> http.client.HTTPConnection:
         host, port = self.endpoint.host, self.endpoint.port
         if self.endpoint.scheme == "http":
             conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
@@ -299,10 +314,10 @@ class HttpTransport:
             )
         # http.client resolves names with an unbounded getaddrinfo; its connect() goes through
         # this per-connection hook (stable since Python 3.4), so bound the resolution as well.
-        conn._create_connection = create_connection  # pylint: disable=protected-access
+        conn._create_connection = create_connection  # type: ignore[attr-defined]
         return conn
 
-    def _context(self):
+    def _context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
             try:
                 context = ssl.create_default_context(cafile=self.ca_bundle)

@@ -28,15 +28,19 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 from urllib.parse import urlencode
 
 import salt.utils.data
 
 from salt_ext.core import line_protocol
 from salt_ext.core.backend import Backend
-from salt_ext.core.config import Option
+from salt_ext.core.config import Option, Options
+from salt_ext.core.delivery import Transport
 from salt_ext.core.errors import ConfigError, DeliveryError
-from salt_ext.core.http import HttpTransport, parse_url
+from salt_ext.core.http import HttpTransport, Response, parse_url
+from salt_ext.core.samples import Sample
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ _DURATION = re.compile(r"(?:\d+(?:ns|us|u|µs|µ|ms|s|m|h|d|w))+|INF|inf")
 
 
 # -- database creation (api v1) ----------------------------------------------------------------
-def influxql_ident(name):
+def influxql_ident(name: object) -> str:
     """A double-quoted InfluxQL identifier."""
     return '"' + str(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -60,7 +64,7 @@ class DatabaseCreator:
     """``recover`` hook of the v1 transports: create what a write found missing, then the
     transport sends the payload once more. Never used on the healthy path."""
 
-    def __init__(self, opts):
+    def __init__(self, opts: Options) -> None:
         self.db = opts["db"]
         self.rp = opts["rp"]
         self.enabled = opts["create_database"]
@@ -68,7 +72,7 @@ class DatabaseCreator:
         self.name = opts["retention_name"] or self.rp or "vitals"
         self.replication = opts["retention_replication"]
 
-    def statements(self, missing):
+    def statements(self, missing: str) -> list[str]:
         db = influxql_ident(self.db)
         out = []
         if missing == "database":
@@ -86,7 +90,7 @@ class DatabaseCreator:
             )
         return out
 
-    def __call__(self, transport, response):
+    def __call__(self, transport: HttpTransport, response: Response) -> bool:
         message = response.message().lower()
         if response.status == 404 and "database not found" in message:
             missing, what = "database", f'database "{self.db}"'
@@ -115,19 +119,19 @@ class DatabaseCreator:
         return True
 
 
-def _query_error(answer):
+def _query_error(answer: Response) -> Optional[str]:
     if not answer.ok:
         return f"HTTP {answer.status}: {answer.message()}"
     try:
         results = json.loads(answer.body.decode("utf-8", "replace")).get("results") or []
     except (ValueError, AttributeError):
         return None
-    errors = [r.get("error") for r in results if isinstance(r, dict) and r.get("error")]
+    errors = [str(r["error"]) for r in results if isinstance(r, dict) and r.get("error")]
     return "; ".join(errors) or None
 
 
 # -- the backend -------------------------------------------------------------------------------
-def grain_tags(keys, grains):
+def grain_tags(keys: Iterable[str], grains: Mapping[str, Any]) -> dict[str, str]:
     """``{tag: value}`` from grains: ``role`` or a nested ``rack:row`` (tag ``rack_row``).
     Missing grains and lists or dicts are left out (one debug line each)."""
     tags = {}
@@ -169,7 +173,7 @@ class InfluxBackend(Backend):
         "retention_replication": Option("int", 1, minimum=1),
     }
 
-    def validate(self, opts):
+    def validate(self, opts: Options) -> Options:
         api = opts["api"]
         key = "influxdb:urls" if opts["urls"] else "influxdb:url"
         endpoints = []
@@ -204,18 +208,18 @@ class InfluxBackend(Backend):
             raise ConfigError("influxdb:ca_bundle", f"no such file: {opts['ca_bundle']!r}")
         return opts
 
-    def with_minion(self, opts, minion_opts):
+    def with_minion(self, opts: Options, minion_opts: Mapping[str, Any]) -> Options:
         found = grain_tags(opts["grain_tags"], minion_opts.get("grains") or {})
         opts["tags"] = {**found, **opts["tags"]}  # explicit tags win
         return opts
 
-    def spool_key(self, opts):
-        return opts["precision"]
+    def spool_key(self, opts: Options) -> str:
+        return str(opts["precision"])
 
-    def serialize(self, samples, minion, opts):
+    def serialize(self, samples: list[Sample], minion: str, opts: Options) -> bytes:
         return line_protocol.serialize(samples, minion, opts["precision"], opts["tags"])
 
-    def transports(self, opts):
+    def transports(self, opts: Options) -> list[Transport]:
         api = opts["api"]
         precision = PRECISION_PARAMS[api][opts["precision"]]
         headers, auth, recover = {}, None, None

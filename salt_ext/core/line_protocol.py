@@ -55,9 +55,11 @@ as. Names never need quoting beyond this: no value can add a line, a tag or a fi
 import logging
 import math
 import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any, Optional
 
-from salt_ext.core.samples import INT64_MAX, INT64_MIN
+from salt_ext.core.samples import INT64_MAX, INT64_MIN, Sample
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ _FIELD_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", '"': '\\
 
 
 # -- names -------------------------------------------------------------------------------------
-def clean(text):
+def clean(text: object) -> str:
     """Rules 1-3 of the module docstring: ``text`` as it will read back, before escaping."""
     text = text if type(text) is str else str(text)
     if not text.isascii():
@@ -85,50 +87,50 @@ def clean(text):
     return text
 
 
-def measurement_name(text):
+def measurement_name(text: object) -> str:
     """The measurement a group name reads back as."""
     text = clean(text) or "_"
     return "_" + text if text[0] == "#" else text
 
 
-def key_name(text):
+def key_name(text: object) -> str:
     """The tag key or field key a name reads back as."""
     text = clean(text) or "_"
     return RESERVED_KEYS.get(text, text)
 
 
-def tag_value(text):
+def tag_value(text: object) -> str:
     """The tag value a value reads back as; "" means the tag is left out."""
     return clean(text)
 
 
 @lru_cache(maxsize=4096)
-def escape_measurement(text):
+def escape_measurement(text: object) -> str:
     return measurement_name(text).translate(_MEASUREMENT_ESCAPES)
 
 
 @lru_cache(maxsize=4096)
-def escape_tag_key(text):
+def escape_tag_key(text: object) -> str:
     return key_name(text).translate(_TAG_ESCAPES)
 
 
 @lru_cache(maxsize=16384)
-def escape_tag_value(text):
+def escape_tag_value(text: object) -> str:
     return tag_value(text).translate(_TAG_ESCAPES)
 
 
 @lru_cache(maxsize=16384)
-def escape_field_key(text):
+def escape_field_key(text: object) -> str:
     return key_name(text).translate(_FIELD_KEY_ESCAPES)
 
 
 @lru_cache(maxsize=16384)
-def _field_key(name):
+def _field_key(name: tuple[object, ...]) -> str:
     return escape_field_key(".".join(map(str, name)))
 
 
 # -- values and times --------------------------------------------------------------------------
-def format_value(value):
+def format_value(value: object) -> Optional[str]:
     """``123i`` for an int, ``repr`` for a float; None for anything else or non-finite."""
     if isinstance(value, float):
         return float.__repr__(value) if math.isfinite(value) else None
@@ -138,23 +140,30 @@ def format_value(value):
     return None
 
 
-def timestamp(ts, precision="s"):
+def timestamp(ts: float, precision: str = "s") -> int:
     """Unix time ``ts`` (seconds) truncated to ``precision`` units (float noise tolerated)."""
     return math.floor(ts * PRECISIONS[precision] + 1e-6)
 
 
 # -- the serializer ----------------------------------------------------------------------------
-def serialize(samples, host, precision="s", tags=None):
+def serialize(
+    samples: Iterable[Sample],
+    host: str,
+    precision: str = "s",
+    tags: Optional[Mapping[str, object]] = None,
+) -> bytes:
     """Line protocol for ``samples`` of minion ``host`` (bytes, one ``\\n`` per line).
 
     Pure and total: a sample that cannot be written is dropped (debug line), never raised.
     """
-    base = {}
+    base: dict[str, str] = {}
     for key, value in (tags or {}).items():
         _put_tag(base, key, value)
-    prefixes = {}  # (group, sample tags) -> "measurement,tag=value,..."
-    times = {}  # sample.ts -> ticks
-    lines = {}  # (prefix, ticks) -> {field key: value}
+    prefixes: dict[
+        tuple[str, tuple[Any, ...]], str
+    ] = {}  # (group, sample tags) -> "measurement,tag=value,..."
+    times: dict[float, int] = {}  # sample.ts -> ticks
+    lines: dict[tuple[str, int], dict[str, str]] = {}  # (prefix, ticks) -> {field key: value}
     dropped = 0
     for sample in samples:
         try:
@@ -169,7 +178,7 @@ def serialize(samples, host, precision="s", tags=None):
             key = _field_key(sample.name)
         except (TypeError, ValueError, OverflowError):
             value = None
-        if value is None:
+        if value is None or ticks is None or prefix is None:
             dropped += 1
             continue
         fields = lines.get((prefix, ticks))
@@ -185,13 +194,15 @@ def serialize(samples, host, precision="s", tags=None):
     return "".join(out).encode("utf-8")
 
 
-def _put_tag(tagset, key, value):
+def _put_tag(tagset: dict[str, str], key: object, value: object) -> None:
     escaped = escape_tag_value(value)
     if escaped:
         tagset[escape_tag_key(key)] = escaped
 
 
-def _prefix(group, sample_tags, base, host):
+def _prefix(
+    group: str, sample_tags: Iterable[tuple[Any, Any]], base: Mapping[str, str], host: str
+) -> str:
     tagset = dict(base)
     for key, value in sample_tags:
         _put_tag(tagset, key, value)

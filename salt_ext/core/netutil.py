@@ -9,17 +9,24 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from typing import Any, Optional
 
 
-def resolve(host, port, timeout, getaddrinfo=socket.getaddrinfo):
+def resolve(
+    host: str,
+    port: int,
+    timeout: float,
+    getaddrinfo: Callable[..., list[Any]] = socket.getaddrinfo,
+) -> list[Any]:
     """``getaddrinfo`` for a TCP connection, raising ``socket.timeout`` after ``timeout`` s."""
     try:  # an address literal needs no resolver at all
         return getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except socket.gaierror:
         pass
-    box = {}
+    box: dict[str, Any] = {}
 
-    def work():
+    def work() -> None:
         try:
             box["addresses"] = getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
@@ -32,10 +39,16 @@ def resolve(host, port, timeout, getaddrinfo=socket.getaddrinfo):
         raise socket.timeout(f"resolving {host} timed out")
     if "error" in box:
         raise box["error"]
-    return box["addresses"]
+    addresses: list[Any] = box["addresses"]
+    return addresses
 
 
-def create_connection(address, timeout, source_address=None, getaddrinfo=socket.getaddrinfo):
+def create_connection(
+    address: tuple[str, int],
+    timeout: float,
+    source_address: Optional[tuple[str, int]] = None,
+    getaddrinfo: Callable[..., list[Any]] = socket.getaddrinfo,
+) -> socket.socket:
     """Like ``socket.create_connection``, but resolve + connect finish within ``timeout``."""
     host, port = address
     deadline = time.monotonic() + timeout
@@ -58,7 +71,7 @@ def create_connection(address, timeout, source_address=None, getaddrinfo=socket.
     raise last_error or socket.timeout(f"connecting to {host}:{port} timed out")
 
 
-def error_reason(exc):
+def error_reason(exc: BaseException) -> str:
     """A short, secret-free reason for a network, TLS or HTTP error, for logs and receipts."""
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timed out"

@@ -13,7 +13,9 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Optional, Union
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class Snapshot:
     gauges: dict = field(default_factory=dict)
     counters: dict = field(default_factory=dict)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ts": self.ts,
             "boot_time": self.boot_time,
@@ -45,7 +47,7 @@ class Snapshot:
         }
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Any) -> "Snapshot":
         """Inverse of :meth:`to_dict`; raises ValueError for anything malformed."""
         try:
             ts, boot_time = _finite(data["ts"]), _finite(data["boot_time"])
@@ -58,38 +60,38 @@ class Snapshot:
         return cls(ts, boot_time, gauges, counters)
 
 
-def _is_number(value):
+def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _finite(value):
+def _finite(value: Any) -> float:
     if not _is_number(value):
         raise ValueError(f"not a finite number: {value!r}")
     return float(value)
 
 
-def same_boot(a, b):
+def same_boot(a: Snapshot, b: Snapshot) -> bool:
     """True when both snapshots come from the same boot of the machine."""
     return abs(a.boot_time - b.boot_time) <= BOOT_TIME_TOLERANCE
 
 
-def comparable(old, new):
+def comparable(old: Snapshot, new: Snapshot) -> bool:
     """True when ``new - old`` counter deltas are meaningful (same boot, time moved forward)."""
     return same_boot(old, new) and new.ts > old.ts
 
 
-def is_reference(ref, current, min_interval, max_age):
+def is_reference(ref: Snapshot, current: Snapshot, min_interval: float, max_age: float) -> bool:
     """True when ``ref`` may serve as the rate reference of ``current``."""
     return comparable(ref, current) and min_interval <= current.ts - ref.ts <= max_age
 
 
-def counter_deltas(old, new):
+def counter_deltas(old: Mapping[str, float], new: Mapping[str, float]) -> dict[str, float]:
     """``new - old`` for every counter in both dicts; a counter that went backwards (reset,
     wrap) is left out rather than producing a bogus rate."""
     return {key: new[key] - old[key] for key in new if key in old and new[key] >= old[key]}
 
 
-def cpu_percentages(deltas, fields):
+def cpu_percentages(deltas: Mapping[str, float], fields: Iterable[str]) -> dict[str, float]:
     """Busy ``percent`` plus ``fields`` as percent of all CPU time, from cpu_times deltas.
 
     ``deltas`` maps cpu_times field names to their deltas (guest times excluded: Linux already
@@ -98,7 +100,7 @@ def cpu_percentages(deltas, fields):
     total = sum(deltas.values())
     if total <= 0:
         return {}
-    out = {}
+    out: dict[str, float] = {}
     if "idle" in deltas:
         waiting = deltas["idle"] + deltas.get("iowait", 0)
         out["percent"] = min(100.0, max(0.0, 100.0 * (1 - waiting / total)))
@@ -113,12 +115,14 @@ class RateStore:
     finds a reference at least ``min_interval`` old.
     """
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir: Union[str, "os.PathLike[str]"]) -> None:
         self.state_dir = os.fspath(state_dir)
         self.path = os.path.join(self.state_dir, STATE_FILE)
         self.lock_path = os.path.join(self.state_dir, LOCK_FILE)
 
-    def exchange(self, current, min_interval, max_age):
+    def exchange(
+        self, current: Snapshot, min_interval: float, max_age: float
+    ) -> Optional[Snapshot]:
         """Return the rate reference for ``current`` (or None) and store ``current``.
 
         The reference is the newest stored snapshot of the same boot between ``min_interval``
@@ -143,7 +147,7 @@ class RateStore:
         return ref
 
     @contextlib.contextmanager
-    def _locked(self):
+    def _locked(self) -> Iterator[None]:
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -152,7 +156,7 @@ class RateStore:
         finally:
             os.close(fd)  # releases the lock
 
-    def _load(self):
+    def _load(self) -> list[Snapshot]:
         """Stored snapshots, oldest first; a missing or corrupt file reads as empty."""
         try:
             with open(self.path, encoding="utf-8") as handle:
@@ -165,7 +169,7 @@ class RateStore:
             return []
         return sorted(snapshots, key=lambda s: s.ts)
 
-    def _save(self, snapshots):
+    def _save(self, snapshots: list[Snapshot]) -> None:
         """Write atomically: a crash leaves either the old or the new file, never half of one."""
         data = {"version": STATE_VERSION, "snapshots": [s.to_dict() for s in snapshots]}
         fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".vitals-rates.", suffix=".tmp")

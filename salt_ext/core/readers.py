@@ -15,9 +15,17 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Optional, TypeVar
+
+from salt_ext.core.config import Options
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Result = tuple[dict[str, Any], dict[str, float]]
+"""What a reader returns: ``(gauges, counters)``."""
 
 _GUEST_TIMES = frozenset({"guest", "guest_nice"})  # already included in user/nice on Linux
 
@@ -69,15 +77,15 @@ VCGENCMD_TIMEOUT = 2
 class Reading:
     """What every group reader gets: the source, the validated ``vitals:`` options and when."""
 
-    source: object
-    options: dict
+    source: Any  # psutil, or a stand-in with the same functions
+    options: Options
     sys_root: str = "/"
-    vcgencmd: str = None
+    vcgencmd: Optional[str] = None
     ts: float = 0.0
     boot_time: float = 0.0
 
 
-def attempt(what, func, *args):
+def attempt(what: str, func: Callable[..., T], *args: Any) -> Optional[T]:
     """``func(*args)``, or None (logged at debug level) when it raises."""
     try:
         return func(*args)
@@ -86,7 +94,7 @@ def attempt(what, func, *args):
         return None
 
 
-def _read_cpu(r):
+def _read_cpu(r: Reading) -> Result:
     gauges = {"count": r.source.cpu_count(logical=True)}
     freq = attempt("cpu frequency", r.source.cpu_freq)
     if freq is not None:
@@ -95,14 +103,14 @@ def _read_cpu(r):
     return gauges, _cpu_time_counters("total", r.source.cpu_times())
 
 
-def _read_cores(r):
+def _read_cores(r: Reading) -> Result:
     counters = {}
     for index, times in enumerate(r.source.cpu_times(percpu=True)):
         counters.update(_cpu_time_counters(index, times))
     return {}, counters
 
 
-def _cpu_time_counters(cpu, times):
+def _cpu_time_counters(cpu: object, times: Any) -> dict[str, float]:
     return {
         f"cpu.{cpu}.{name}": value
         for name, value in times._asdict().items()
@@ -110,32 +118,32 @@ def _cpu_time_counters(cpu, times):
     }
 
 
-def _read_load(r):
+def _read_load(r: Reading) -> Result:
     load1, load5, load15 = r.source.getloadavg()
     return {"load1": load1, "load5": load5, "load15": load15}, {}
 
 
-def _read_mem(r):
+def _read_mem(r: Reading) -> Result:
     return _fields(r.source.virtual_memory(), ("total", "available", "used", "percent")), {}
 
 
-def _read_swap(r):
+def _read_swap(r: Reading) -> Result:
     swap = r.source.swap_memory()
     counters = {f"swap.{name}": getattr(swap, name) for name in RATES["swap"]}
     return _fields(swap, ("total", "used", "percent")), counters
 
 
-def _fields(record, names):
+def _fields(record: Any, names: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(record, name) for name in names}
 
 
-def read_disk(r):
+def read_disk(r: Reading) -> Result:
     statvfs = getattr(r.source, "statvfs", os.statvfs)  # a fake source may provide its own
     usage = {mount: _disk_usage(statvfs, mount) for mount in _disk_mounts(r.source, r.options)}
     return {mount: fields for mount, fields in usage.items() if fields}, {}
 
 
-def _disk_mounts(source, options):
+def _disk_mounts(source: Any, options: Options) -> list[str]:
     """Mount points of real filesystems passing the mount globs, each once."""
     fstypes = {}
     for part in source.disk_partitions(all=True):
@@ -148,7 +156,7 @@ def _disk_mounts(source, options):
     ]
 
 
-def _disk_usage(statvfs, mount):
+def _disk_usage(statvfs: Callable[[str], Any], mount: str) -> Optional[dict[str, Any]]:
     """Sizes like ``df`` (percent of the space available to users), or None."""
     try:
         st = statvfs(mount)
@@ -167,7 +175,7 @@ def _disk_usage(statvfs, mount):
     return fields
 
 
-def _read_diskio(r):
+def _read_diskio(r: Reading) -> Result:
     counters = {}
     for device, io in sorted((r.source.disk_io_counters(perdisk=True) or {}).items()):
         if _selected(device, r.options["devices"], r.options["exclude_devices"]):
@@ -177,7 +185,7 @@ def _read_diskio(r):
     return {}, counters
 
 
-def _read_net(r):
+def _read_net(r: Reading) -> Result:
     gauges, counters = {}, {}
     for nic, io in sorted((r.source.net_io_counters(pernic=True) or {}).items()):
         if _selected(nic, r.options["interfaces"], r.options["exclude_interfaces"]):
@@ -187,12 +195,12 @@ def _read_net(r):
     return gauges, counters
 
 
-def _selected(name, include, exclude):
+def _selected(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
     match = functools.partial(fnmatch.fnmatchcase, name)
     return any(map(match, include)) and not any(map(match, exclude))
 
 
-def _read_temp(r):
+def _read_temp(r: Reading) -> Result:
     zones = _thermal_zones(r.sys_root)
     zone_keys = {_sensor_key(name) for name in zones}
     # The same zone can come from psutil as "cpu_thermal" (hwmon) or "cpu-thermal" (thermal
@@ -203,13 +211,13 @@ def _read_temp(r):
     return {name: {"celsius": celsius} for name, celsius in temps.items()}, {}
 
 
-def _sensor_key(name):
+def _sensor_key(name: str) -> str:
     return name.lower().replace("-", "_")
 
 
-def _psutil_temps(source):
+def _psutil_temps(source: Any) -> dict[str, float]:
     """{sensor name: celsius}: the chip name, or chip_label when a chip has several entries."""
-    temps = {}
+    temps: dict[str, float] = {}
     for chip, entries in sorted(source.sensors_temperatures().items()):
         for index, entry in enumerate(entries):
             if entry.current is None:
@@ -220,14 +228,14 @@ def _psutil_temps(source):
     return temps
 
 
-def _thermal_zones(sys_root):
+def _thermal_zones(sys_root: str) -> dict[str, float]:
     """{zone type: celsius} from ``/sys/class/thermal/thermal_zone*`` (millidegrees)."""
-    temps = {}
+    temps: dict[str, float] = {}
     pattern = os.path.join(sys_root, "sys/class/thermal/thermal_zone*")
     for path in sorted(glob.glob(pattern), key=natural):
         kind, millidegrees = read_text(f"{path}/type"), read_text(f"{path}/temp")
         try:
-            celsius = int(millidegrees) / 1000.0
+            celsius = int(millidegrees or "") / 1000.0
         except (TypeError, ValueError):
             log.debug("vitals: no temperature in %s", path)
             continue
@@ -236,18 +244,18 @@ def _thermal_zones(sys_root):
     return temps
 
 
-def _unique(name, taken, suffix):
+def _unique(name: str, taken: Mapping[str, object], suffix: object) -> str:
     return f"{name}_{suffix}" if name in taken else name
 
 
-def _read_system(r):
+def _read_system(r: Reading) -> Result:
     if not r.boot_time:
         raise ValueError("boot time unknown")
     procs = len(r.source.pids())
     return {"uptime": r.ts - r.boot_time, "boot_time": r.boot_time, "procs": procs}, {}
 
 
-def _read_pi(r):
+def _read_pi(r: Reading) -> Result:
     """Raspberry Pi throttling flags from ``vcgencmd get_throttled``; empty when not a Pi."""
     path = r.vcgencmd or shutil.which("vcgencmd")
     if not path:
@@ -282,13 +290,13 @@ READERS = {
 }
 
 
-def natural(text):
+def natural(text: object) -> list[tuple[int, int, str]]:
     """Sort key putting "cpu2" before "cpu10"."""
     parts = re.split(r"(\d+)", str(text))
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
 
 
-def read_text(path):
+def read_text(path: str) -> Optional[str]:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read().strip()

@@ -15,7 +15,9 @@ The vitals dict layout (documented in ``docs/metrics.md``)::
 
 import logging
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Optional, Union
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ class Group:
     """How one top-level key of the vitals dict maps to samples."""
 
     measurement: str
-    tag: str = None  # tagged groups are keyed by this tag's value
+    tag: Optional[str] = None  # tagged groups are keyed by this tag's value
     int_fields: frozenset = field(default_factory=frozenset)
 
 
@@ -83,12 +85,12 @@ class Sample:
     """
 
     group: str
-    name: tuple
-    value: object
+    name: tuple[Any, ...]
+    value: float  # an int for counts and sizes
     ts: float
-    tags: tuple = ()
+    tags: tuple[tuple[str, str], ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.name, str):
             object.__setattr__(self, "name", (self.name,))
         if isinstance(self.tags, dict):
@@ -101,19 +103,19 @@ class Skipped:
 
     items: list = field(default_factory=list)
 
-    def add(self, path, reason):
+    def add(self, path: str, reason: str) -> None:
         self.items.append((path, reason))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.items)
 
-    def summary(self, limit=5):
+    def summary(self, limit: int = 5) -> str:
         shown = ", ".join(f"{p or '<root>'} ({r})" for p, r in self.items[:limit])
         more = len(self.items) - limit
         return shown + (f" and {more} more" if more > 0 else "")
 
 
-def coerce_number(value, as_int=False):
+def coerce_number(value: object, as_int: bool = False) -> Union[int, float, None]:
     """Return ``value`` as a finite float (or an int when ``as_int``), or None if not numeric.
 
     Booleans count as 0/1. Strings, bytes, None, NaN and infinities are not numbers here, nor,
@@ -136,9 +138,9 @@ def coerce_number(value, as_int=False):
     return value if math.isfinite(value) else None
 
 
-def to_vitals_dict(samples, ts):
+def to_vitals_dict(samples: Iterable[Sample], ts: float) -> dict[str, Any]:
     """Render vitals samples as the nested dict ``vitals.current`` returns."""
-    out = {"ts": ts}
+    out: dict[str, Any] = {"ts": ts}
     for sample in samples:
         key = _KEY_BY_SERIES[(sample.group, sample.tags[0][0] if sample.tags else None)]
         fields = out.setdefault(key, {})
@@ -148,7 +150,7 @@ def to_vitals_dict(samples, ts):
     return out
 
 
-def from_vitals_dict(data, skipped=None):
+def from_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None) -> list[Sample]:
     """Turn a ``vitals.current`` return back into samples (the inverse of :func:`to_vitals_dict`).
 
     Unknown groups and non-numeric values are reported in ``skipped``, never raised.
@@ -167,7 +169,7 @@ def from_vitals_dict(data, skipped=None):
             skipped.add(str(key), "unknown group")
             continue
         if group.tag is None:
-            series = [((), content)]
+            series: list[tuple[tuple[tuple[str, str], ...], Any]] = [((), content)]
         else:
             series = []
             for tag_value, fields in content.items():
@@ -186,7 +188,9 @@ def from_vitals_dict(data, skipped=None):
     return samples
 
 
-def flatten_return(group, data, ts, skipped=None, max_depth=16):
+def flatten_return(
+    group: str, data: object, ts: float, skipped: Optional[Skipped] = None, max_depth: int = 16
+) -> list[Sample]:
     """Flatten any job return into samples of ``group`` (usually the function name).
 
     Dicts and lists are walked (list items keyed by index); every numeric leaf becomes a float
@@ -195,9 +199,10 @@ def flatten_return(group, data, ts, skipped=None, max_depth=16):
     """
     skipped = Skipped() if skipped is None else skipped
     samples = []
-    stack = [((), data)]
+    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
     while stack:
         path, node = stack.pop()
+        items: Iterable[tuple[Any, Any]]
         if isinstance(node, dict):
             items = node.items()
         elif isinstance(node, (list, tuple)):
@@ -219,7 +224,9 @@ def flatten_return(group, data, ts, skipped=None, max_depth=16):
     return samples
 
 
-def samples_from_return(ret, clock, skipped=None):
+def samples_from_return(
+    ret: Mapping[str, Any], clock: Callable[[], float], skipped: Optional[Skipped] = None
+) -> list[Sample]:
     """Samples for one Salt job return (the ``ret`` dict a returner receives).
 
     ``vitals.current`` returns use the vitals mapping and their collection time; any other
@@ -237,14 +244,14 @@ def samples_from_return(ret, clock, skipped=None):
     return flatten_return(fun, data, clock(), skipped)
 
 
-def summarize(rounds):
+def summarize(rounds: Iterable[Iterable[Sample]]) -> list[Sample]:
     """Pre-aggregate several collections into one set of samples.
 
     ``rounds`` is a list of sample lists from consecutive collections. Float fields become their
     mean, plus a ``<name>_var`` sample with the population variance; integer fields (sizes,
     counts) keep their latest value. The timestamp is the last collection's.
     """
-    series = {}
+    series: dict[tuple[str, tuple[Any, ...], tuple[str, ...]], list[Sample]] = {}
     for samples in rounds:
         for s in samples:
             series.setdefault((s.group, s.tags, s.name), []).append(s)
@@ -263,7 +270,7 @@ def summarize(rounds):
     return out
 
 
-def _describe(value):
+def _describe(value: object) -> str:
     text = type(value).__name__
     if isinstance(value, float):
         text = repr(value)

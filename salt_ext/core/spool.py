@@ -23,6 +23,8 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Optional
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ _SUFFIX = ".rec"
 _SEQUENCE = itertools.count(1)  # process-wide, so two Spool objects never pick the same name
 
 
-def _checksum(points, created, payload):
+def _checksum(points: int, created: int, payload: bytes) -> int:
     """CRC32 over the header fields and the payload."""
     return zlib.crc32(payload, zlib.crc32(struct.pack("!IQ", points, created)))
 
@@ -40,7 +42,7 @@ def _checksum(points, created, payload):
 class Record:
     """One spooled payload."""
 
-    def __init__(self, name, payload, points, created):
+    def __init__(self, name: str, payload: bytes, points: int, created: float) -> None:
         self.name = name
         self.payload = payload
         self.points = points
@@ -50,14 +52,20 @@ class Record:
 class Spool:
     """A spool directory. ``max_bytes``/``max_age`` bound it; ``clock`` is injectable."""
 
-    def __init__(self, directory, max_bytes=20 * 2**20, max_age=7 * 86400, clock=time.time):
+    def __init__(
+        self,
+        directory: str,
+        max_bytes: int = 20 * 2**20,
+        max_age: float = 7 * 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.max_age = max_age
         self.clock = clock
 
     # -- writing -------------------------------------------------------------------------
-    def append(self, payload, points):
+    def append(self, payload: bytes, points: int) -> bool:
         """Store one payload durably, then enforce the bounds. Returns False when the bounds
         removed this very record (it alone is larger than ``max_bytes``)."""
         self._ensure_dir()
@@ -85,7 +93,7 @@ class Spool:
         return os.path.exists(os.path.join(self.directory, name))
 
     # -- reading and replay --------------------------------------------------------------
-    def names(self):
+    def names(self) -> list[str]:
         """Record file names, oldest first."""
         try:
             return sorted(
@@ -96,7 +104,7 @@ class Spool:
         except FileNotFoundError:
             return []
 
-    def read(self, name):
+    def read(self, name: str) -> Optional[Record]:
         """Return the :class:`Record` or None if it is corrupt (it is then removed and counted)."""
         path = os.path.join(self.directory, name)
         try:
@@ -115,10 +123,11 @@ class Spool:
             self._update_stats(corrupt_records=1)
         return None
 
-    def chunks(self, chunk_bytes, max_bytes):
+    def chunks(self, chunk_bytes: int, max_bytes: int) -> Iterator[list[Record]]:
         """Yield lists of records, oldest first: each list at most ``chunk_bytes`` of payload
         (or one record if a record alone is larger), ``max_bytes`` in all."""
-        chunk, size, total = [], 0, 0
+        chunk: list[Record] = []
+        size = total = 0
         for name in self.names():
             record = self.read(name)
             if record is None:
@@ -135,13 +144,13 @@ class Spool:
         if chunk:
             yield chunk
 
-    def acknowledge(self, records):
+    def acknowledge(self, records: Iterable[Record]) -> None:
         """Remove records the backend accepted."""
         for record in records:
             self._remove(record.name)
 
     @contextlib.contextmanager
-    def locked(self, blocking=False):
+    def locked(self, blocking: bool = False) -> Iterator[bool]:
         """Exclusive lock over replay and trimming; yields False when not acquired."""
         self._ensure_dir()
         fd = os.open(os.path.join(self.directory, "spool.lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -156,9 +165,9 @@ class Spool:
             os.close(fd)
 
     # -- bounds and status ---------------------------------------------------------------
-    def _enforce_bounds(self):
+    def _enforce_bounds(self) -> None:
         names = self.names()
-        sizes = {}
+        sizes: dict[str, int] = {}
         for name in names:
             with contextlib.suppress(FileNotFoundError):
                 sizes[name] = os.path.getsize(os.path.join(self.directory, name))
@@ -184,10 +193,10 @@ class Spool:
             )
             self._update_stats(dropped_points=dropped_points, dropped_records=dropped_records)
 
-    def status(self):
+    def status(self) -> dict[str, Any]:
         """Counts for ``vitals.spool``: what is waiting and what was ever dropped."""
         records = points = size = 0
-        oldest = None
+        oldest: Optional[float] = None
         for name in self.names():
             record = self.read(name)
             if record is None:
@@ -200,7 +209,7 @@ class Spool:
         status.update(self._read_stats())
         return status
 
-    def _read_stats(self):
+    def _read_stats(self) -> dict[str, int]:
         stats = {"dropped_points": 0, "dropped_records": 0, "corrupt_records": 0}
         try:
             with open(os.path.join(self.directory, "stats.json"), encoding="utf-8") as handle:
@@ -209,7 +218,7 @@ class Spool:
             pass
         return stats
 
-    def _update_stats(self, **increments):
+    def _update_stats(self, **increments: int) -> None:
         stats = self._read_stats()
         for key, value in increments.items():
             stats[key] += value
@@ -218,7 +227,7 @@ class Spool:
             json.dump(stats, handle)
         os.replace(tmp, os.path.join(self.directory, "stats.json"))
 
-    def _remove(self, name):
+    def _remove(self, name: str) -> bool:
         """Delete a record; True if this call removed it."""
         try:
             os.unlink(os.path.join(self.directory, name))
@@ -226,10 +235,10 @@ class Spool:
             return False
         return True
 
-    def _ensure_dir(self):
+    def _ensure_dir(self) -> None:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
 
-    def _fsync_dir(self):
+    def _fsync_dir(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(fd)

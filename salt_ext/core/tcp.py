@@ -3,6 +3,7 @@
 """
 
 import socket
+from collections.abc import Callable
 
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.netutil import create_connection, error_reason
@@ -11,14 +12,20 @@ from salt_ext.core.netutil import create_connection, error_reason
 class TcpTransport:
     """One TCP connection per payload, one ``sendall``; carbon plaintext and pickle use it."""
 
-    def __init__(self, host, port, timeout=5.0, connect=create_connection):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 5.0,
+        connect: Callable[..., socket.socket] = create_connection,
+    ) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         self._connect = connect
         self.label = f"{host}:{port}"
 
-    def send(self, payload):
+    def send(self, payload: bytes) -> None:
         try:
             sock = self._connect((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
