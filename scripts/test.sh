@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, builds the sdist and wheel,
-# installs the wheel (not editable), runs ruff and mypy, then unit, functional, integration,
-# packaging and compat tests (real salt-master/minions, carbon-cache, influxd, VictoriaMetrics)
-# against that installed wheel: the checkout itself is never on sys.path.
+# installs the wheel (not editable), runs ruff, mypy and the docs build, then unit, functional,
+# integration, packaging and compat tests (real salt-master/minions, carbon-cache, influxd,
+# VictoriaMetrics) against that installed wheel: the checkout itself is never on sys.path.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
 source "$(dirname "$0")/setup-env.sh"
 ensure_debian_daemons
@@ -14,6 +14,9 @@ echo "==> ruff check, ruff format --check" >&2
 "$VENV/bin/ruff" format --check --quiet .
 echo "==> mypy (salt_ext/core)" >&2
 "$VENV/bin/mypy"
+echo "==> sphinx-build -W docs -> .tmp/docs" >&2
+rm -rf "$ROOT/.tmp/docs"
+"$VENV/bin/sphinx-build" -W -q -b html docs "$ROOT/.tmp/docs"
 # salt-factories and the daemons write under TMPDIR: keep it inside the clone, short enough
 # for unix socket paths.
 export TMPDIR="$ROOT/.tmp"

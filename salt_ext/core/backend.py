@@ -27,10 +27,19 @@ log = logging.getLogger(__name__)
 # Options every returner has, next to its own.
 DELIVERY_OPTIONS = {
     "timeout": Option("float", 5.0, minimum=0.05, doc="connect and send/read timeout, seconds"),
-    "order": Option("str", "failover", choices=("failover", "round_robin")),
+    "order": Option(
+        "str",
+        "failover",
+        choices=("failover", "round_robin"),
+        doc="try destinations in order, or from a random start",
+    ),
     "spool": Option("bool", True, doc="keep undeliverable points on disk and replay them"),
-    "spool_max_bytes": Option("int", 20 * 2**20, minimum=0),
-    "spool_max_age": Option("float", 7 * 86400.0, minimum=0),
+    "spool_max_bytes": Option(
+        "int", 20 * 2**20, minimum=0, doc="spool size bound; the oldest points go first"
+    ),
+    "spool_max_age": Option(
+        "float", 7 * 86400.0, minimum=0, doc="seconds; older spooled points are dropped (counted)"
+    ),
     "replay_max_bytes": Option("int", 4 * 2**20, minimum=1, doc="replayed per job at most"),
 }
 

@@ -35,12 +35,18 @@ class CarbonBackend(Backend):
 
     name = "carbon"
     options = {
-        "host": Option("str", "127.0.0.1"),
+        "host": Option("str", "127.0.0.1", doc="carbon receiver host"),
         "port": Option("int", None, minimum=1, doc="default 2003 (text) or 2004 (pickle)"),
         "hosts": Option("list", [], doc="failover list of host[:port]; overrides host/port"),
-        "mode": Option("str", "text", choices=("text", "pickle")),
-        "prefix": Option("str", "vitals"),
-        "template": Option("str", graphite.DEFAULT_TEMPLATE),
+        "mode": Option(
+            "str", "text", choices=("text", "pickle"), doc="plaintext (text) or pickle protocol"
+        ),
+        "prefix": Option("str", "vitals", doc="first metric path levels ({prefix} in template)"),
+        "template": Option(
+            "str",
+            graphite.DEFAULT_TEMPLATE,
+            doc="metric path; fields {prefix}, {minion}, {group}, {tags}, {name}",
+        ),
     }
 
     def validate(self, opts: Options) -> Options:

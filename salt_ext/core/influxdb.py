@@ -170,7 +170,9 @@ class InfluxBackend(Backend):
         "create_database": Option("bool", True, doc="v1: create a missing db / rp"),
         "retention_duration": Option("str", "", doc="v1: duration of the created policy"),
         "retention_name": Option("str", "", doc="v1: name of that policy; default rp or vitals"),
-        "retention_replication": Option("int", 1, minimum=1),
+        "retention_replication": Option(
+            "int", 1, minimum=1, doc="v1: replication factor of that policy"
+        ),
     }
 
     def validate(self, opts: Options) -> Options:
