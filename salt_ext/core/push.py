@@ -110,7 +110,7 @@ TARGET_TYPES = (
 
 POLLPUSH_OPTIONS = {
     "tgt": Option("str", "*", doc="target expression"),
-    "tgt_type": Option("str", "glob", choices=TARGET_TYPES, doc="how ``tgt`` is matched"),
+    "tgt_type": Option("str", "glob", choices=TARGET_TYPES, doc="how tgt is matched"),
     "returners": Option("str", "carbon", doc="comma-separated returners, e.g. carbon,influxdb"),
     "samples": Option("int", 1, minimum=1, doc="readings summarised into one push"),
     "interval": Option(

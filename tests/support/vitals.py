@@ -4,6 +4,18 @@ Pure data, no test framework: ``bench/`` scripts import it with the checkout on 
 """
 
 
+def small_vitals(ts):
+    """A small ``vitals.current`` return whose line protocol the tests spell out byte by byte."""
+    return {
+        "ts": ts,
+        "cpu": {"percent": 12.5, "count": 4},
+        "cores": {"0": {"percent": 20.0}, "1": {"percent": 5.0}},
+        "mem": {"total": 1000, "available": 400, "used": 600, "percent": 60.0},
+        "disk": {"/": {"total": 100, "used": 40, "free": 60, "percent": 40.0}},
+        "temp": {"cpu-thermal": {"current": 48.3}},
+    }
+
+
 def vitals_return(ts, n_cores=8, n_disks=8, n_diskio=8, n_nets=6, n_sensors=7):
     """A mid-size server's ``vitals.current`` return: ~200 values collected at ``ts``.
 

@@ -1,0 +1,18 @@
+"""The InfluxDB backend's options and HTTP transports, built the way a returner builds them
+(from a config dict through ``read_options``), and the data the transport tests send."""
+
+from salt_ext.core import backend as core
+from salt_ext.core.influxdb import BACKEND
+from support.saltconfig import salt_funcs
+
+SECRET = "Sup3r-Secret-Pw"
+PAYLOAD = b"cpu,host=h percent=1.0 1\nmem,host=h used=2i 1\nload,host=h 1m=0.5 1\n"
+
+
+def options(**conf):
+    return core.read_options(BACKEND, {}, salt_funcs({"influxdb": conf}), {})
+
+
+def transport(url, **conf):
+    conf.setdefault("url", url)
+    return BACKEND.transports(options(**conf))[0]
