@@ -63,6 +63,21 @@ VITALS_OPTIONS = {
     ),
 }
 
+# How many readings one collection summarises, and how far apart: ``vitals.current``,
+# ``vitals.push`` and ``vitals.pollpush`` take these (``vitals:pollpush:`` may set them too).
+WINDOW_OPTIONS = {
+    "samples": Option(
+        "int", 1, minimum=1, doc="readings summarised into one collection (mean and _var)"
+    ),
+    "interval": Option(
+        "float",
+        None,
+        minimum=0.01,
+        doc="seconds between readings; default: rates against the previous collection "
+        "(1 s between several samples)",
+    ),
+}
+
 _CPU_FIELDS = ("user", "system", "iowait", "steal", "idle")
 _CORE_FIELDS = ("user", "system", "iowait")
 
@@ -265,11 +280,16 @@ def _sampled(
     return first, read()
 
 
-def _positive_interval(interval: Any) -> float:
-    try:
-        seconds = float(interval)
-    except (TypeError, ValueError):
-        seconds = 0.0
-    if not seconds > 0:
-        raise ConfigError("interval", f"must be a positive number of seconds, got {interval!r}")
+def parse_window(samples: object = 1, interval: object = None) -> tuple[int, Optional[float]]:
+    """``samples`` and ``interval`` checked by :data:`WINDOW_OPTIONS` (``""`` means no
+    interval); raises :class:`ConfigError` naming ``vitals:samples`` / ``vitals:interval``."""
+    raw = {"samples": samples, "interval": None if interval == "" else interval}
+    window = parse("vitals", raw, WINDOW_OPTIONS)
+    return window["samples"], window["interval"]
+
+
+def _positive_interval(interval: object) -> float:
+    seconds = parse_window(interval=interval)[1]
+    if seconds is None:
+        raise ConfigError("vitals:interval", "expected a number of seconds, got ''")
     return seconds

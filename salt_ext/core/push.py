@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from salt_ext.core.collect import WINDOW_OPTIONS, validate_options
 from salt_ext.core.config import Option, parse
 from salt_ext.core.delivery import DeliveryResult
 from salt_ext.core.errors import ConfigError
@@ -112,10 +113,7 @@ POLLPUSH_OPTIONS = {
     "tgt": Option("str", "*", doc="target expression"),
     "tgt_type": Option("str", "glob", choices=TARGET_TYPES, doc="how tgt is matched"),
     "returners": Option("str", "carbon", doc="comma-separated returners, e.g. carbon,influxdb"),
-    "samples": Option("int", 1, minimum=1, doc="readings summarised into one push"),
-    "interval": Option(
-        "float", None, minimum=0.01, doc="seconds between readings; default: the minion's own"
-    ),
+    **WINDOW_OPTIONS,
     "mode": Option(
         "str",
         "push",
@@ -188,8 +186,6 @@ def publication(raw: Mapping[str, Any]) -> Publication:
 
 
 def _non_default_collection(raw: dict[str, Any]) -> dict[str, Any]:
-    from salt_ext.core.collect import validate_options  # psutil: only when collecting options
-
     if not raw:
         return {}
     parsed, defaults = validate_options(raw), validate_options(None)

@@ -80,12 +80,9 @@ def current(samples=1, interval=None, **kwargs):
     """
     options = _options(kwargs)
     try:
-        samples = int(samples)
-        interval = None if interval in (None, "") else float(interval)
-    except (TypeError, ValueError):
-        raise SaltInvocationError("samples must be an integer and interval a number") from None
-    if samples < 1 or (interval is not None and interval <= 0):
-        raise SaltInvocationError("samples must be at least 1 and interval positive")
+        samples, interval = core_collect.parse_window(samples, interval)
+    except ConfigError as exc:
+        raise SaltInvocationError(str(exc)) from None
     try:
         ts, found = core_collect.collect_window(options, _state_dir(), samples, interval)
     except VitalsError as exc:

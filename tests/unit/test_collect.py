@@ -466,7 +466,7 @@ def test_explicit_interval_touches_no_state(run, tmp_path):
 def test_bad_interval_is_a_config_error(run, tmp_path, interval):
     with pytest.raises(ConfigError) as err:
         run(str(tmp_path), interval=interval)
-    assert err.value.key == "interval"
+    assert err.value.key == "vitals:interval"
 
 
 @pytest.mark.parametrize(

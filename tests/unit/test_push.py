@@ -129,7 +129,8 @@ def test_foreign_returner_alone_does_not_fail_the_job(collected, returners):
     "kwargs, message",
     [
         ({"returners": " , "}, "returners: name at least one returner"),
-        ({"samples": 0}, "samples must be at least 1"),
+        ({"samples": 0}, "vitals:samples: must be at least 1"),
+        ({"interval": "soon"}, "vitals:interval: expected a number"),
         ({"groups": "gpu"}, "vitals:groups: unknown group 'gpu'"),
     ],
 )
