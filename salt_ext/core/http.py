@@ -40,77 +40,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Optional, Union
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.netutil import create_connection, error_reason
+from salt_ext.core.urls import Endpoint, parse_url, redact_url
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Endpoint", "HttpTransport", "Response", "basic_auth", "parse_url", "redact_url"]
 
 MAX_ANSWER_BYTES = 64 * 1024  # read at most this much of an answer
 MAX_QUOTED = 300  # characters of a server answer quoted in an error
 USER_AGENT = "salt-vitals"
 
 _WARNED_INSECURE: set[str] = set()  # labels already warned about verify=False (once per process)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A parsed base URL. ``username``/``password`` come from ``user:pass@`` in the URL."""
-
-    scheme: str
-    host: str
-    port: int
-    path: str  # base path without trailing slash ("" or "/influx")
-    username: Optional[str] = None
-    password: Optional[str] = None
-
-    @property
-    def label(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.path}"
-
-
-def parse_url(url: object) -> Endpoint:
-    """``http(s)://[user:pass@]host[:port][/base/path]`` -> :class:`Endpoint`.
-
-    Raises ValueError whose text never contains the password.
-    """
-    text = str(url).strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"cannot parse {redact_url(text)!r}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{redact_url(text)!r} must start with http:// or https://")
-    if not parts.hostname:
-        raise ValueError(f"{redact_url(text)!r} has no host")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{redact_url(text)!r} must not have a query or fragment")
-    return Endpoint(
-        scheme=parts.scheme,
-        host=parts.hostname,
-        port=port or (443 if parts.scheme == "https" else 80),
-        path=parts.path.rstrip("/"),
-        username=_unquote(parts.username),
-        password=_unquote(parts.password),
-    )
-
-
-def redact_url(text: object) -> str:
-    """The URL with any ``user:password@`` replaced by ``***@`` (for error messages)."""
-    scheme, sep, rest = str(text).partition("://")
-    if not sep:
-        return "***" if "@" in scheme else scheme
-    netloc, slash, tail = rest.partition("/")
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    return f"{scheme}://{netloc}{slash}{tail}"
-
-
-def _unquote(value: Optional[str]) -> Optional[str]:
-    return unquote(value) if value else None
 
 
 def basic_auth(user: str, password: str) -> str:
