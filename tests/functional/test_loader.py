@@ -83,3 +83,20 @@ def test_our_returners_win(returners):
     for name in ("carbon", "influxdb"):
         func = returners[f"{name}.returner"]
         assert "salt_ext" in func.__module__ or "salt_ext" in func.__globals__["__file__"], name
+
+
+def test_pollpush_parameters_show_in_runner_argspec(loaders):
+    """What ``salt-call sys.runner_argspec vitals.pollpush`` (and the docs) show."""
+    spec = loaders.modules.sys.runner_argspec("vitals.pollpush")["vitals.pollpush"]
+    assert spec["args"] == [
+        "tgt",
+        "tgt_type",
+        "returners",
+        "samples",
+        "interval",
+        "mode",
+        "ret_config",
+        "ret_kwargs",
+        "timeout",
+    ]
+    assert spec["kwargs"] is True  # any vitals: collection option

@@ -45,6 +45,23 @@ def test_pollpush_returns_at_once_and_every_minion_lands(salt_run_cli, carbon):
             carbon.wait_for_metric(_metric(minion, *field), timeout=60)
 
 
+def test_pollpush_forwards_collection_options_to_the_minions(salt_run_cli, carbon):
+    ret = salt_run_cli.run(
+        "vitals.pollpush", "groups=load", 'ret_kwargs={"prefix": "forwarded"}', "samples=1"
+    )
+    assert ret.returncode == 0, ret
+    assert ret.data["published"]["kwarg"] == {
+        "groups": ["load"],
+        "ret_kwargs": {"prefix": "forwarded"},
+    }
+    for minion in MINION_IDS:
+        for name in ("load1", "load5", "load15"):
+            carbon.wait_for_metric(_metric(minion, "load", name, prefix="forwarded"), timeout=60)
+    time.sleep(2)  # anything else of the same payload would be written by now
+    written = [m for m in carbon.metrics() if m.startswith("forwarded.")]
+    assert {m.split(".")[2] for m in written} == {"load"}, written
+
+
 def test_values_in_whisper_match_vitals_current(salt_cli, carbon):
     minion = MINION_IDS[0]
     receipt = _push(salt_cli, minion)
