@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from salt.exceptions import SaltInvocationError
 
+from salt_ext.core.push import POLLPUSH_OPTIONS
 from salt_ext.core.samples import GROUPS
 
 SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"]).resolve()
@@ -88,15 +89,5 @@ def test_our_returners_win(returners):
 def test_pollpush_parameters_show_in_runner_argspec(loaders):
     """What ``salt-call sys.runner_argspec vitals.pollpush`` (and the docs) show."""
     spec = loaders.modules.sys.runner_argspec("vitals.pollpush")["vitals.pollpush"]
-    assert spec["args"] == [
-        "tgt",
-        "tgt_type",
-        "returners",
-        "samples",
-        "interval",
-        "mode",
-        "ret_config",
-        "ret_kwargs",
-        "timeout",
-    ]
+    assert spec["args"] == list(POLLPUSH_OPTIONS)  # one parameter per option, in order
     assert spec["kwargs"] is True  # any vitals: collection option
