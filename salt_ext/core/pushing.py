@@ -1,0 +1,210 @@
+"""The beacon's push mode: hand each collection to the returners' delivery off the caller's path.
+
+The beacon runs inside the salt-minion process, on its event loop, so it must never wait for a
+backend. Each returner gets one :class:`DeliveryWorker`: a thread that delivers through the very
+pipeline the returners use (:func:`salt_ext.core.returner.send`: options, serializer, transports,
+spool and replay), so nothing is serialized or spooled by a second copy of that code.
+
+Bounds: at most one delivery in flight per returner. What arrives meanwhile waits in memory
+(at most ``max_pending`` payloads) and, as soon as the delivery in flight returns, goes straight
+to the spool without another network attempt; the newest payload is then delivered normally,
+and a success replays the spool. A backend that black-holes therefore costs the caller a
+``deque.append`` per cycle, and the worker at most the returner's own timeouts.
+"""
+
+import collections
+import importlib
+import logging
+import threading
+import time
+
+from salt_ext.core import returner
+from salt_ext.core.config import Option, parse
+from salt_ext.core.errors import ConfigError, DeliveryError
+
+log = logging.getLogger(__name__)
+
+# Returner name -> module holding its ``BACKEND``, imported on first use.
+BACKENDS = {"carbon": "salt_ext.core.carbon", "influxdb": "salt_ext.core.influx"}
+
+PUSH_OPTIONS = {
+    "returners": Option("list", ["carbon"], doc="returner names, as for --return"),
+    "ret_config": Option("str", "", doc="returner profile, as for --return_config"),
+    "max_pending": Option("int", 64, minimum=1, doc="payloads waiting in memory per returner"),
+}
+
+
+def backend(name):
+    """The :class:`~salt_ext.core.returner.Backend` of returner ``name``."""
+    return importlib.import_module(BACKENDS[name]).BACKEND
+
+
+def parse_push(raw, prefix="beacons:vitals:push"):
+    """Validate the ``push:`` dict: returner names, and every other key as a returner option
+    (``--return_kwargs``) that at least one of the named returners knows and accepts.
+
+    Returns ``(push options, ret_kwargs)``; raises :class:`ConfigError` naming the key.
+    """
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError(prefix, f"must be a dict such as {{returners: carbon}}, got {raw!r}")
+    opts = parse(prefix, {k: v for k, v in raw.items() if k in PUSH_OPTIONS}, PUSH_OPTIONS)
+    unknown = [name for name in opts["returners"] if name not in BACKENDS]
+    if not opts["returners"] or unknown:
+        raise ConfigError(
+            f"{prefix}:returners",
+            f"unknown returner {unknown[0]!r}" if unknown else "name at least one returner",
+        )
+    ret_kwargs = {k: v for k, v in raw.items() if k not in PUSH_OPTIONS}
+    specs = {name: backend(name).spec() for name in opts["returners"]}
+    for key in ret_kwargs:
+        if not any(key in spec for spec in specs.values()):
+            known = sorted(set().union(*specs.values()) | set(PUSH_OPTIONS))
+            raise ConfigError(f"{prefix}:{key}", f"unknown option (known: {', '.join(known)})")
+    for name, spec in specs.items():
+        mine = {k: v for k, v in ret_kwargs.items() if k in spec}
+        backend(name).validate(parse(prefix, mine, spec))
+    return opts, ret_kwargs
+
+
+def job_return(minion, vitals, ret_config="", ret_kwargs=None):
+    """The synthetic ``vitals.current`` job return the returners' pipeline consumes."""
+    ret = {
+        "id": minion,
+        "fun": "vitals.current",
+        "fun_args": [],
+        "jid": "beacon",
+        "return": vitals,
+        "retcode": 0,
+        "success": True,
+    }
+    if ret_config:
+        ret["ret_config"] = ret_config
+    if ret_kwargs:
+        ret["ret_kwargs"] = dict(ret_kwargs)
+    return ret
+
+
+class _SpoolOnly:
+    """A backend whose every transport is 'busy': :func:`returner.send` then spools the payload
+    through the normal path (same options, serializer and spool directory)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def transports(self, opts):
+        return [_Busy()]
+
+
+class _Busy:
+    label = "delivery in flight"
+
+    def send(self, payload):
+        raise DeliveryError("a delivery is still in flight")
+
+
+class DeliveryWorker:
+    """One returner's delivery thread. :meth:`submit` never blocks on the network."""
+
+    def __init__(self, name, salt_funcs, opts, max_pending=64, send=returner.send):
+        self.name = name
+        self.backend = backend(name)
+        self.salt_funcs = salt_funcs
+        self.opts = opts
+        self.max_pending = max_pending
+        self._send = send
+        self._pending = collections.deque()
+        self._wake = threading.Condition()
+        self._busy = False
+        self.stats = collections.Counter()
+        self.last_error = None
+        self._thread = threading.Thread(target=self._run, name=f"vitals-push-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, ret):
+        with self._wake:
+            if len(self._pending) >= self.max_pending:
+                lost = self._pending.popleft()
+                self.stats["dropped_payloads"] += 1
+                log.error(
+                    "vitals push %s: %d payloads wait for a delivery in flight; dropped the "
+                    "oldest (ts %s)",
+                    self.name,
+                    self.max_pending,
+                    lost.get("return", {}).get("ts"),
+                )
+            self._pending.append(ret)
+            self._wake.notify()
+
+    def idle(self):
+        """True when nothing waits and nothing is in flight."""
+        with self._wake:
+            return not self._pending and not self._busy
+
+    def wait_idle(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self.idle():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _run(self):
+        while True:
+            with self._wake:
+                while not self._pending:
+                    self._wake.wait()
+                batch = list(self._pending)
+                self._pending.clear()
+                self._busy = True
+            try:
+                # Older payloads piled up behind the delivery that just returned: spool them
+                # (no network), then deliver the newest, whose success replays the spool.
+                for ret in batch[:-1]:
+                    self._deliver(_SpoolOnly(self.backend), ret)
+                self._deliver(self.backend, batch[-1])
+            finally:
+                with self._wake:
+                    self._busy = False
+
+    def _deliver(self, backend_, ret):
+        try:
+            result = self._send(backend_, ret, self.salt_funcs, self.opts)
+        except Exception:  # a worker thread must survive anything
+            log.exception("vitals push %s: delivery failed", self.name)
+            self.stats["errors"] += 1
+            return
+        self.stats["sent"] += result.sent
+        self.stats["spooled"] += result.spooled
+        self.stats["replayed"] += result.replayed
+        self.stats["dropped"] += result.dropped
+        self.last_error = result.error
+
+
+class Pusher:
+    """The push mode of one beacon: a :class:`DeliveryWorker` per returner."""
+
+    def __init__(self, salt_funcs, opts, send=returner.send):
+        self.salt_funcs = salt_funcs
+        self.opts = opts
+        self._send = send
+        self.workers = {}
+
+    def push(self, vitals, push_opts, ret_kwargs):
+        """Queue one collection for every configured returner; returns at once."""
+        ret = job_return(
+            str(self.opts.get("id") or "unknown"), vitals, push_opts["ret_config"], ret_kwargs
+        )
+        for name in push_opts["returners"]:
+            worker = self.workers.get(name)
+            if worker is None:
+                worker = DeliveryWorker(
+                    name, self.salt_funcs, self.opts, push_opts["max_pending"], self._send
+                )
+                self.workers[name] = worker
+            worker.salt_funcs = self.salt_funcs  # a beacon reload brings a new loader
+            worker.max_pending = push_opts["max_pending"]
+            worker.submit(ret)

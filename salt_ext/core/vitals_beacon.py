@@ -1,0 +1,125 @@
+"""What the ``vitals`` beacon does each interval, in plain Python.
+
+The beacon runs inside the salt-minion process: no fork, no fsync, no waiting on a backend.
+It reads one snapshot through the collection core (only the groups its rules need, all enabled
+groups in push mode), computes rates against the previous snapshot kept in memory, renders the
+``vitals.current`` dict, evaluates the rules (:mod:`salt_ext.core.rules`) and queues the dict for
+the returners (:mod:`salt_ext.core.pushing`).
+
+Beacon state lives in :data:`RUNNING`, keyed by the beacon's name, in this regular module rather
+than in the loader module, which Salt re-creates on every beacon or pillar refresh: a refresh
+neither re-fires a tripped rule nor forgets the rate reference.
+"""
+
+import threading
+import time
+
+import psutil
+
+from salt_ext.core import collect, rates
+from salt_ext.core.errors import ConfigError
+from salt_ext.core.pushing import Pusher, parse_push
+from salt_ext.core.rules import RuleSet, parse_rules, required_groups
+from salt_ext.core.samples import to_vitals_dict
+
+PREFIX = "beacons:vitals"
+# Keys of a beacon config that Salt itself handles.
+SALT_KEYS = frozenset(
+    {"interval", "disable_during_state_run", "beacon_module", "enabled", "run_once", "_beacon_name"}
+)
+OWN_KEYS = ("rules", "push")
+
+
+def merge_config(config):
+    """Salt's list-of-dicts beacon config as one dict (a dict is accepted as is)."""
+    if isinstance(config, dict):
+        return dict(config)
+    if not isinstance(config, list) or not all(isinstance(item, dict) for item in config):
+        raise ConfigError(PREFIX, "must be a list of dicts, e.g. [{interval: 10}, {rules: ...}]")
+    merged = {}
+    for item in config:
+        merged.update(item)
+    return merged
+
+
+def parse_config(config):
+    """Validate a beacon config. Returns ``{"name", "rules", "push", "ret_kwargs"}``."""
+    merged = merge_config(config)
+    unknown = sorted(str(k) for k in merged if k not in SALT_KEYS and k not in OWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{PREFIX}:{unknown[0]}", f"unknown option (known: {', '.join(OWN_KEYS)})"
+        )
+    if merged.get("rules") is None and merged.get("push") is None:
+        raise ConfigError(PREFIX, "configure rules:, push: or both")
+    rules = {} if merged.get("rules") is None else parse_rules(merged["rules"], f"{PREFIX}:rules")
+    push, ret_kwargs = None, {}
+    if merged.get("push") is not None:
+        push, ret_kwargs = parse_push(merged["push"], f"{PREFIX}:push")
+    return {
+        "name": str(merged.get("_beacon_name") or "vitals"),
+        "rules": rules,
+        "push": push,
+        "ret_kwargs": ret_kwargs,
+    }
+
+
+class VitalsBeacon:
+    """One configured beacon: its rate reference, rule states and push workers."""
+
+    def __init__(self, salt_funcs, opts, source=psutil, sys_root="/", vcgencmd=None):
+        self.rules = RuleSet()
+        self.pusher = Pusher(salt_funcs, opts)
+        self.previous = None
+        self.reading = {"source": source, "sys_root": sys_root, "vcgencmd": vcgencmd}
+        self._lock = threading.Lock()
+
+    def run(self, parsed, vitals_options, clock=time.time):
+        """One interval: returns the rule transition events (a list of dicts with ``tag``)."""
+        with self._lock:
+            self.rules.update(parsed["rules"])
+            options = self._reading_options(parsed, vitals_options)
+            current = collect.read_snapshot(options, clock=clock, **self.reading)
+            previous, min_age = self.previous, options["min_rate_interval"]
+            usable = previous is not None and rates.is_reference(
+                previous, current, min_age, options["max_state_age"]
+            )
+            too_young = (
+                previous is not None
+                and rates.same_boot(previous, current)
+                and 0 <= current.ts - previous.ts < min_age
+            )
+            if not too_young:
+                self.previous = current
+            reference = previous if usable else None
+            vitals = to_vitals_dict(
+                collect.snapshot_samples(reference, current, options), current.ts
+            )
+            if parsed["push"] is not None:
+                self.pusher.push(vitals, parsed["push"], parsed["ret_kwargs"])
+            return self.rules.evaluate(vitals, current.ts)
+
+    @staticmethod
+    def _reading_options(parsed, vitals_options):
+        options = collect.validate_options(vitals_options)
+        needed = required_groups(parsed["rules"])
+        if parsed["push"] is None and needed is not None:
+            groups = sorted(needed)
+        else:
+            groups = sorted(set(collect.enabled_groups(options)) | (needed or set()))
+        return collect.validate_options({**options, "groups": groups, "exclude_groups": []})
+
+
+# Beacon name -> VitalsBeacon, for the life of the minion process.
+RUNNING = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def beacon_for(name, salt_funcs, opts):
+    """The :class:`VitalsBeacon` named ``name``, created on first use."""
+    with _RUNNING_LOCK:
+        found = RUNNING.get(name)
+        if found is None:
+            found = RUNNING[name] = VitalsBeacon(salt_funcs, opts)
+        found.pusher.salt_funcs = salt_funcs
+        return found
