@@ -85,7 +85,7 @@ def job_return(minion, vitals, ret_config="", ret_kwargs=None):
     return ret
 
 
-class _SpoolOnly:
+class SpoolOnly:
     """A backend whose every transport is 'busy': :func:`returner.send` then spools the payload
     through the normal path (same options, serializer and spool directory)."""
 
@@ -164,7 +164,7 @@ class DeliveryWorker:
                 # Older payloads piled up behind the delivery that just returned: spool them
                 # (no network), then deliver the newest, whose success replays the spool.
                 for ret in batch[:-1]:
-                    self._deliver(_SpoolOnly(self.backend), ret)
+                    self._deliver(SpoolOnly(self.backend), ret)
                 self._deliver(self.backend, batch[-1])
             finally:
                 with self._wake:
