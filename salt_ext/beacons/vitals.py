@@ -36,6 +36,8 @@ Collection options come from ``vitals:`` in the minion config or pillar, as for
 
 import logging
 
+from salt.loader.context import NamedLoaderContext
+
 from salt_ext.core import collect
 from salt_ext.core import vitals_beacon as core
 from salt_ext.core.errors import VitalsError
@@ -81,5 +83,11 @@ def beacon(config):
     parsed = core.parse_config(config)
     raw = dict(__salt__["config.get"]("vitals", {}) or {})
     raw.pop("pollpush", None)  # the master's runner settings may be visible through config.get
-    running = core.beacon_for(parsed["name"], __salt__, __opts__)
+    running = core.beacon_for(parsed["name"], _concrete(__salt__), _concrete(__opts__))
     return running.run(parsed, collect.validate_options(raw))
+
+
+def _concrete(dunder):
+    # Salt's dunders resolve through a context variable that the delivery threads do not
+    # inherit: hand them the objects themselves.
+    return dunder.value() if isinstance(dunder, NamedLoaderContext) else dunder
