@@ -139,6 +139,7 @@ def in_process(config_file, sink_port, rounds):
     beacons = salt.loader.beacons(opts, functions)
     configs = {
         "rules": ("vitals", [{"rules": RULES}]),
+        "load rule": ("vitals", [{"rules": {"load": RULES["load"]}}]),
         "load": (
             "load",
             [
@@ -282,10 +283,12 @@ def main():
     print(f"  test.ping job                   {ping_ms:7.2f}  (per job, minus idle)")
     print(f"in-process, CPU ms per beacon call (validate + beacon, {args.rounds} calls)")
     print(f"  vitals beacon, 4 rules          {calls['rules']:7.2f}")
+    print(f"  vitals beacon, 1 rule on load   {calls['load rule']:7.2f}")
     print(f"  Salt load beacon                {calls['load']:7.2f}")
     print(f"  vitals beacon, push to carbon   {calls['push']:7.2f}  (delivery thread included)")
     print("ratios")
     print(f"  in-process rules / load         {calls['rules'] / calls['load']:7.2f}x")
+    print(f"  in-process load rule / load     {calls['load rule'] / calls['load']:7.2f}x")
     print(f"  in-process push / collectd      {calls['push'] / per_cycle['collectd']:7.2f}x")
     print(f"  in-process push / pollpush      {calls['push'] / pollpush_ms:7.3f}x")
     print(f"  rules beacon / load beacon      {rules_ms / load_ms:7.2f}x")

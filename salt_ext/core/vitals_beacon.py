@@ -43,7 +43,25 @@ def merge_config(config):
 
 
 def parse_config(config):
-    """Validate a beacon config. Returns ``{"name", "rules", "push", "ret_kwargs"}``."""
+    """Validate a beacon config. Returns ``{"name", "rules", "push", "ret_kwargs"}``.
+
+    Salt validates the config before every call, and passes it to ``validate`` and ``beacon``
+    in two shapes: valid results are kept (a few), so an unchanged config is parsed once.
+    """
+    key = repr(config)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_config(config)
+        if len(_PARSED) >= 16:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return parsed
+
+
+_PARSED = {}
+
+
+def _parse_config(config):
     merged = merge_config(config)
     unknown = sorted(str(k) for k in merged if k not in SALT_KEYS and k not in OWN_KEYS)
     if unknown:
