@@ -2,8 +2,9 @@
 
 The beacon runs inside the salt-minion process, on its event loop, so it must never wait for a
 backend. Each returner gets one :class:`DeliveryWorker`: a thread that delivers through the very
-pipeline the returners use (:func:`salt_ext.core.returner.send`: options, serializer, transports,
-spool and replay), so nothing is serialized or spooled by a second copy of that code.
+pipeline the returners use (:func:`salt_ext.core.backend.deliver_return`: options, serializer,
+transports, spool and replay), so nothing is serialized or spooled by a second copy of that code.
+The job return it delivers is :func:`salt_ext.core.push.job_return`, as for ``vitals.push``.
 
 Bounds: at most one delivery in flight per returner. What arrives meanwhile waits in memory
 (at most ``max_pending`` payloads) and, as soon as the delivery in flight returns, goes straight
@@ -17,15 +18,21 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any, Callable, Optional
 
-from salt_ext.core import returner
-from salt_ext.core.config import Option, parse
+from salt_ext.core.backend import Backend, deliver_return
+from salt_ext.core.config import Option, Options, parse
+from salt_ext.core.delivery import DeliveryResult
 from salt_ext.core.errors import ConfigError, DeliveryError
+from salt_ext.core.push import job_return
 
 log = logging.getLogger(__name__)
 
 # Returner name -> module holding its ``BACKEND``, imported on first use.
-BACKENDS = {"carbon": "salt_ext.core.carbon", "influxdb": "salt_ext.core.influx"}
+BACKENDS = {"carbon": "salt_ext.core.carbon", "influxdb": "salt_ext.core.influxdb"}
+
+Send = Callable[..., DeliveryResult]
 
 PUSH_OPTIONS = {
     "returners": Option("list", ["carbon"], doc="returner names, as for --return"),
@@ -34,12 +41,13 @@ PUSH_OPTIONS = {
 }
 
 
-def backend(name):
-    """The :class:`~salt_ext.core.returner.Backend` of returner ``name``."""
-    return importlib.import_module(BACKENDS[name]).BACKEND
+def backend(name: str) -> Backend:
+    """The :class:`~salt_ext.core.backend.Backend` of returner ``name``."""
+    found: Backend = importlib.import_module(BACKENDS[name]).BACKEND
+    return found
 
 
-def parse_push(raw, prefix="beacons:vitals:push"):
+def parse_push(raw: object, prefix: str = "beacons:vitals:push") -> tuple[Options, dict[str, Any]]:
     """Validate the ``push:`` dict: returner names, and every other key as a returner option
     (``--return_kwargs``) that at least one of the named returners knows and accepts.
 
@@ -67,64 +75,53 @@ def parse_push(raw, prefix="beacons:vitals:push"):
     return opts, ret_kwargs
 
 
-def job_return(minion, vitals, ret_config="", ret_kwargs=None):
-    """The synthetic ``vitals.current`` job return the returners' pipeline consumes."""
-    ret = {
-        "id": minion,
-        "fun": "vitals.current",
-        "fun_args": [],
-        "jid": "beacon",
-        "return": vitals,
-        "retcode": 0,
-        "success": True,
-    }
-    if ret_config:
-        ret["ret_config"] = ret_config
-    if ret_kwargs:
-        ret["ret_kwargs"] = dict(ret_kwargs)
-    return ret
-
-
 class SpoolOnly:
-    """A backend whose every transport is 'busy': :func:`returner.send` then spools the payload
+    """A backend whose every transport is 'busy': :func:`deliver_return` then spools the payload
     through the normal path (same options, serializer and spool directory)."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Backend) -> None:
         self._inner = inner
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def transports(self, opts):
+    def transports(self, opts: Options) -> list[Any]:
         return [_Busy()]
 
 
 class _Busy:
     label = "delivery in flight"
 
-    def send(self, payload):
+    def send(self, payload: bytes) -> None:
         raise DeliveryError("a delivery is still in flight")
 
 
 class DeliveryWorker:
     """One returner's delivery thread. :meth:`submit` never blocks on the network."""
 
-    def __init__(self, name, salt_funcs, opts, max_pending=64, send=returner.send):
+    def __init__(
+        self,
+        name: str,
+        salt_funcs: Mapping[str, Callable[..., Any]],
+        opts: Mapping[str, Any],
+        max_pending: int = 64,
+        send: Send = deliver_return,
+    ) -> None:
         self.name = name
         self.backend = backend(name)
         self.salt_funcs = salt_funcs
         self.opts = opts
         self.max_pending = max_pending
         self._send = send
-        self._pending = collections.deque()
+        self._pending: collections.deque[dict[str, Any]] = collections.deque()
         self._wake = threading.Condition()
         self._busy = False
-        self.stats = collections.Counter()
-        self.last_error = None
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.last_error: Optional[str] = None
         self._thread = threading.Thread(target=self._run, name=f"vitals-push-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, ret):
+    def submit(self, ret: dict[str, Any]) -> None:
         with self._wake:
             if len(self._pending) >= self.max_pending:
                 lost = self._pending.popleft()
@@ -139,12 +136,12 @@ class DeliveryWorker:
             self._pending.append(ret)
             self._wake.notify()
 
-    def idle(self):
+    def idle(self) -> bool:
         """True when nothing waits and nothing is in flight."""
         with self._wake:
             return not self._pending and not self._busy
 
-    def wait_idle(self, timeout):
+    def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while not self.idle():
             if time.monotonic() > deadline:
@@ -152,7 +149,7 @@ class DeliveryWorker:
             time.sleep(0.02)
         return True
 
-    def _run(self):
+    def _run(self) -> None:
         while True:
             with self._wake:
                 while not self._pending:
@@ -170,7 +167,7 @@ class DeliveryWorker:
                 with self._wake:
                     self._busy = False
 
-    def _deliver(self, backend_, ret):
+    def _deliver(self, backend_: Any, ret: dict[str, Any]) -> None:
         try:
             result = self._send(backend_, ret, self.salt_funcs, self.opts)
         except Exception:  # a worker thread must survive anything
@@ -187,16 +184,27 @@ class DeliveryWorker:
 class Pusher:
     """The push mode of one beacon: a :class:`DeliveryWorker` per returner."""
 
-    def __init__(self, salt_funcs, opts, send=returner.send):
+    def __init__(
+        self,
+        salt_funcs: Mapping[str, Callable[..., Any]],
+        opts: Mapping[str, Any],
+        send: Send = deliver_return,
+    ) -> None:
         self.salt_funcs = salt_funcs
         self.opts = opts
         self._send = send
-        self.workers = {}
+        self.workers: dict[str, DeliveryWorker] = {}
 
-    def push(self, vitals, push_opts, ret_kwargs):
+    def push(
+        self, vitals: dict[str, Any], push_opts: Options, ret_kwargs: Mapping[str, Any]
+    ) -> None:
         """Queue one collection for every configured returner; returns at once."""
         ret = job_return(
-            str(self.opts.get("id") or "unknown"), vitals, push_opts["ret_config"], ret_kwargs
+            str(self.opts.get("id") or "unknown"),
+            vitals,
+            jid="beacon",
+            ret_config=push_opts["ret_config"],
+            ret_kwargs=dict(ret_kwargs),
         )
         for name in push_opts["returners"]:
             worker = self.workers.get(name)

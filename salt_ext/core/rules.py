@@ -17,7 +17,9 @@ Each transition is reported once. Everything here is pure: the caller passes the
 
 import fnmatch
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Optional
 
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError
@@ -47,22 +49,22 @@ class Rule:
     severity: str
 
     @property
-    def group(self):
+    def group(self) -> Optional[str]:
         """The top-level vitals key the metric lives in, or None when that is a glob."""
         first = self.metric.split(".", 1)[0]
         return None if _GLOB_CHARS & set(first) else first
 
-    def past_threshold(self, value):
+    def past_threshold(self, value: float) -> bool:
         return value > self.threshold if self.direction == "above" else value < self.threshold
 
-    def cleared_by(self, value):
+    def cleared_by(self, value: float) -> bool:
         return value <= self.clear if self.direction == "above" else value >= self.clear
 
-    def worse(self, a, b):
+    def worse(self, a: float, b: float) -> bool:
         return a > b if self.direction == "above" else a < b
 
 
-def parse_rules(raw, prefix="beacons:vitals:rules"):
+def parse_rules(raw: object, prefix: str = "beacons:vitals:rules") -> dict[str, Rule]:
     """``{name: {metric, above|below, clear, for, severity}}`` -> ``{name: Rule}``.
 
     Raises :class:`ConfigError` naming ``<prefix>:<rule>:<key>`` for the first bad value.
@@ -74,7 +76,7 @@ def parse_rules(raw, prefix="beacons:vitals:rules"):
     }
 
 
-def parse_rule(name, raw, prefix):
+def parse_rule(name: str, raw: object, prefix: str) -> Rule:
     opts = parse(prefix, raw, RULE_OPTIONS)
     metric = opts["metric"]
     if not metric or not metric.strip("."):
@@ -96,7 +98,7 @@ def parse_rule(name, raw, prefix):
     return Rule(name, metric, direction, threshold, clear, opts["for"], opts["severity"])
 
 
-def required_groups(rules):
+def required_groups(rules: Mapping[str, Rule]) -> Optional[set[str]]:
     """The vitals groups the rules read, or None when a rule's first segment is a glob."""
     groups = set()
     for rule in rules.values():
@@ -106,7 +108,7 @@ def required_groups(rules):
     return groups
 
 
-def matches(vitals, metric):
+def matches(vitals: Mapping[str, Any], metric: str) -> Iterator[tuple[str, float]]:
     """Yield ``(dotted key, value)`` for every numeric leaf of ``vitals`` matching ``metric``.
 
     A literal segment also matches a key that itself contains dots (``net.eth0.100.rx_errors``
@@ -115,7 +117,7 @@ def matches(vitals, metric):
     yield from _walk(vitals, metric.split("."), ())
 
 
-def _walk(node, pattern, path):
+def _walk(node: object, pattern: list[str], path: tuple[str, ...]) -> Iterator[tuple[str, float]]:
     if not pattern:
         if isinstance(node, (int, float)) and not isinstance(node, bool) and math.isfinite(node):
             yield ".".join(path), node
@@ -134,7 +136,7 @@ def _walk(node, pattern, path):
             yield from _walk(child, pattern[len(parts) :], (*path, str(key)))
 
 
-def worst_match(vitals, rule):
+def worst_match(vitals: Mapping[str, Any], rule: Rule) -> Optional[tuple[str, float]]:
     """``(key, value)`` of the worst match of the rule's metric, or None when nothing matches."""
     worst = None
     for key, value in matches(vitals, rule.metric):
@@ -148,7 +150,7 @@ class RuleState:
     """Where one rule stands: ``since`` is when the condition began (None while it does not
     hold), ``tripped`` whether the tripped event has been sent."""
 
-    since: float = None
+    since: Optional[float] = None
     tripped: bool = False
 
 
@@ -159,20 +161,20 @@ class RuleSet:
     unchanged, so raising a threshold of a tripped rule clears it on the next reading.
     """
 
-    def __init__(self, rules=None):
-        self.rules = {}
-        self.states = {}
+    def __init__(self, rules: Optional[Mapping[str, Rule]] = None) -> None:
+        self.rules: dict[str, Rule] = {}
+        self.states: dict[str, RuleState] = {}
         self.update(rules or {})
 
-    def update(self, rules):
+    def update(self, rules: Mapping[str, Rule]) -> None:
         self.rules = dict(rules)
         self.states = {name: self.states.get(name, RuleState()) for name in self.rules}
 
-    def evaluate(self, vitals, now):
+    def evaluate(self, vitals: Mapping[str, Any], now: float) -> list[dict[str, Any]]:
         """Return the events of this reading: dicts with ``tag`` ``<rule>/tripped`` or
         ``<rule>/cleared`` and the rule, metric, matching key, value, threshold, clear level,
         since and severity."""
-        events = []
+        events: list[dict[str, Any]] = []
         for name, rule in self.rules.items():
             state = self.states[name]
             found = worst_match(vitals, rule)
@@ -196,7 +198,9 @@ class RuleSet:
         return events
 
 
-def _event(rule, transition, key, value, since, now):
+def _event(
+    rule: Rule, transition: str, key: str, value: float, since: Optional[float], now: float
+) -> dict[str, Any]:
     return {
         "tag": f"{rule.name}/{transition}",
         "rule": rule.name,

@@ -13,6 +13,8 @@ neither re-fires a tripped rule nor forgets the rate reference.
 
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any, Callable, Optional
 
 import psutil
 
@@ -30,7 +32,7 @@ SALT_KEYS = frozenset(
 OWN_KEYS = ("rules", "push")
 
 
-def merge_config(config):
+def merge_config(config: object) -> dict[str, Any]:
     """Salt's list-of-dicts beacon config as one dict (a dict is accepted as is)."""
     if isinstance(config, dict):
         return dict(config)
@@ -42,7 +44,7 @@ def merge_config(config):
     return merged
 
 
-def parse_config(config):
+def parse_config(config: object) -> dict[str, Any]:
     """Validate a beacon config. Returns ``{"name", "rules", "push", "ret_kwargs"}``.
 
     Salt validates the config before every call, and passes it to ``validate`` and ``beacon``
@@ -58,10 +60,10 @@ def parse_config(config):
     return parsed
 
 
-_PARSED = {}
+_PARSED: dict[str, dict[str, Any]] = {}
 
 
-def _parse_config(config):
+def _parse_config(config: object) -> dict[str, Any]:
     merged = merge_config(config)
     unknown = sorted(str(k) for k in merged if k not in SALT_KEYS and k not in OWN_KEYS)
     if unknown:
@@ -71,7 +73,8 @@ def _parse_config(config):
     if merged.get("rules") is None and merged.get("push") is None:
         raise ConfigError(PREFIX, "configure rules:, push: or both")
     rules = {} if merged.get("rules") is None else parse_rules(merged["rules"], f"{PREFIX}:rules")
-    push, ret_kwargs = None, {}
+    push: Optional[dict[str, Any]] = None
+    ret_kwargs: dict[str, Any] = {}
     if merged.get("push") is not None:
         push, ret_kwargs = parse_push(merged["push"], f"{PREFIX}:push")
     return {
@@ -85,14 +88,26 @@ def _parse_config(config):
 class VitalsBeacon:
     """One configured beacon: its rate reference, rule states and push workers."""
 
-    def __init__(self, salt_funcs, opts, source=psutil, sys_root="/", vcgencmd=None):
+    def __init__(
+        self,
+        salt_funcs: Mapping[str, Callable[..., Any]],
+        opts: Mapping[str, Any],
+        source: Any = psutil,
+        sys_root: str = "/",
+        vcgencmd: Optional[str] = None,
+    ) -> None:
         self.rules = RuleSet()
         self.pusher = Pusher(salt_funcs, opts)
-        self.previous = None
+        self.previous: Optional[rates.Snapshot] = None
         self.reading = {"source": source, "sys_root": sys_root, "vcgencmd": vcgencmd}
         self._lock = threading.Lock()
 
-    def run(self, parsed, vitals_options, clock=time.time):
+    def run(
+        self,
+        parsed: Mapping[str, Any],
+        vitals_options: object,
+        clock: Callable[[], float] = time.time,
+    ) -> list[dict[str, Any]]:
         """One interval: returns the rule transition events (a list of dicts with ``tag``)."""
         with self._lock:
             self.rules.update(parsed["rules"])
@@ -118,7 +133,7 @@ class VitalsBeacon:
             return self.rules.evaluate(vitals, current.ts)
 
     @staticmethod
-    def _reading_options(parsed, vitals_options):
+    def _reading_options(parsed: Mapping[str, Any], vitals_options: object) -> collect.Options:
         options = collect.validate_options(vitals_options)
         needed = required_groups(parsed["rules"])
         if parsed["push"] is None and needed is not None:
@@ -129,11 +144,13 @@ class VitalsBeacon:
 
 
 # Beacon name -> VitalsBeacon, for the life of the minion process.
-RUNNING = {}
+RUNNING: dict[str, VitalsBeacon] = {}
 _RUNNING_LOCK = threading.Lock()
 
 
-def beacon_for(name, salt_funcs, opts):
+def beacon_for(
+    name: str, salt_funcs: Mapping[str, Callable[..., Any]], opts: Mapping[str, Any]
+) -> VitalsBeacon:
     """The :class:`VitalsBeacon` named ``name``, created on first use."""
     with _RUNNING_LOCK:
         found = RUNNING.get(name)

@@ -11,7 +11,8 @@ from salt_ext.core import vitals_beacon
 from salt_ext.core.collect import validate_options
 from salt_ext.core.delivery import DeliveryResult
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.pushing import DeliveryWorker, Pusher, SpoolOnly, job_return, parse_push
+from salt_ext.core.push import job_return
+from salt_ext.core.pushing import DeliveryWorker, Pusher, SpoolOnly, parse_push
 from salt_ext.core.spool import Spool
 from support.faults import BlackholeServer
 from support.saltconfig import salt_funcs
@@ -78,13 +79,6 @@ def test_parse_push_never_echoes_a_secret():
 def test_parse_push_must_be_a_dict():
     with pytest.raises(ConfigError, match="beacons:vitals:push: must be a dict"):
         parse_push("carbon")
-
-
-def test_job_return_is_a_vitals_current_return():
-    ret = job_return("pi-01", VITALS, "lab", {"prefix": "p"})
-    assert ret["fun"] == "vitals.current" and ret["return"] is VITALS and ret["id"] == "pi-01"
-    assert (ret["retcode"], ret["success"], ret["ret_config"]) == (0, True, "lab")
-    assert ret["ret_kwargs"] == {"prefix": "p"}
 
 
 # --- delivery workers -------------------------------------------------------------------------
