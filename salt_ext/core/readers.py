@@ -59,7 +59,7 @@ _NET_GAUGES = {
     "tx_drops": "dropout",
 }
 
-# Bits of `vcgencmd get_throttled`.
+# Bits of `vcgencmd get_throttled` and of the firmware's get_throttled sysfs attribute.
 _PI_FLAGS = {
     "under_voltage": 0,
     "freq_capped": 1,
@@ -256,12 +256,26 @@ def _read_system(r: Reading) -> Result:
 
 
 def _read_pi(r: Reading) -> Result:
-    """Raspberry Pi throttling flags from ``vcgencmd get_throttled``; empty when not a Pi."""
-    path = r.vcgencmd or shutil.which("vcgencmd")
-    if not path:
+    """Raspberry Pi throttling flags; empty when not a Pi.
+
+    From the firmware driver's sysfs attribute (the same bits as ``vcgencmd get_throttled``,
+    written as bare hex such as ``50005``): one read, no fork. ``vcgencmd`` only on kernels
+    without that attribute.
+    """
+    path = _throttled_attribute(r.sys_root)
+    if path is not None:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+        try:
+            bits = int(text, 16)
+        except ValueError:
+            raise ValueError(f"unexpected {path} content {text!r}") from None
+        return _pi_flags(bits), {}
+    command = r.vcgencmd or shutil.which("vcgencmd")
+    if not command:
         return {}, {}
     output = subprocess.run(
-        [path, "get_throttled"],
+        [command, "get_throttled"],
         capture_output=True,
         text=True,
         timeout=VCGENCMD_TIMEOUT,
@@ -270,9 +284,26 @@ def _read_pi(r: Reading) -> Result:
     match = re.search(r"throttled=(0x[0-9a-fA-F]+|[0-9]+)\b", output)
     if not match:
         raise ValueError(f"unexpected vcgencmd output {output.strip()!r}")
-    bits = int(match.group(1), 16 if match.group(1).startswith("0x") else 10)
-    flags = {name: (bits >> bit) & 1 for name, bit in _PI_FLAGS.items()}
-    return {"throttled": bits, **flags}, {}
+    return _pi_flags(int(match.group(1), 16 if match.group(1).startswith("0x") else 10)), {}
+
+
+# The firmware driver's attribute: Pi 1-4 (``soc``), Pi 5 (``soc@107c000000``).
+THROTTLED_ATTRIBUTES = (
+    "sys/devices/platform/soc/soc:firmware/get_throttled",
+    "sys/devices/platform/soc@*/soc@*:firmware/get_throttled",
+)
+
+
+def _throttled_attribute(sys_root: str) -> Optional[str]:
+    for pattern in THROTTLED_ATTRIBUTES:
+        found = sorted(glob.glob(os.path.join(sys_root, pattern)))
+        if found:
+            return found[0]
+    return None
+
+
+def _pi_flags(bits: int) -> dict[str, int]:
+    return {"throttled": bits, **{name: (bits >> bit) & 1 for name, bit in _PI_FLAGS.items()}}
 
 
 READERS = {
