@@ -18,6 +18,8 @@ from salt_ext.core.carbon import BACKEND as CARBON
 from salt_ext.core.collect import VITALS_OPTIONS
 from salt_ext.core.influxdb import BACKEND as INFLUXDB
 from salt_ext.core.push import POLLPUSH_OPTIONS
+from salt_ext.core.pushing import PUSH_OPTIONS
+from salt_ext.core.rules import RULE_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +65,22 @@ CONCERNS = [
         "Master config; every key is also an argument of `salt-run vitals.pollpush`, "
         "which wins. Any other key is a `vitals:` collection option sent to the minions.",
         POLLPUSH_OPTIONS,
+    ),
+    Concern(
+        "rules",
+        "beacons:vitals:rules:<rule>",
+        "Beacon rules: `beacons: vitals: - rules: {<rule>: ...}`",
+        "One dict per named rule of the `vitals` beacon (minion config or pillar); "
+        "give exactly one of `above` / `below`. See docs/beacon.md.",
+        RULE_OPTIONS,
+    ),
+    Concern(
+        "push",
+        "beacons:vitals:push",
+        "Beacon push mode: `beacons: vitals: - push: {...}`",
+        "Plus any option of the named returners (as `--return_kwargs`); the returners' own "
+        "`carbon:` / `influxdb:` settings apply otherwise. See docs/beacon.md.",
+        PUSH_OPTIONS,
     ),
 ]
 

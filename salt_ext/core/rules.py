@@ -25,10 +25,14 @@ from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError
 
 RULE_OPTIONS = {
-    "metric": Option("str", None, doc="dotted path into vitals.current, segments may be globs"),
-    "above": Option("float", None, doc="trip when the worst match is above this"),
-    "below": Option("float", None, doc="trip when the worst match is below this"),
-    "clear": Option("float", None, doc="clear at this level (default: the threshold)"),
+    "metric": Option(
+        "str", None, doc="required: dotted path into vitals.current; a segment may be a glob (*)"
+    ),
+    "above": Option("float", None, doc="trip when the highest match is above this (or: below)"),
+    "below": Option("float", None, doc="trip when the lowest match is below this (or: above)"),
+    "clear": Option(
+        "float", None, doc="clear at or past this level (hysteresis); default: the threshold"
+    ),
     "for": Option("float", 0.0, minimum=0.0, doc="seconds the condition must hold"),
     "severity": Option("str", "warning", doc="copied into the events"),
 }
