@@ -3,10 +3,14 @@ validation messages, event tags as Salt builds them, trip/hold/clear across a re
 beacon loader, and push mode into a real loopback receiver with nothing returned as an event."""
 
 import copy
+import os
+import subprocess
+import sys
 
 import pytest
 import salt.beacons
 import salt.loader
+import salt.payload
 
 from salt_ext.core import vitals_beacon
 from support.tcp import RecordingTcpServer
@@ -105,3 +109,24 @@ def test_push_mode_sends_no_event_and_delivers(loaders, beacon_opts):
         carbon.settle()
         lines = carbon.lines()
     assert any(line.startswith(b"vitals.vitals-functional.mem.percent ") for line in lines)
+
+
+def test_disable_during_state_run_is_honoured(loaders, beacon_opts):
+    """Salt skips the beacon while a state job runs (a proc file naming a live process)."""
+    rule = {"up": {"metric": "system.uptime", "above": 0}}
+    config = {"vitals": [{"disable_during_state_run": True}, {"rules": rule}]}
+    beacon_opts["multiprocessing"] = True  # jobs in their own processes, as by default
+    proc_dir = os.path.join(beacon_opts["cachedir"], "proc")
+    os.makedirs(proc_dir)
+    # Salt only counts a live process whose command line says "salt"
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "salt-job"]) as job:
+        try:
+            with open(os.path.join(proc_dir, "20261125000000000000"), "wb") as handle:
+                handle.write(salt.payload.dumps({"pid": job.pid, "fun": "state.apply", "jid": "1"}))
+            assert process(beacon_opts, loaders, config) == []
+            assert vitals_beacon.RUNNING == {}  # not even called
+        finally:
+            job.kill()
+    os.remove(os.path.join(proc_dir, "20261125000000000000"))
+    events = process(beacon_opts, loaders, config)
+    assert [e["tag"] for e in events] == ["salt/beacon/vitals-functional/vitals/up/tripped"]
