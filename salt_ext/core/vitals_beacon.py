@@ -129,7 +129,10 @@ class VitalsBeacon:
                 collect.snapshot_samples(reference, current, options), current.ts
             )
             if parsed["push"] is not None:
-                self.pusher.push(vitals, parsed["push"], parsed["ret_kwargs"])
+                # only the groups the vitals: options enable, not those read for rules only
+                enabled = collect.enabled_groups(collect.validate_options(vitals_options))
+                pushed = {k: v for k, v in vitals.items() if k == "ts" or k in enabled}
+                self.pusher.push(pushed, parsed["push"], parsed["ret_kwargs"])
             return self.rules.evaluate(vitals, current.ts)
 
     @staticmethod

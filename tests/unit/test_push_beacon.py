@@ -218,6 +218,23 @@ def test_beacon_pushes_every_enabled_group_and_fires_rules(minion_opts):
     assert not any(".pi." in p.replace("pi-01", "") for p in paths)
 
 
+def test_push_sends_only_enabled_groups_even_when_rules_read_more(minion_opts):
+    with RecordingTcpServer() as carbon:
+        beacon = vitals_beacon.VitalsBeacon(salt_funcs({}), minion_opts)
+        config = parsed(
+            [
+                {"rules": {"up": {"metric": "system.uptime", "above": 0}}},
+                {"push": {"returners": "carbon", "port": carbon.port}},
+            ]
+        )
+        events = beacon.run(config, validate_options({"groups": ["mem"]}))
+        assert [e["tag"] for e in events] == ["up/tripped"]  # system was read for the rule
+        assert beacon.pusher.workers["carbon"].wait_idle(10)
+        carbon.settle()
+        groups = {line.split()[0].decode().split(".")[2] for line in carbon.lines()}
+    assert groups == {"mem"}
+
+
 def test_beacon_reads_only_the_groups_its_rules_need(minion_opts, monkeypatch):
     seen = []
     real = vitals_beacon.collect.read_snapshot
