@@ -76,6 +76,11 @@ def test_parse_push_never_echoes_a_secret():
     assert "s3cret-pw" not in str(err.value) and "beacons:vitals:push:password" in str(err.value)
 
 
+def test_parse_push_leaves_checks_across_options_to_delivery():
+    # the password may come from the influxdb: settings of the minion or pillar
+    assert parse_push({"returners": "influxdb", "user": "vitals"})[1] == {"user": "vitals"}
+
+
 def test_parse_push_must_be_a_dict():
     with pytest.raises(ConfigError, match="beacons:vitals:push: must be a dict"):
         parse_push("carbon")
