@@ -38,7 +38,6 @@ import logging
 
 from salt.loader.context import NamedLoaderContext
 
-from salt_ext.core import collect
 from salt_ext.core import vitals_beacon as core
 from salt_ext.core.errors import VitalsError
 
@@ -84,7 +83,7 @@ def beacon(config):
     raw = dict(__salt__["config.get"]("vitals", {}) or {})
     raw.pop("pollpush", None)  # the master's runner settings may be visible through config.get
     running = core.beacon_for(parsed["name"], _concrete(__salt__), _concrete(__opts__))
-    return running.run(parsed, collect.validate_options(raw))
+    return running.run(parsed, raw)
 
 
 def _concrete(dunder):

@@ -99,8 +99,10 @@ class VitalsBeacon:
         self.rules = RuleSet()
         self.pusher = Pusher(salt_funcs, opts)
         self.previous: Optional[rates.Snapshot] = None
-        self.reading = {"source": source, "sys_root": sys_root, "vcgencmd": vcgencmd}
+        self.sources = {"source": source, "sys_root": sys_root, "vcgencmd": vcgencmd}
         self._lock = threading.Lock()
+        self._options_key: Optional[str] = None
+        self._options: tuple[collect.Options, list[str]] = ({}, [])
 
     def run(
         self,
@@ -108,11 +110,14 @@ class VitalsBeacon:
         vitals_options: object,
         clock: Callable[[], float] = time.time,
     ) -> list[dict[str, Any]]:
-        """One interval: returns the rule transition events (a list of dicts with ``tag``)."""
+        """One interval: returns the rule transition events (a list of dicts with ``tag``).
+
+        ``vitals_options`` is the raw ``vitals:`` config; a bad value raises ConfigError.
+        """
         with self._lock:
             self.rules.update(parsed["rules"])
-            options = self._reading_options(parsed, vitals_options)
-            current = collect.read_snapshot(options, clock=clock, **self.reading)
+            options, enabled = self._reading_options(parsed, vitals_options)
+            current = collect.read_snapshot(options, clock=clock, **self.sources)
             previous, min_age = self.previous, options["min_rate_interval"]
             usable = previous is not None and rates.is_reference(
                 previous, current, min_age, options["max_state_age"]
@@ -130,20 +135,33 @@ class VitalsBeacon:
             )
             if parsed["push"] is not None:
                 # only the groups the vitals: options enable, not those read for rules only
-                enabled = collect.enabled_groups(collect.validate_options(vitals_options))
                 pushed = {k: v for k, v in vitals.items() if k == "ts" or k in enabled}
                 self.pusher.push(pushed, parsed["push"], parsed["ret_kwargs"])
             return self.rules.evaluate(vitals, current.ts)
 
+    def _reading_options(
+        self, parsed: Mapping[str, Any], vitals_options: object
+    ) -> tuple[collect.Options, list[str]]:
+        """The options to read with and the groups ``vitals:`` enables; worked out again only
+        when the config changed (the beacon runs every few seconds)."""
+        key = repr((parsed["rules"], parsed["push"] is None, vitals_options))
+        if self._options_key != key:
+            self._options = self._work_out_reading(parsed, vitals_options)
+            self._options_key = key
+        return self._options
+
     @staticmethod
-    def _reading_options(parsed: Mapping[str, Any], vitals_options: object) -> collect.Options:
+    def _work_out_reading(
+        parsed: Mapping[str, Any], vitals_options: object
+    ) -> tuple[collect.Options, list[str]]:
         options = collect.validate_options(vitals_options)
         needed = required_groups(parsed["rules"])
         if parsed["push"] is None and needed is not None:
             groups = sorted(needed)
         else:
             groups = sorted(set(collect.enabled_groups(options)) | (needed or set()))
-        return collect.validate_options({**options, "groups": groups, "exclude_groups": []})
+        reading = collect.validate_options({**options, "groups": groups, "exclude_groups": []})
+        return reading, collect.enabled_groups(options)
 
 
 # Beacon name -> VitalsBeacon, for the life of the minion process.
