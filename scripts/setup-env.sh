@@ -75,6 +75,7 @@ ensure_debian_daemons() {
     local missing=()
     command -v influxd >/dev/null || missing+=(influxdb)
     command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+    command -v carbon-c-relay >/dev/null || missing+=(carbon-c-relay)
     [[ ${#missing[@]} -eq 0 ]] && return
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
         echo "==> ${missing[*]} not installed and cannot apt-get here: their tests will skip" >&2
