@@ -2,17 +2,22 @@
 
 Salt runs every job in a fresh forked process, so nothing like ``psutil.cpu_percent()`` can keep
 its reference in memory. Instead each collection stores its cumulative counters (a
-:class:`Snapshot`) in a small JSON file under the minion cachedir, and the next collection
-computes rates against it. :class:`RateStore` serializes concurrent jobs with ``flock``.
+:class:`Snapshot`) in a small JSON file, and the next collection computes rates against it.
+:class:`RateStore` serializes concurrent jobs with ``flock``.
+
+The file lives on a tmpfs (``/dev/shm`` or ``/run``) when one is writable, else in the minion
+cachedir, and is replaced by an atomic rename without ``fsync``: losing it (a crash, a reboot)
+costs one in-process sample, while an fsync per collection is slow on an SD card and wears it.
 """
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import math
 import os
-import tempfile
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 STATE_FILE = "vitals-rates.json"
 LOCK_FILE = "vitals-rates.lock"
 STATE_VERSION = 1
+# tmpfs directories tried, in order, for a private per-minion state directory.
+VOLATILE_ROOTS = ("/dev/shm", "/run")
 
 # psutil's boot_time follows wall-clock steps (NTP, RTC-less boards), so allow a little drift;
 # a reboot moves it by at least the previous uptime.
@@ -38,13 +45,12 @@ class Snapshot:
     gauges: dict = field(default_factory=dict)
     counters: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ts": self.ts,
-            "boot_time": self.boot_time,
-            "gauges": self.gauges,
-            "counters": self.counters,
-        }
+    def to_dict(self, gauges: bool = True) -> dict[str, Any]:
+        """A JSON-able dict; a stored rate reference needs no ``gauges``."""
+        out = {"ts": self.ts, "boot_time": self.boot_time, "counters": self.counters}
+        if gauges:
+            out["gauges"] = self.gauges
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> "Snapshot":
@@ -56,12 +62,32 @@ class Snapshot:
                 raise ValueError("gauges and counters must be dicts")
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed snapshot: {exc!r}") from None
-        counters = {str(k): v for k, v in counters.items() if _is_number(v)}
+        if not _all_finite_numbers(counters):
+            counters = {str(k): v for k, v in counters.items() if _is_number(v)}
         return cls(ts, boot_time, gauges, counters)
 
 
+def _all_finite_numbers(counters: Mapping[Any, Any]) -> bool:
+    """True when every key is a str and every value a finite int or float (no bool): checked
+    at C speed, since this runs on every collection for a file we wrote ourselves."""
+    values = counters.values()
+    try:
+        finite = math.isfinite(sum(values))
+    except (TypeError, OverflowError):
+        return False
+    return finite and set(map(type, values)) <= _NUMBER_TYPES and set(map(type, counters)) <= {str}
+
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range: no counter of ours
+        return False
 
 
 def _finite(value: Any) -> float:
@@ -108,15 +134,45 @@ def cpu_percentages(deltas: Mapping[str, float], fields: Iterable[str]) -> dict[
     return out
 
 
+def volatile_dir(state_dir: str, roots: Iterable[str] = VOLATILE_ROOTS) -> Optional[str]:
+    """A private directory for ``state_dir``'s rate state on the first usable tmpfs, or None.
+
+    ``<root>/salt-vitals-<uid>/<hash of state_dir>``: one per minion (each has its own
+    cachedir) and user. The per-user directory must be a real directory of ours with mode
+    0700, so nobody else's directory or symlink in a world-writable ``/dev/shm`` is ever used.
+    """
+    key = hashlib.sha1(os.path.abspath(state_dir).encode()).hexdigest()[:16]
+    uid = os.getuid()
+    for root in roots:
+        base = os.path.join(root, f"salt-vitals-{uid}")
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(base, 0o700)
+            info = os.lstat(base)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077:
+            return os.path.join(base, key)
+    return None
+
+
 class RateStore:
-    """The previous snapshots of this minion, in ``<state_dir>/vitals-rates.json``.
+    """The previous snapshots of this minion, in ``vitals-rates.json``.
 
     Keeps at most two snapshots (older, newer) so that a job starting right after another still
-    finds a reference at least ``min_interval`` old.
+    finds a reference at least ``min_interval`` old. The file is in :func:`volatile_dir` when
+    one of ``volatile_roots`` (default :data:`VOLATILE_ROOTS`) is usable, else in
+    ``state_dir``.
     """
 
-    def __init__(self, state_dir: Union[str, "os.PathLike[str]"]) -> None:
-        self.state_dir = os.fspath(state_dir)
+    def __init__(
+        self,
+        state_dir: Union[str, "os.PathLike[str]"],
+        volatile_roots: Optional[Iterable[str]] = None,
+    ) -> None:
+        state_dir = os.fspath(state_dir)
+        roots = VOLATILE_ROOTS if volatile_roots is None else volatile_roots
+        self.state_dir = volatile_dir(state_dir, roots) or state_dir
         self.path = os.path.join(self.state_dir, STATE_FILE)
         self.lock_path = os.path.join(self.state_dir, LOCK_FILE)
 
@@ -159,8 +215,8 @@ class RateStore:
     def _load(self) -> list[Snapshot]:
         """Stored snapshots, oldest first; a missing or corrupt file reads as empty."""
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            with open(self.path, "rb") as handle:
+                data = json.loads(handle.read())
             snapshots = [Snapshot.from_dict(item) for item in data["snapshots"]]
         except FileNotFoundError:
             return []
@@ -170,14 +226,19 @@ class RateStore:
         return sorted(snapshots, key=lambda s: s.ts)
 
     def _save(self, snapshots: list[Snapshot]) -> None:
-        """Write atomically: a crash leaves either the old or the new file, never half of one."""
-        data = {"version": STATE_VERSION, "snapshots": [s.to_dict() for s in snapshots]}
-        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".vitals-rates.", suffix=".tmp")
+        """Replace the file by an atomic rename: readers see the old or the new file, never half
+        of one. No fsync (see the module docstring). Called under the lock, so one temporary
+        name per store is enough."""
+        data = {
+            "version": STATE_VERSION,
+            "snapshots": [s.to_dict(gauges=False) for s in snapshots],
+        }
+        body = json.dumps(data, separators=(",", ":")).encode()
+        tmp = self.path + ".tmp"
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
-                handle.flush()
-                os.fsync(handle.fileno())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -56,6 +56,12 @@ def test_non_numeric_counters_are_dropped():
     assert Snapshot.from_dict(data).counters == {"a": 1, "d": 1.5}
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 10**400, None, [1]])
+def test_non_finite_counters_are_dropped(bad):
+    data = {"ts": 1, "boot_time": 1, "counters": {"a": 1, "b": bad, 3: 2.0}}
+    assert Snapshot.from_dict(data).counters == {"a": 1, "3": 2.0}
+
+
 def test_counter_deltas_skip_counters_that_went_backwards():
     old = {"a": 10, "b": 10, "c": 10, "gone": 1}
     new = {"a": 15, "b": 3, "c": 10, "new": 7}
@@ -114,7 +120,8 @@ def test_exchange_returns_the_previous_snapshot(tmp_path):
     assert exchange(store, 220.0) == 160.0
     assert stored(tmp_path) == [160.0, 220.0]
     ref = store.exchange(snap(280.0), MIN, MAX)
-    assert ref.counters == {"cpu.total.idle": 220.0} and ref.gauges == {"mem": {"total": 1}}
+    assert ref.counters == {"cpu.total.idle": 220.0}
+    assert ref.gauges == {}  # a rate reference needs its counters only
 
 
 def test_too_young_snapshot_is_skipped_and_not_stored(tmp_path):
@@ -221,3 +228,76 @@ def test_many_concurrent_writers_keep_the_file_valid(tmp_path):
     kept = stored(tmp_path)
     assert 1 <= len(kept) <= 2 and kept == sorted(kept)
     assert sorted(os.listdir(tmp_path)) == sorted([STATE_FILE, LOCK_FILE])
+
+
+# --- where the state lives: a private directory on tmpfs, else the given directory ---------
+
+
+def test_state_goes_to_a_private_dir_on_the_volatile_root(tmp_path):
+    shm, cachedir = tmp_path / "shm", tmp_path / "cache" / "vitals"
+    shm.mkdir()
+    store = RateStore(cachedir, volatile_roots=[str(shm)])
+    assert exchange(store, 100.0) is None
+    base = shm / f"salt-vitals-{os.getuid()}"
+    assert stat.S_IMODE(os.lstat(base).st_mode) == 0o700
+    assert os.path.dirname(store.path).startswith(str(base) + os.sep)
+    assert stored(store.state_dir) == [100.0]
+    assert not cachedir.exists()  # nothing written to the cachedir
+    assert exchange(RateStore(cachedir, volatile_roots=[str(shm)]), 101.0) == 100.0
+
+
+def test_each_minion_gets_its_own_volatile_dir(tmp_path):
+    roots = [str(tmp_path)]
+    first = RateStore(tmp_path / "minion-1" / "cache" / "vitals", volatile_roots=roots)
+    second = RateStore(tmp_path / "minion-2" / "cache" / "vitals", volatile_roots=roots)
+    assert first.state_dir != second.state_dir
+    exchange(first, 100.0)
+    assert exchange(second, 101.0) is None
+
+
+def test_first_usable_root_wins(tmp_path):
+    store = RateStore(tmp_path / "cache", volatile_roots=[str(tmp_path / "missing"), str(tmp_path)])
+    assert store.state_dir.startswith(str(tmp_path / f"salt-vitals-{os.getuid()}"))
+
+
+@pytest.mark.parametrize("plant", ["symlink", "open_mode", "file"])
+def test_a_planted_per_user_dir_is_refused_for_the_cachedir(tmp_path, plant):
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    base = shm / f"salt-vitals-{os.getuid()}"
+    if plant == "symlink":
+        (tmp_path / "elsewhere").mkdir()
+        base.symlink_to(tmp_path / "elsewhere")
+    elif plant == "open_mode":
+        base.mkdir()
+        base.chmod(0o777)
+    else:
+        base.write_text("not a directory")
+    cachedir = tmp_path / "cache"
+    store = RateStore(cachedir, volatile_roots=[str(shm)])
+    assert store.state_dir == str(cachedir)
+    exchange(store, 100.0)
+    assert stored(cachedir) == [100.0]
+
+
+def test_no_usable_root_falls_back_to_the_given_dir(tmp_path):
+    (tmp_path / "not-a-dir").write_text("")
+    store = RateStore(tmp_path / "cache", volatile_roots=[str(tmp_path / "not-a-dir")])
+    assert store.state_dir == str(tmp_path / "cache")
+
+
+def test_the_state_file_keeps_no_gauges(tmp_path):
+    store = RateStore(tmp_path)
+    exchange(store, 100.0)
+    with open(store.path) as handle:
+        assert all("gauges" not in s for s in json.load(handle)["snapshots"])
+
+
+def test_saving_never_fsyncs(tmp_path, monkeypatch):
+    def no_fsync(_fd):
+        raise AssertionError("fsync called")
+
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    store = RateStore(tmp_path)
+    exchange(store, 100.0)
+    assert exchange(store, 101.0) == 100.0

@@ -1,0 +1,11 @@
+"""Unit tests keep every file under their tmp_path: the rate state included, which would
+otherwise go to a tmpfs such as /dev/shm (tests/unit/test_rates.py covers that choice)."""
+
+import pytest
+
+from salt_ext.core import rates
+
+
+@pytest.fixture(autouse=True)
+def rate_state_in_the_given_dir(monkeypatch):
+    monkeypatch.setattr(rates, "VOLATILE_ROOTS", ())
