@@ -18,8 +18,8 @@ import hashlib
 import pickle
 import re
 import struct
-from collections.abc import Iterable
-from typing import Optional
+from collections.abc import Callable, Iterable
+from typing import Optional, TypeVar
 
 from salt_ext.core.samples import Sample
 
@@ -31,11 +31,18 @@ MAX_PICKLE_FRAME = 2**20  # carbon refuses larger pickle frames
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _PATH_TAGS = frozenset({"path"})
+_K = TypeVar("_K")
+
+
+_SAFE_PUNCTUATION = str.maketrans("", "", "-_")
 
 
 def sanitize_segment(text: object) -> str:
     """Make ``text`` one safe Graphite path segment (see the module docstring)."""
-    text = _UNSAFE.sub("_", str(text)) or "_"
+    text = str(text)
+    # Most segments are already safe: str methods answer that without the regex.
+    if not (text.isascii() and text.translate(_SAFE_PUNCTUATION).isalnum()):
+        text = _UNSAFE.sub("_", text) or "_"
     if len(text) > MAX_SEGMENT:
         digest = hashlib.sha1(text.encode()).hexdigest()[:8]
         text = f"{text[: MAX_SEGMENT - 9]}_{digest}"
@@ -55,21 +62,66 @@ def sanitize_prefix(prefix: str) -> str:
 
 
 class PathBuilder:
-    """Turns samples into metric paths for one minion with one template."""
+    """Turns samples into metric paths for one minion with one template.
+
+    A return repeats the same group, tag set and field name across many samples (every core has
+    ``percent``, every field of ``/boot`` the ``path`` tag): each distinct piece is sanitised
+    once per builder and its rendered form kept, so a path costs a few dict lookups.
+    """
 
     def __init__(
         self, minion: str, prefix: str = "vitals", template: str = DEFAULT_TEMPLATE
     ) -> None:
         self.template = template
         self.fixed = {"prefix": sanitize_prefix(prefix), "minion": sanitize_segment(minion)}
+        self._heads: dict[tuple[str, tuple], str] = {}  # -> "prefix.minion.group.tags"
+        self._groups: dict[str, str] = {}
+        self._tags: dict[tuple, str] = {}
+        self._names: dict[tuple, str] = {}
+        self._default = template == DEFAULT_TEMPLATE
 
     def path(self, sample: Sample) -> str:
-        parts = dict(self.fixed)
-        parts["group"] = ".".join(sanitize_segment(p) for p in sample.group.split("."))
-        parts["tags"] = ".".join(sanitize_tag_value(k, v) for k, v in sample.tags)
-        parts["name"] = ".".join(sanitize_segment(p) for p in sample.name)
-        rendered = self.template.format(**parts)
+        if not self._default:
+            return self._templated(sample)
+        head = self._heads.get((sample.group, sample.tags))
+        if head is None:
+            pieces = (
+                self.fixed["prefix"],
+                self.fixed["minion"],
+                _cached(self._groups, sample.group, _group_text),
+                _cached(self._tags, sample.tags, _tags_text),
+            )
+            head = self._heads[sample.group, sample.tags] = ".".join(p for p in pieces if p)
+        name = _cached(self._names, sample.name, _name_text)
+        return f"{head}.{name}" if head and name else head or name
+
+    def _templated(self, sample: Sample) -> str:
+        rendered = self.template.format(
+            **self.fixed,
+            group=_cached(self._groups, sample.group, _group_text),
+            tags=_cached(self._tags, sample.tags, _tags_text),
+            name=_cached(self._names, sample.name, _name_text),
+        )
         return ".".join(p for p in rendered.split(".") if p)
+
+
+def _cached(cache: dict[_K, str], raw: _K, render: Callable[[_K], str]) -> str:
+    text = cache.get(raw)
+    if text is None:
+        text = cache[raw] = render(raw)
+    return text
+
+
+def _group_text(group: str) -> str:
+    return ".".join(sanitize_segment(p) for p in group.split("."))
+
+
+def _tags_text(tags: tuple) -> str:
+    return ".".join(sanitize_tag_value(k, v) for k, v in tags)
+
+
+def _name_text(name: tuple) -> str:
+    return ".".join(sanitize_segment(p) for p in name)
 
 
 def validate_template(template: str) -> Optional[str]:

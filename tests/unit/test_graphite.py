@@ -23,7 +23,8 @@ from salt_ext.core.graphite import (
     sanitize_tag_value,
     validate_template,
 )
-from salt_ext.core.samples import Sample
+from salt_ext.core.samples import Sample, from_vitals_dict
+from support.vitals import vitals_return
 
 TS = 1732240000.9  # plaintext and pickle truncate to whole seconds
 MAX_FRAME = 2**20
@@ -343,3 +344,25 @@ def test_any_input_gives_one_safe_line_per_sample(minion, prefix, samples):
 
 def test_serializers_registry():
     assert {"text": plaintext, "pickle": pickle_frames} == graphite.SERIALIZERS
+
+
+# -- the builder's caches never change a path ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [DEFAULT_TEMPLATE, "{prefix}.{group}.{minion}.{tags}.{name}", "hosts.{minion}.{group}_{name}"],
+)
+def test_one_builder_for_a_whole_return_gives_the_paths_of_fresh_builders(template):
+    samples = from_vitals_dict(vitals_return(TS)) + [
+        Sample("disk", "free", 1, TS, {"path": "/"}),
+        Sample("disk.usage", ("a.b", "", "c d"), 1.0, TS),
+        Sample("x", (), 1.0, TS),
+    ]
+    shared = PathBuilder("pi 01", prefix="a..b", template=template)
+    paths = [shared.path(s) for s in samples]
+    assert paths == [PathBuilder("pi 01", "a..b", template).path(s) for s in samples]
+    assert paths == [shared.path(s) for s in samples]  # second pass: every piece cached
+    if "{tags}" in template:
+        assert len(set(paths[:-3])) == len(paths) - 3  # distinct series, distinct paths
+    assert all(".." not in p and not p.endswith(".") for p in paths)
