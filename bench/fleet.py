@@ -1,0 +1,201 @@
+"""A real Salt fleet for the scale benches: one salt-master, N salt-minions, a carbon-cache and
+an influxd, all on loopback under one directory, started and stopped by the bench.
+
+Not a bench itself: ``pollpush_scale.py``, ``push_cpu.py`` and ``soak.py`` import it (after
+``benchpath``). Minions are ``bench-NN``; they return to both backends (database ``vitals``).
+Counting reads the backends back: whisper files for carbon, InfluxQL for influxd.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import benchpath
+import psutil
+import whisper
+
+from daemons import CarbonCache, InfluxD, SaltMaster, SaltMinion, poll, stop_all
+
+INFLUX_DB = "vitals"
+
+
+class Fleet(contextlib.AbstractContextManager):
+    """``with Fleet(20) as fleet:`` -- everything started, every minion answering."""
+
+    def __init__(self, minions, root=None, minion_config=None):
+        self.ids = [f"bench-{i:02d}" for i in range(1, minions + 1)]
+        base = root or os.path.join(benchpath.ROOT, ".tmp")
+        os.makedirs(base, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="fleet-", dir=base))
+        self.carbon = CarbonCache(self.root / "carbon")
+        self.influxd = InfluxD(self.root / "influxd")
+        self.master = SaltMaster(
+            self.root / "master",
+            {"keep_jobs_seconds": 3600, "worker_threads": 4, "user": _user()},
+        )
+        self.minion_config = minion_config or {}
+        self.minions = []
+        self._client = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.carbon.start()
+            self.influxd.start()
+            self.influxd.query(f"CREATE DATABASE {INFLUX_DB}")
+            self.master.start()
+            config = {
+                "user": _user(),
+                "carbon": {"host": "127.0.0.1", "port": self.carbon.line_port, "timeout": 2},
+                "influxdb": {"url": self.influxd.url, "db": INFLUX_DB, "timeout": 2},
+                **self.minion_config,
+            }
+            self.minions = [
+                SaltMinion(self.root / mid, self.master, mid, config) for mid in self.ids
+            ]
+            for minion in self.minions:
+                minion.start()
+            self.wait_for_minions()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None
+        stop_all(self.minions, grace=12)
+        stop_all([self.master, self.influxd, self.carbon], grace=10)
+
+    def remove(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- Salt --------------------------------------------------------------------------------
+
+    @property
+    def master_opts(self):
+        import salt.config
+
+        return salt.config.client_config(str(self.master.root / "master"))
+
+    @property
+    def client(self):
+        if self._client is None:
+            import salt.client
+
+            self._client = salt.client.LocalClient(mopts=self.master_opts)
+        return self._client
+
+    def wait_for_minions(self, timeout=180):
+        def probe():
+            found = self.client.cmd("bench-*", "test.ping", timeout=5)
+            return set(found) >= set(self.ids)
+
+        poll(probe, timeout, f"{len(self.ids)} minions to answer test.ping", interval=1)
+
+    def pollpush(self, **kwargs):
+        """``salt-run vitals.pollpush`` in this process (the runner from the installed wheel);
+        returns its jid."""
+        import salt.runner
+
+        runner = salt.runner.RunnerClient(self.master_opts)
+        kwargs.setdefault("tgt", "bench-*")
+        try:
+            ret = runner.cmd("vitals.pollpush", kwarg=kwargs, print_event=False)
+        finally:
+            runner.destroy()
+        if not ret.get("jid"):
+            raise RuntimeError(f"pollpush published nothing: {ret}")
+        return ret["jid"]
+
+    def receipts(self, jid):
+        """``{minion: receipt}`` of the minions that have returned for ``jid`` so far."""
+        found = self.client.get_cache_returns(jid)
+        return {mid: data.get("ret") for mid, data in found.items()}
+
+    def wait_for_receipts(self, jid, timeout=120):
+        def probe():
+            found = self.receipts(jid)
+            return found if len(found) >= len(self.ids) else None
+
+        return poll(probe, timeout, f"receipts of {jid}", interval=0.05)
+
+    def minion_processes(self):
+        """The live process tree of every minion."""
+        procs = []
+        for minion in self.minions:
+            with contextlib.suppress(psutil.Error):
+                main = psutil.Process(minion.pid)
+                procs += [main, *main.children(recursive=True)]
+        return procs
+
+    # -- the backends -----------------------------------------------------------------------
+
+    def carbon_points(self, minion, ts):
+        """Metrics of ``minion`` holding a point at second ``ts`` in whisper."""
+        top = self.carbon.whisper_dir / "vitals" / minion.replace(".", "_")
+        count = 0
+        for wsp in top.rglob("*.wsp"):
+            with contextlib.suppress(whisper.WhisperException, OSError):
+                (_start, _end, _step), values = whisper.fetch(str(wsp), ts - 1, ts)
+                count += any(v is not None for v in values)
+        return count
+
+    def influx_points(self, ts_from, ts_to=None):
+        """``{host: field values}`` stored in influxd with ``ts_from <= time <= ts_to``."""
+        ts_to = ts_from if ts_to is None else ts_to
+        q = f"SELECT * FROM /.*/ WHERE time >= {int(ts_from)}s AND time <= {int(ts_to)}s GROUP BY *"
+        counts = {}
+        for series in self.influxd.query(q, db=INFLUX_DB)["results"][0].get("series", []):
+            host = series.get("tags", {}).get("host")
+            columns = series["columns"]
+            for row in series["values"]:
+                values = sum(v is not None for c, v in zip(columns, row) if c != "time")
+                counts[host] = counts.get(host, 0) + values
+        return counts
+
+    def carbon_points_between(self, minion, ts_from, ts_to):
+        """Points of ``minion`` in whisper with ``ts_from <= time <= ts_to``."""
+        top = self.carbon.whisper_dir / "vitals" / minion.replace(".", "_")
+        count = 0
+        for wsp in top.rglob("*.wsp"):
+            with contextlib.suppress(whisper.WhisperException, OSError):
+                (_start, _end, _step), values = whisper.fetch(str(wsp), ts_from - 1, ts_to)
+                count += sum(v is not None for v in values)
+        return count
+
+    def spooled(self):
+        """Spool record files left on every minion."""
+        return sorted(str(p) for p in self.root.glob("bench-*/cache/vitals/spool/*/*.rec"))
+
+
+def _user():
+    import getpass
+
+    return getpass.getuser()
+
+
+def wait_landed(fleet, receipts, timeout=30):
+    """Seconds until every point of ``receipts`` is in whisper and in influxd."""
+    start = time.monotonic()
+
+    def landed():
+        ts = {m: r["ts"] for m, r in receipts.items()}
+        influx = fleet.influx_points(min(ts.values()), max(ts.values()))
+        for minion, receipt in receipts.items():
+            if influx.get(minion, 0) < receipt["points"]:
+                return False
+            if fleet.carbon_points(minion, ts[minion]) < receipt["points"]:
+                return False
+        return True
+
+    poll(landed, timeout, "every point in carbon and influxd", interval=0.05)
+    return time.monotonic() - start
