@@ -137,7 +137,7 @@ def ours(port, mode, cachedir):
 
 
 def serializer_rates(seconds=1.0):
-    from salt_ext.core import graphite, influx
+    from salt_ext.core import graphite, line_protocol
     from salt_ext.core.samples import from_vitals_dict
 
     samples = from_vitals_dict(vitals_return(time.time()))
@@ -145,7 +145,9 @@ def serializer_rates(seconds=1.0):
     cases = {
         "graphite plaintext": lambda: graphite.plaintext(samples, graphite.PathBuilder(minion)),
         "graphite pickle": lambda: graphite.pickle_frames(samples, graphite.PathBuilder(minion)),
-        "influx line protocol": lambda: influx.serialize(samples, minion, tags={"role": "web"}),
+        "influx line protocol": lambda: line_protocol.serialize(
+            samples, minion, tags={"role": "web"}
+        ),
     }
     rates = {}
     for name, func in cases.items():

@@ -22,9 +22,9 @@ import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import whisper
 
 from daemons import InfluxD, poll
-from salt_ext.core.collect import collect_window
+from salt_ext.core.collect import collect_window, validate_options
 from salt_ext.core.graphite import PathBuilder
-from salt_ext.core.influx import serialize
+from salt_ext.core.line_protocol import serialize
 
 SCHEMAS = {
     "10s:1y (raw year)": "10s:1y",
@@ -47,7 +47,7 @@ class SnapshottingInfluxD(InfluxD):
 def readings(state_dir, count=20):
     out = []
     for _ in range(count):
-        out.append(collect_window({"min_rate_interval": 0.05}, state_dir)[1])
+        out.append(collect_window(validate_options({"min_rate_interval": 0.05}), state_dir)[1])
         time.sleep(0.1)
     return out
 

@@ -87,16 +87,44 @@ def read_options(
     a ``ret_config`` profile (``<profile>.<name>.<option>``), then ``--return_kwargs``.
     """
     spec = backend.spec()
-    found = salt.returners.get_returner_options(
-        backend.name,
-        ret,
-        {key: key for key in spec},
-        __salt__=salt_funcs or {},
-        __opts__=opts or {},
-    )
-    found.update(_falsy_profile_values(backend.name, ret, spec, salt_funcs or {}))
+    # Never ``opts or {}``: the truth value of Salt 3008's OptsDict walks all of its layers.
+    salt_funcs = {} if salt_funcs is None else salt_funcs
+    opts = {} if opts is None else opts
+    option = salt_funcs.get("config.option")
+    if option is not None and not (ret or {}).get("ret_config"):
+        found = _configured(backend.name, spec, option)
+    else:
+        found = salt.returners.get_returner_options(
+            backend.name,
+            ret,
+            {key: key for key in spec},
+            __salt__=salt_funcs,
+            __opts__=opts,
+        )
+        found.update(_falsy_profile_values(backend.name, ret, spec, salt_funcs))
     found.update((ret or {}).get("ret_kwargs") or {})  # per-job options win over any profile
     return backend.validate(parse(backend.name, found, spec, allow_unknown=True))
+
+
+def _configured(
+    name: str, spec: Mapping[str, Option], option: Callable[..., Any]
+) -> dict[str, Any]:
+    """What ``get_returner_options`` finds when no profile is named, with fewer lookups.
+
+    Salt asks ``config.option`` for the nested ``<name>:`` dict *and* for ``<name>.<key>``
+    once per key, twice per key in all, and the nested value wins. Here the dict is read once
+    and a flat key is looked up only when the dict lacks it: the same values, for a returner
+    with a dozen options a third of the lookups or fewer.
+    """
+    nested = option(name, {}) or {}
+    if not isinstance(nested, Mapping):
+        raise ConfigError(name, f"expected a dict of options, got {type(nested).__name__}")
+    found = {}
+    for key in spec:
+        value = nested[key] if key in nested else option(f"{name}.{key}")
+        if value is not None and value != "":
+            found[key] = value
+    return found
 
 
 def _falsy_profile_values(

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from daemons import BackendUnavailable, CarbonCRelay
-from salt_ext.core import returner
+from salt_ext.core import backend
 from salt_ext.core.carbon import BACKEND
 from support.saltconfig import salt_funcs
 from support.topology import wait_until_landed
@@ -34,7 +34,7 @@ def _send(minion, ts, relays, cachedir, prefix):
         },
     }
     ret = {"id": minion, "fun": "vitals.current", "jid": "1", "return": vitals_return(ts, **SIZES)}
-    return returner.send(BACKEND, ret, salt_funcs(opts), opts)
+    return backend.deliver_return(BACKEND, ret, salt_funcs(opts), opts)
 
 
 def _label(relay):
