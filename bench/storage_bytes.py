@@ -7,7 +7,9 @@ for every metric this machine's ``vitals.current`` returns, under three schemas,
 InfluxDB compresses, so it is measured: one day of this node at 10 s (8 640 cycles of real
 readings, cycled from 20 collections taken here) is written with our line-protocol serializer
 to a real influxd, whose cache is snapshotted to TSM after 1 s cold; the TSM bytes on disk
-divided by the values written give bytes per value, and x 365 bytes per node per year.
+divided by the values written give bytes per value, and x 365 bytes per node per year. The same
+lines go to a single-node VictoriaMetrics (``/write``), whose data directory is measured once it
+has shut down (in-memory parts written).
 
 Run: .venv/bin/python bench/storage_bytes.py [--hours 24]
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import whisper
 
-from daemons import InfluxD, poll
+from daemons import InfluxD, VictoriaMetrics, poll
 from salt_ext.core.collect import collect_window, validate_options
 from salt_ext.core.graphite import PathBuilder
 from salt_ext.core.line_protocol import serialize
@@ -81,10 +83,36 @@ def influx_bytes(samples_cycle, hours, root):
         tsm = Path(root) / "data" / "sizing"
 
         poll(lambda: list(tsm.rglob("*.tsm")), 120, "TSM files", interval=1)
-        time.sleep(3)  # the snapshot of the last writes
-        tsm_bytes = sum(p.stat().st_size for p in tsm.rglob("*.tsm"))
-        wal_bytes = sum(p.stat().st_size for p in (Path(root) / "wal").rglob("*") if p.is_file())
+        sizes = []
+
+        def settled():  # the TSM total unchanged for 5 s: snapshots and compactions done
+            sizes.append(sum(p.stat().st_size for p in tsm.rglob("*.tsm")))
+            return len(sizes) > 5 and len(set(sizes[-6:])) == 1
+
+        poll(settled, 300, "TSM files to settle", interval=1)
+    tsm_bytes = sum(p.stat().st_size for p in tsm.rglob("*.tsm"))
+    wal_bytes = sum(p.stat().st_size for p in (Path(root) / "wal").rglob("*") if p.is_file())
     return cycles, values, tsm_bytes, wal_bytes, count
+
+
+def victoria_bytes(samples_cycle, hours, root):
+    cycles = int(hours * 3600 / INTERVAL)
+    start = int(time.time()) - cycles * INTERVAL
+    with VictoriaMetrics(root) as vm:
+        batch = []
+        for i in range(cycles):
+            ts = start + i * INTERVAL
+            samples = [s.__class__(s.group, s.name, s.value, ts, s.tags) for s in samples_cycle(i)]
+            batch.append(serialize(samples, "pi-01.example.com").decode())
+            if len(batch) == 500 or i == cycles - 1:
+                response = vm._http.post(
+                    vm.url + "/write", data="".join(batch).encode(), timeout=60
+                )
+                response.raise_for_status()
+                batch = []
+        vm.force_flush()
+    # stopped: a graceful shutdown writes every in-memory part to disk
+    return sum(p.stat().st_size for p in vm.data_dir.rglob("*") if p.is_file())
 
 
 def main():
@@ -100,12 +128,20 @@ def main():
         cycles, values, tsm, wal, _ = influx_bytes(
             lambda i: real[i % len(real)], args.hours, os.path.join(tmp, "influxd")
         )
+        vm = victoria_bytes(
+            lambda i: real[i % len(real)], args.hours, os.path.join(tmp, "victoria")
+        )
     per_value = tsm / values
     per_year = per_value * values / cycles * (365 * 86400 / INTERVAL)
     print(
         f"influxdb: {cycles} cycles x {values // cycles} values written ({args.hours:g} h at "
         f"{INTERVAL} s): TSM {tsm / 2**20:.2f} MiB (WAL left {wal} B) = {per_value:.2f} B per "
         f"value -> {per_year / 2**20:.0f} MiB per node per year"
+    )
+    print(
+        f"victoria-metrics: same lines, data dir {vm / 2**20:.2f} MiB = {vm / values:.2f} B per "
+        f"value -> {vm / values * values / cycles * (365 * 86400 / INTERVAL) / 2**20:.0f} MiB "
+        "per node per year (includes its fixed-size index and metadata)"
     )
 
 
