@@ -3,8 +3,8 @@ Node vitals: CPU, load, memory, swap, filesystems, disk and network IO rates, te
 CPU frequency, uptime, process count and Raspberry Pi throttling flags, read with psutil.
 
 Every value is a number; the keys are documented in ``docs/metrics.md`` and stay stable. Rates
-(CPU percentages included) come from the previous collection's counters, kept under the minion
-cachedir, so they are right inside Salt's forked job processes.
+(CPU percentages included) come from the previous collection's counters, kept between jobs on a
+tmpfs (else under the minion cachedir), so they are right inside Salt's forked job processes.
 
 Configuration: one ``vitals:`` dict in the minion config or pillar, for example::
 
