@@ -1,0 +1,339 @@
+"""InfluxDB 1.x administration in InfluxQL over the HTTP transport of :mod:`salt_ext.core.http`.
+
+What the ``vitals_influxdb`` execution and state modules need: databases, retention policies,
+users, grants and passwords, read with ``SHOW ...`` and changed with ``CREATE``/``ALTER``/
+``DROP``/``GRANT``/``SET PASSWORD``. Every identifier goes through :func:`influxql_ident` and
+every string literal through :func:`influxql_string`; passwords travel only in a POST body or
+the ``Authorization`` header and never appear in an exception text (the transport scrubs any
+answer that echoes one).
+
+Durations are compared normalised: ``365d``, ``52w1d`` and InfluxDB's ``8760h0m0s`` are the same
+number of seconds, and ``INF``/``0s`` mean "keep forever" (0).
+"""
+
+import json
+import re
+import time
+from urllib.parse import urlencode
+
+from salt_ext.core.config import Option, parse
+from salt_ext.core.errors import ConfigError, DeliveryError, VitalsError
+from salt_ext.core.http import HttpTransport, parse_url
+from salt_ext.core.influx import influxql_ident
+
+# How the execution/state modules reach the server: a ``vitals_influxdb:`` dict in minion
+# config or pillar, each key overridable per call.
+CONNECTION_OPTIONS = {
+    "url": Option("str", "http://127.0.0.1:8086", doc="base URL, http(s)://host[:port]"),
+    "admin_user": Option("str", "", doc="user the statements run as; empty: no auth"),
+    "admin_password": Option("str", "", secret=True),
+    "timeout": Option("float", 10.0, minimum=0.1, doc="seconds per request"),
+    "verify": Option("bool", True, doc="verify HTTPS certificates"),
+    "ca_bundle": Option("str", "", doc="CA certificates file for HTTPS"),
+    "wait": Option("float", 30.0, minimum=0, doc="seconds to wait for /ping (a fresh start)"),
+}
+
+PRIVILEGES = ("READ", "WRITE", "ALL")
+# SHOW GRANTS spells them out; GRANT takes the short form
+_SHOWN_PRIVILEGES = {
+    "READ": "READ",
+    "WRITE": "WRITE",
+    "ALL PRIVILEGES": "ALL",
+    "ALL": "ALL",
+    "NO PRIVILEGES": None,
+}
+_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "u": 1e-6,
+    "µs": 1e-6,
+    "µ": 1e-6,
+    "ms": 1e-3,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 604800,
+}
+_DURATION_PART = re.compile(r"(\d+)(ns|us|u|µs|µ|ms|s|m|h|d|w)")
+
+
+class AdminError(VitalsError):
+    """An InfluxQL statement failed, or the server could not be reached."""
+
+
+class AuthError(AdminError):
+    """The server refused the credentials (HTTP 401/403)."""
+
+
+def influxql_string(value):
+    """A single-quoted InfluxQL string literal (passwords)."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def duration_seconds(text):
+    """Seconds of an InfluxQL duration (``365d``, ``8760h0m0s``, ``1h30m``); 0 for ``INF``.
+
+    Raises ValueError for anything else.
+    """
+    text = str(text).strip()
+    if text.upper() == "INF" or text == "0":
+        return 0
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += int(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"expected an InfluxQL duration such as 365d, 52w or INF, got {text!r}")
+    return int(total)
+
+
+def format_duration(seconds):
+    """InfluxDB's own spelling: ``8760h0m0s``; ``INF`` for 0."""
+    if not seconds:
+        return "INF"
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes}m{secs}s"
+
+
+def connect(raw):
+    """An :class:`InfluxAdmin` from a connection dict (see :data:`CONNECTION_OPTIONS`),
+    waiting up to ``wait`` seconds for the server. Raises ConfigError naming the key."""
+    opts = parse("vitals_influxdb", raw, CONNECTION_OPTIONS)
+    try:
+        parse_url(opts["url"])
+    except ValueError as exc:
+        raise ConfigError("vitals_influxdb:url", str(exc)) from None
+    if opts["admin_user"] and not opts["admin_password"]:
+        raise ConfigError("vitals_influxdb:admin_password", "required when admin_user is set")
+    admin = InfluxAdmin(
+        opts["url"],
+        opts["admin_user"],
+        opts["admin_password"],
+        timeout=opts["timeout"],
+        verify=opts["verify"],
+        ca_bundle=opts["ca_bundle"],
+    )
+    if opts["wait"]:
+        admin.wait_ready(opts["wait"])
+    return admin
+
+
+class InfluxAdmin:
+    """InfluxQL statements against one InfluxDB 1.x server, authenticated as ``user``."""
+
+    def __init__(self, url, user="", password="", timeout=10.0, verify=True, ca_bundle=""):
+        self.url = url
+        self.user = user
+        self.timeout = timeout
+        self.verify = verify
+        self.ca_bundle = ca_bundle
+        auth = (user, password or "") if user else None
+        self.transport = self._transport(auth)
+        self.label = self.transport.label
+
+    def _transport(self, auth):
+        transport = HttpTransport(
+            self.url,
+            "/query",
+            auth=auth,
+            timeout=self.timeout,
+            verify=self.verify,
+            ca_bundle=self.ca_bundle,
+            gzip=False,
+        )
+        transport.user = auth[0] if auth else ""
+        return transport
+
+    # -- transport -----------------------------------------------------------------------------
+    def ping(self):
+        """True when the server answers ``/ping``."""
+        try:
+            return self.transport.request("GET", "/ping").status == 204
+        except DeliveryError:
+            return False
+
+    def wait_ready(self, timeout):
+        """Wait up to ``timeout`` seconds for ``/ping``; raise AdminError if it never answers."""
+        deadline = time.monotonic() + timeout
+        while not self.ping():
+            if time.monotonic() >= deadline:
+                raise AdminError(f"InfluxDB at {self.label} does not answer /ping")
+            time.sleep(0.5)
+
+    def query(self, statement, transport=None):
+        """Run one InfluxQL statement (POST /query); its result dicts, or raise."""
+        transport = transport or self.transport
+        body = urlencode({"q": statement}).encode("utf-8")
+        try:
+            answer = transport.request(
+                "POST", "/query", body, content_type="application/x-www-form-urlencoded"
+            )
+        except DeliveryError as exc:
+            raise AdminError(str(exc)) from None
+        verb = " ".join(statement.split()[:2])
+        if answer.status in (401, 403):
+            who = f"user {transport.user!r}" if transport.user else "anonymous access"
+            raise AuthError(
+                f"InfluxDB at {self.label} refused {who}: {transport.quote(answer.message())}"
+            )
+        if not answer.ok:
+            raise AdminError(
+                f"{verb} on {self.label}: HTTP {answer.status}: {transport.quote(answer.message())}"
+            )
+        try:
+            results = json.loads(answer.body.decode("utf-8", "replace")).get("results") or []
+        except (ValueError, AttributeError):
+            raise AdminError(f"{verb} on {self.label}: answer is not InfluxDB JSON") from None
+        errors = [r["error"] for r in results if isinstance(r, dict) and r.get("error")]
+        if errors:
+            raise AdminError(f"{verb} on {self.label}: {transport.quote('; '.join(errors))}")
+        return results
+
+    def rows(self, statement):
+        """``SHOW ...`` rows as dicts (column -> value), over every series."""
+        out = []
+        for result in self.query(statement):
+            for series in result.get("series") or []:
+                columns = series.get("columns") or []
+                out.extend(dict(zip(columns, row)) for row in series.get("values") or [])
+        return out
+
+    # -- authentication ------------------------------------------------------------------------
+    def authenticates(self, user, password):
+        """True if ``user``/``password`` is accepted (a ``SHOW DATABASES`` as that user);
+        no password hash is ever read."""
+        probe = self._transport((user, password or ""))
+        try:
+            self.query("SHOW DATABASES", transport=probe)
+        except AuthError:
+            return False
+        return True
+
+    def auth_required(self):
+        """True when the server refuses an anonymous ``SHOW DATABASES``."""
+        try:
+            self.query("SHOW DATABASES", transport=self._transport(None))
+        except AuthError:
+            return True
+        except AdminError as exc:
+            # auth on and no user yet: "create admin user first or disable authentication"
+            if "create admin user first" in str(exc):
+                return True
+            raise
+        return False
+
+    def bootstrap_admin(self, user, password):
+        """Create the first admin on a server with auth on and no user yet (the only statement
+        InfluxDB accepts anonymously then). Raises AdminError when users already exist."""
+        self.query(
+            f"CREATE USER {influxql_ident(user)} WITH PASSWORD {influxql_string(password)}"
+            " WITH ALL PRIVILEGES",
+            transport=self._transport(None),
+        )
+
+    # -- databases -----------------------------------------------------------------------------
+    def databases(self):
+        return [row["name"] for row in self.rows("SHOW DATABASES")]
+
+    def create_database(self, name):
+        self.query(f"CREATE DATABASE {influxql_ident(name)}")
+
+    def drop_database(self, name):
+        self.query(f"DROP DATABASE {influxql_ident(name)}")
+
+    # -- retention policies --------------------------------------------------------------------
+    def retention_policies(self, database):
+        """``{name: {duration, shard_duration (seconds), replication, default}}``."""
+        out = {}
+        for row in self.rows(f"SHOW RETENTION POLICIES ON {influxql_ident(database)}"):
+            out[row["name"]] = {
+                "duration": duration_seconds(row["duration"]),
+                "shard_duration": duration_seconds(row.get("shardGroupDuration") or "0s"),
+                "replication": int(row.get("replicaN") or 1),
+                "default": bool(row.get("default")),
+            }
+        return out
+
+    def _rp_clauses(self, duration, replication, shard_duration, default):
+        clauses = []
+        if duration is not None:
+            clauses.append(f"DURATION {format_duration(duration)}")
+        if replication is not None:
+            clauses.append(f"REPLICATION {int(replication)}")
+        if shard_duration:
+            clauses.append(f"SHARD DURATION {format_duration(shard_duration)}")
+        if default:
+            clauses.append("DEFAULT")
+        return " ".join(clauses)
+
+    def create_retention_policy(
+        self, name, database, duration, replication=1, shard_duration=None, default=False
+    ):
+        clauses = self._rp_clauses(duration, replication, shard_duration, default)
+        self.query(
+            f"CREATE RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)} "
+            + clauses
+        )
+
+    def alter_retention_policy(
+        self, name, database, duration=None, replication=None, shard_duration=None, default=False
+    ):
+        clauses = self._rp_clauses(duration, replication, shard_duration, default)
+        self.query(
+            f"ALTER RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)} "
+            + clauses
+        )
+
+    def drop_retention_policy(self, name, database):
+        self.query(f"DROP RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)}")
+
+    # -- users and grants ----------------------------------------------------------------------
+    def users(self):
+        """``{name: is_admin}``."""
+        return {row["user"]: bool(row["admin"]) for row in self.rows("SHOW USERS")}
+
+    def create_user(self, name, password, admin=False):
+        statement = f"CREATE USER {influxql_ident(name)} WITH PASSWORD {influxql_string(password)}"
+        self.query(statement + (" WITH ALL PRIVILEGES" if admin else ""))
+
+    def set_password(self, name, password):
+        self.query(f"SET PASSWORD FOR {influxql_ident(name)} = {influxql_string(password)}")
+
+    def set_admin(self, name, admin):
+        if admin:
+            self.query(f"GRANT ALL PRIVILEGES TO {influxql_ident(name)}")
+        else:
+            self.query(f"REVOKE ALL PRIVILEGES FROM {influxql_ident(name)}")
+
+    def drop_user(self, name):
+        self.query(f"DROP USER {influxql_ident(name)}")
+
+    def grants(self, user):
+        """``{database: READ|WRITE|ALL}`` of ``user`` (databases with no privilege left out)."""
+        out = {}
+        for row in self.rows(f"SHOW GRANTS FOR {influxql_ident(user)}"):
+            privilege = _SHOWN_PRIVILEGES.get(str(row.get("privilege")).upper())
+            if privilege:
+                out[row["database"]] = privilege
+        return out
+
+    def grant(self, user, database, privilege):
+        """Set ``user``'s privilege on ``database`` to exactly ``privilege``."""
+        privilege = check_privilege(privilege)
+        self.query(f"GRANT {privilege} ON {influxql_ident(database)} TO {influxql_ident(user)}")
+
+    def revoke(self, user, database):
+        self.query(f"REVOKE ALL ON {influxql_ident(database)} FROM {influxql_ident(user)}")
+
+
+def check_privilege(privilege):
+    """``read``/``WRITE``/``all privileges`` -> ``READ``/``WRITE``/``ALL``; ValueError else."""
+    text = " ".join(str(privilege).upper().split())
+    found = _SHOWN_PRIVILEGES.get(text)
+    if found not in PRIVILEGES:
+        raise ValueError(f"expected READ, WRITE or ALL, got {privilege!r}")
+    return found

@@ -1,0 +1,93 @@
+{#- InfluxDB 1.x from Debian's package: config, the service, then (auth on) the first admin, the
+    database, its default retention policy and the users with their grants. Pillar: see
+    pillar.example (influxdb:). #}
+{%- from 'influxdb/map.jinja' import influxdb with context %}
+{%- from 'vitals/macros.jinja' import daemon with context %}
+{%- set url = 'http://127.0.0.1:' ~ influxdb.port %}
+{%- set login = {'url': url, 'admin_user': influxdb.admin.user, 'admin_password': influxdb.admin.password} if influxdb.auth else {'url': url} %}
+
+influxdb-package:
+  pkg.installed:
+    - name: influxdb
+
+influxdb-config:
+  file.managed:
+    - name: /etc/influxdb/influxdb.conf
+    - source: salt://influxdb/files/influxdb.conf.jinja
+    - template: jinja
+    - context:
+        influxdb: {{ influxdb|json }}
+    - mode: '0644'
+    - require:
+      - pkg: influxdb-package
+
+{{ daemon('influxdb-service', 'influxdb', '/run/influxdb/influxd.pid', '/var/log/influxdb/influxd.log',
+          'influxdb:influxdb', 'Listening on HTTP',
+          ['/usr/bin/influxd', 'run', '-config', '/etc/influxdb/influxdb.conf'],
+          watch=[{'file': 'influxdb-config'}], require=[{'pkg': 'influxdb-package'}]) }}
+
+{%- if influxdb.auth %}
+
+influxdb-admin:
+  vitals_influxdb.admin_present:
+    - name: {{ influxdb.admin.user|json }}
+    - password: {{ influxdb.admin.password|json }}
+    - url: {{ url }}
+    - require:
+      - influxdb-service
+{%- endif %}
+
+influxdb-database:
+  vitals_influxdb.database_present:
+    - name: {{ influxdb.database|json }}
+{%- for key, value in login.items() %}
+    - {{ key }}: {{ value|json }}
+{%- endfor %}
+    - require:
+      - influxdb-service
+{%- if influxdb.auth %}
+      - influxdb-admin
+{%- endif %}
+
+influxdb-retention-policy:
+  vitals_influxdb.retention_policy_present:
+    - name: {{ influxdb.retention.name|json }}
+    - database: {{ influxdb.database|json }}
+    - duration: {{ influxdb.retention.duration|string|json }}
+    - replication: {{ influxdb.retention.replication|default(1) }}
+{%- if influxdb.retention.shard_duration %}
+    - shard_duration: {{ influxdb.retention.shard_duration|string|json }}
+{%- endif %}
+    - default: true
+{%- for key, value in login.items() %}
+    - {{ key }}: {{ value|json }}
+{%- endfor %}
+    - require:
+      - influxdb-database
+
+{%- if influxdb.auth %}
+{%- for name, user in influxdb.users|dictsort %}
+
+influxdb-user-{{ name }}:
+  vitals_influxdb.user_present:
+    - name: {{ name|json }}
+    - password: {{ user.password|json }}
+{%- for key, value in login.items() %}
+    - {{ key }}: {{ value|json }}
+{%- endfor %}
+    - require:
+      - influxdb-admin
+
+influxdb-grant-{{ name }}:
+  vitals_influxdb.grant_present:
+    - name: {{ name|json }}
+    - database: {{ influxdb.database|json }}
+    - grant: {{ user.grant|upper }}
+{%- for key, value in login.items() %}
+    - {{ key }}: {{ value|json }}
+{%- endfor %}
+    - require:
+      - influxdb-user-{{ name }}
+      - influxdb-database
+{%- endfor %}
+{%- endif %}

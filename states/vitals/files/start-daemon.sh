@@ -1,0 +1,38 @@
+#!/bin/sh
+# Start a daemon without an init system of its own (no systemd, or an init script that cannot
+# run here) and wait until it is ready; used by the influxdb and graphite states.
+#   start-daemon.sh PIDFILE LOGFILE USER READY_REGEX EXECUTABLE [ARGS...]
+# Exit 0 when the daemon is running (already, or now and its log matched READY_REGEX); exit 1
+# with the daemon's last log lines (e.g. "address already in use") when it died or never got
+# ready within 60 s.
+set -eu
+pidfile=$1 logfile=$2 user=$3 ready=$4
+shift 4
+exe=$1
+shift
+if start-stop-daemon --status --pidfile "$pidfile"; then
+    exit 0
+fi
+mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
+touch "$logfile"
+chown "$user" "$(dirname "$pidfile")" "$logfile"
+before=$(wc -l < "$logfile")
+start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$pidfile" \
+    --chuid "$user" --no-close --startas "$exe" -- "$@" >>"$logfile" 2>&1 </dev/null
+i=0
+while [ $i -lt 120 ]; do
+    sleep 0.5
+    i=$((i + 1))
+    if ! start-stop-daemon --status --pidfile "$pidfile"; then
+        echo "$exe exited at start; its log says:" >&2
+        tail -n +"$((before + 1))" "$logfile" | tail -n 15 >&2
+        exit 1
+    fi
+    if tail -n +"$((before + 1))" "$logfile" | grep -Eq "$ready"; then
+        echo "$exe started (pid $(cat "$pidfile"))"
+        exit 0
+    fi
+done
+echo "$exe did not get ready within 60 s; its log says:" >&2
+tail -n +"$((before + 1))" "$logfile" | tail -n 15 >&2
+exit 1
