@@ -29,8 +29,11 @@ while [ $i -lt 120 ]; do
         exit 1
     fi
     if tail -n +"$((before + 1))" "$logfile" | grep -Eq "$ready"; then
-        echo "$exe started (pid $(cat "$pidfile"))"
-        exit 0
+        sleep 1  # still alive a moment after saying it is ready
+        if start-stop-daemon --status --pidfile "$pidfile"; then
+            echo "$exe started (pid $(cat "$pidfile"))"
+            exit 0
+        fi
     fi
 done
 echo "$exe did not get ready within 60 s; its log says:" >&2

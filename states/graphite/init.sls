@@ -1,0 +1,69 @@
+{#- carbon-cache from Debian's graphite-carbon: carbon.conf, storage-schemas.conf (existing
+    whisper files resized to it), the service; graphite-web under gunicorn when
+    graphite:web:enabled. Pillar: see pillar.example (graphite:). #}
+{%- from 'graphite/map.jinja' import graphite with context %}
+{%- set retentions = graphite.retentions.split(',') %}
+
+graphite-carbon-packages:
+  pkg.installed:
+    - pkgs:
+      - graphite-carbon
+      - python3-whisper
+
+graphite-carbon-enabled:
+  file.replace:
+    - name: /etc/default/graphite-carbon
+    - pattern: '^CARBON_CACHE_ENABLED=.*$'
+    - repl: CARBON_CACHE_ENABLED=true
+    - append_if_not_found: true
+    - require:
+      - pkg: graphite-carbon-packages
+
+graphite-carbon-conf:
+  file.managed:
+    - name: /etc/carbon/carbon.conf
+    - source: salt://graphite/files/carbon.conf.jinja
+    - template: jinja
+    - context:
+        graphite: {{ graphite|json }}
+    - mode: '0644'
+    - require:
+      - pkg: graphite-carbon-packages
+
+graphite-storage-schemas:
+  file.managed:
+    - name: /etc/carbon/storage-schemas.conf
+    - source: salt://graphite/files/storage-schemas.conf.jinja
+    - template: jinja
+    - context:
+        graphite: {{ graphite|json }}
+    - mode: '0644'
+    - require:
+      - pkg: graphite-carbon-packages
+
+{#- carbon reads the new schema only for new files: bring the existing ones to it #}
+graphite-whisper-resize:
+  cmd.run:
+    - name: >-
+        find /var/lib/graphite/whisper -name '*.wsp' -not -path '/var/lib/graphite/whisper/carbon/*'
+        -exec whisper-resize --nobackup {} {{ retentions|map('quote')|join(' ') }} ';' >/dev/null
+        && chown -R _graphite:_graphite /var/lib/graphite/whisper
+    - onchanges:
+      - file: graphite-storage-schemas
+
+graphite-carbon-service:
+  service.running:
+    - name: carbon-cache
+    - enable: true
+    - watch:
+      - file: graphite-carbon-enabled
+      - file: graphite-carbon-conf
+      - file: graphite-storage-schemas
+    - require:
+      - cmd: graphite-whisper-resize
+
+{%- if graphite.web.enabled %}
+
+include:
+  - graphite.web
+{%- endif %}
