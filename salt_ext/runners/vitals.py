@@ -120,3 +120,43 @@ def pollpush(
         log.warning("vitals.pollpush: no minion matched %r", publication.tgt)
         return {"jid": None, "published": published, "error": "no minion matched the target"}
     return {"jid": jid, "published": published}
+
+
+def file_root(write=False, conf_dir=None):
+    """
+    The directory of the bundled SLS tree (``graphite``, ``influxdb``, ``vitals.agent``,
+    ``vitals.master``, ``pillar.example``) as installed with the package, to add to the
+    master's ``file_roots``.
+
+    write
+        Also write ``<conf_dir>/master.d/vitals-file-roots.conf``: the master's current
+        ``base`` roots plus this directory. Restart the master afterwards.
+
+    conf_dir
+        The master's configuration directory (default: the running master's).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vitals.file_root
+        salt-run vitals.file_root write=True
+    """
+    import os
+
+    import salt.utils.files
+    import salt.utils.yaml
+
+    import salt_ext
+
+    root = os.path.join(os.path.dirname(os.path.abspath(salt_ext.__file__)), "sls")
+    if not write:
+        return root
+    conf_dir = conf_dir or os.path.dirname(__opts__["conf_file"])
+    base = [r for r in (__opts__.get("file_roots") or {}).get("base") or [] if r != root]
+    path = os.path.join(conf_dir, "master.d", "vitals-file-roots.conf")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with salt.utils.files.fopen(path, "w") as handle:
+        handle.write("# written by salt-run vitals.file_root write=True\n")
+        salt.utils.yaml.safe_dump({"file_roots": {"base": base + [root]}}, handle)
+    return {"file_root": root, "written": path}

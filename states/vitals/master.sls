@@ -1,0 +1,24 @@
+{#- The master side: master.d/vitals.conf with the vitals:pollpush defaults and the schedule
+    that runs vitals.pollpush every vitals:master:schedule_seconds; the master is restarted
+    only when that file changed. Apply it to the minion that runs on the master host. #}
+{%- from 'vitals/map.jinja' import master with context %}
+{%- set config = {
+      'vitals': {'pollpush': master.pollpush},
+      'schedule': {'vitals-pollpush': {'function': 'vitals.pollpush',
+                                        'seconds': master.schedule_seconds,
+                                        'maxrunning': 1}}} %}
+
+vitals-master-config:
+  file.serialize:
+    - name: {{ master.conf_dir }}/master.d/vitals.conf
+    - dataset: {{ config|json }}
+    - serializer: yaml
+    - mode: '0644'
+    - makedirs: true
+
+vitals-master-restart:
+  cmd.run:
+    - name: {{ master.restart_command|json }}
+    - bg: true
+    - onchanges:
+      - file: vitals-master-config
