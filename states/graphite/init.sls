@@ -2,6 +2,7 @@
     whisper files resized to it), the service; graphite-web under gunicorn when
     graphite:web:enabled. Pillar: see pillar.example (graphite:). #}
 {%- from 'graphite/map.jinja' import graphite with context %}
+{%- from 'vitals/macros.jinja' import daemon with context %}
 {%- set retentions = graphite.retentions.split(',') %}
 
 graphite-carbon-packages:
@@ -51,16 +52,13 @@ graphite-whisper-resize:
     - onchanges:
       - file: graphite-storage-schemas
 
-graphite-carbon-service:
-  service.running:
-    - name: carbon-cache
-    - enable: true
-    - watch:
-      - file: graphite-carbon-enabled
-      - file: graphite-carbon-conf
-      - file: graphite-storage-schemas
-    - require:
-      - cmd: graphite-whisper-resize
+{#- carbon drops to USER = _graphite itself; ready when both receivers listen #}
+{{ daemon('graphite-carbon-service', 'carbon-cache', '/run/carbon-cache/carbon-cache.pid', '/var/log/carbon/daemon.log',
+          'root:root', 'CarbonReceiverFactory starting on ' ~ graphite.carbon.pickle_port,
+          ['/usr/bin/carbon-cache', '--config=/etc/carbon/carbon.conf', '--logdir=/var/log/carbon/',
+           '--pidfile=/run/carbon-cache/twistd.pid', '--debug', 'start'],
+          watch=[{'file': 'graphite-carbon-enabled'}, {'file': 'graphite-carbon-conf'}, {'file': 'graphite-storage-schemas'}],
+          require=[{'cmd': 'graphite-whisper-resize'}]) }}
 
 {%- if graphite.web.enabled %}
 

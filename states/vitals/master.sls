@@ -1,5 +1,5 @@
 {#- The master side: master.d/vitals.conf with the vitals:pollpush defaults and the schedule
-    that runs vitals.pollpush every vitals:master:schedule_seconds; the master is restarted
+    that runs vitals.pollpush every vitals_master:schedule_seconds; the master is restarted
     only when that file changed. Apply it to the minion that runs on the master host. #}
 {%- from 'vitals/map.jinja' import master with context %}
 {%- set config = {

@@ -19,13 +19,19 @@ chown "$user" "$(dirname "$pidfile")" "$logfile"
 before=$(wc -l < "$logfile")
 start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$pidfile" \
     --chuid "$user" --no-close --startas "$exe" -- "$@" >>"$logfile" 2>&1 </dev/null
+# the daemon's own words: its error lines if any, else its last lines
+explain() {
+    new=$(tail -n +"$((before + 1))" "$logfile")
+    errors=$(printf '%s\n' "$new" | grep -iE 'in use|error|denied|fatal|cannot|couldn|failed' | tail -n 5)
+    printf '%s\n' "${errors:-$(printf '%s\n' "$new" | tail -n 15)}" >&2
+}
 i=0
 while [ $i -lt 120 ]; do
     sleep 0.5
     i=$((i + 1))
     if ! start-stop-daemon --status --pidfile "$pidfile"; then
         echo "$exe exited at start; its log says:" >&2
-        tail -n +"$((before + 1))" "$logfile" | tail -n 15 >&2
+        explain
         exit 1
     fi
     if tail -n +"$((before + 1))" "$logfile" | grep -Eq "$ready"; then
@@ -37,5 +43,5 @@ while [ $i -lt 120 ]; do
     fi
 done
 echo "$exe did not get ready within 60 s; its log says:" >&2
-tail -n +"$((before + 1))" "$logfile" | tail -n 15 >&2
+explain
 exit 1
