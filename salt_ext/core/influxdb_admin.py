@@ -14,12 +14,14 @@ number of seconds, and ``INF``/``0s`` mean "keep forever" (0).
 import json
 import re
 import time
+from collections.abc import Mapping
+from typing import Any, Optional
 from urllib.parse import urlencode
 
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError, DeliveryError, VitalsError
 from salt_ext.core.http import HttpTransport, parse_url
-from salt_ext.core.influx import influxql_ident
+from salt_ext.core.influxdb import influxql_ident
 
 # How the execution/state modules reach the server: a ``vitals_influxdb:`` dict in minion
 # config or pillar, each key overridable per call.
@@ -35,7 +37,7 @@ CONNECTION_OPTIONS = {
 
 PRIVILEGES = ("READ", "WRITE", "ALL")
 # SHOW GRANTS spells them out; GRANT takes the short form
-_SHOWN_PRIVILEGES = {
+_SHOWN_PRIVILEGES: dict[str, Optional[str]] = {
     "READ": "READ",
     "WRITE": "WRITE",
     "ALL PRIVILEGES": "ALL",
@@ -66,12 +68,12 @@ class AuthError(AdminError):
     """The server refused the credentials (HTTP 401/403)."""
 
 
-def influxql_string(value):
+def influxql_string(value: object) -> str:
     """A single-quoted InfluxQL string literal (passwords)."""
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def duration_seconds(text):
+def duration_seconds(text: object) -> int:
     """Seconds of an InfluxQL duration (``365d``, ``8760h0m0s``, ``1h30m``); 0 for ``INF``.
 
     Raises ValueError for anything else.
@@ -90,7 +92,7 @@ def duration_seconds(text):
     return int(total)
 
 
-def format_duration(seconds):
+def format_duration(seconds: Optional[int]) -> str:
     """InfluxDB's own spelling: ``8760h0m0s``; ``INF`` for 0."""
     if not seconds:
         return "INF"
@@ -99,7 +101,7 @@ def format_duration(seconds):
     return f"{hours}h{minutes}m{secs}s"
 
 
-def connect(raw):
+def connect(raw: Optional[Mapping[str, Any]]) -> "InfluxAdmin":
     """An :class:`InfluxAdmin` from a connection dict (see :data:`CONNECTION_OPTIONS`),
     waiting up to ``wait`` seconds for the server. Raises ConfigError naming the key."""
     opts = parse("vitals_influxdb", raw, CONNECTION_OPTIONS)
@@ -125,7 +127,15 @@ def connect(raw):
 class InfluxAdmin:
     """InfluxQL statements against one InfluxDB 1.x server, authenticated as ``user``."""
 
-    def __init__(self, url, user="", password="", timeout=10.0, verify=True, ca_bundle=""):
+    def __init__(
+        self,
+        url: str,
+        user: str = "",
+        password: str = "",
+        timeout: float = 10.0,
+        verify: bool = True,
+        ca_bundle: str = "",
+    ) -> None:
         self.url = url
         self.user = user
         self.timeout = timeout
@@ -135,8 +145,8 @@ class InfluxAdmin:
         self.transport = self._transport(auth)
         self.label = self.transport.label
 
-    def _transport(self, auth):
-        transport = HttpTransport(
+    def _transport(self, auth: Optional[tuple[str, str]]) -> HttpTransport:
+        return HttpTransport(
             self.url,
             "/query",
             auth=auth,
@@ -145,18 +155,16 @@ class InfluxAdmin:
             ca_bundle=self.ca_bundle,
             gzip=False,
         )
-        transport.user = auth[0] if auth else ""
-        return transport
 
     # -- transport -----------------------------------------------------------------------------
-    def ping(self):
+    def ping(self) -> bool:
         """True when the server answers ``/ping``."""
         try:
             return self.transport.request("GET", "/ping").status == 204
         except DeliveryError:
             return False
 
-    def wait_ready(self, timeout):
+    def wait_ready(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for ``/ping``; raise AdminError if it never answers."""
         deadline = time.monotonic() + timeout
         while not self.ping():
@@ -164,9 +172,17 @@ class InfluxAdmin:
                 raise AdminError(f"InfluxDB at {self.label} does not answer /ping")
             time.sleep(0.5)
 
-    def query(self, statement, transport=None):
-        """Run one InfluxQL statement (POST /query); its result dicts, or raise."""
-        transport = transport or self.transport
+    def query(
+        self, statement: str, as_user: Optional[tuple[str, str]] = None, anonymous: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run one InfluxQL statement (POST /query) as the admin, as ``as_user`` or without
+        credentials; its result dicts, or raise."""
+        if anonymous or as_user:
+            transport = self._transport(as_user)
+            who = f"user {as_user[0]!r}" if as_user else "anonymous access"
+        else:
+            transport = self.transport
+            who = f"user {self.user!r}" if self.user else "anonymous access"
         body = urlencode({"q": statement}).encode("utf-8")
         try:
             answer = transport.request(
@@ -176,7 +192,6 @@ class InfluxAdmin:
             raise AdminError(str(exc)) from None
         verb = " ".join(statement.split()[:2])
         if answer.status in (401, 403):
-            who = f"user {transport.user!r}" if transport.user else "anonymous access"
             raise AuthError(
                 f"InfluxDB at {self.label} refused {who}: {transport.quote(answer.message())}"
             )
@@ -193,9 +208,9 @@ class InfluxAdmin:
             raise AdminError(f"{verb} on {self.label}: {transport.quote('; '.join(errors))}")
         return results
 
-    def rows(self, statement):
+    def rows(self, statement: str) -> list[dict[str, Any]]:
         """``SHOW ...`` rows as dicts (column -> value), over every series."""
-        out = []
+        out: list[dict[str, Any]] = []
         for result in self.query(statement):
             for series in result.get("series") or []:
                 columns = series.get("columns") or []
@@ -203,20 +218,19 @@ class InfluxAdmin:
         return out
 
     # -- authentication ------------------------------------------------------------------------
-    def authenticates(self, user, password):
+    def authenticates(self, user: str, password: str) -> bool:
         """True if ``user``/``password`` is accepted (a ``SHOW DATABASES`` as that user);
         no password hash is ever read."""
-        probe = self._transport((user, password or ""))
         try:
-            self.query("SHOW DATABASES", transport=probe)
+            self.query("SHOW DATABASES", as_user=(user, password or ""))
         except AuthError:
             return False
         return True
 
-    def auth_required(self):
+    def auth_required(self) -> bool:
         """True when the server refuses an anonymous ``SHOW DATABASES``."""
         try:
-            self.query("SHOW DATABASES", transport=self._transport(None))
+            self.query("SHOW DATABASES", anonymous=True)
         except AuthError:
             return True
         except AdminError as exc:
@@ -226,27 +240,27 @@ class InfluxAdmin:
             raise
         return False
 
-    def bootstrap_admin(self, user, password):
+    def bootstrap_admin(self, user: str, password: str) -> None:
         """Create the first admin on a server with auth on and no user yet (the only statement
         InfluxDB accepts anonymously then). Raises AdminError when users already exist."""
         self.query(
             f"CREATE USER {influxql_ident(user)} WITH PASSWORD {influxql_string(password)}"
             " WITH ALL PRIVILEGES",
-            transport=self._transport(None),
+            anonymous=True,
         )
 
     # -- databases -----------------------------------------------------------------------------
-    def databases(self):
+    def databases(self) -> list[str]:
         return [row["name"] for row in self.rows("SHOW DATABASES")]
 
-    def create_database(self, name):
+    def create_database(self, name: str) -> None:
         self.query(f"CREATE DATABASE {influxql_ident(name)}")
 
-    def drop_database(self, name):
+    def drop_database(self, name: str) -> None:
         self.query(f"DROP DATABASE {influxql_ident(name)}")
 
     # -- retention policies --------------------------------------------------------------------
-    def retention_policies(self, database):
+    def retention_policies(self, database: str) -> dict[str, dict[str, Any]]:
         """``{name: {duration, shard_duration (seconds), replication, default}}``."""
         out = {}
         for row in self.rows(f"SHOW RETENTION POLICIES ON {influxql_ident(database)}"):
@@ -258,7 +272,13 @@ class InfluxAdmin:
             }
         return out
 
-    def _rp_clauses(self, duration, replication, shard_duration, default):
+    def _rp_clauses(
+        self,
+        duration: Optional[int],
+        replication: Optional[int],
+        shard_duration: Optional[int],
+        default: bool,
+    ) -> str:
         clauses = []
         if duration is not None:
             clauses.append(f"DURATION {format_duration(duration)}")
@@ -271,8 +291,14 @@ class InfluxAdmin:
         return " ".join(clauses)
 
     def create_retention_policy(
-        self, name, database, duration, replication=1, shard_duration=None, default=False
-    ):
+        self,
+        name: str,
+        database: str,
+        duration: int,
+        replication: int = 1,
+        shard_duration: Optional[int] = None,
+        default: bool = False,
+    ) -> None:
         clauses = self._rp_clauses(duration, replication, shard_duration, default)
         self.query(
             f"CREATE RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)} "
@@ -280,39 +306,45 @@ class InfluxAdmin:
         )
 
     def alter_retention_policy(
-        self, name, database, duration=None, replication=None, shard_duration=None, default=False
-    ):
+        self,
+        name: str,
+        database: str,
+        duration: Optional[int] = None,
+        replication: Optional[int] = None,
+        shard_duration: Optional[int] = None,
+        default: bool = False,
+    ) -> None:
         clauses = self._rp_clauses(duration, replication, shard_duration, default)
         self.query(
             f"ALTER RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)} "
             + clauses
         )
 
-    def drop_retention_policy(self, name, database):
+    def drop_retention_policy(self, name: str, database: str) -> None:
         self.query(f"DROP RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)}")
 
     # -- users and grants ----------------------------------------------------------------------
-    def users(self):
+    def users(self) -> dict[str, bool]:
         """``{name: is_admin}``."""
         return {row["user"]: bool(row["admin"]) for row in self.rows("SHOW USERS")}
 
-    def create_user(self, name, password, admin=False):
+    def create_user(self, name: str, password: str, admin: bool = False) -> None:
         statement = f"CREATE USER {influxql_ident(name)} WITH PASSWORD {influxql_string(password)}"
         self.query(statement + (" WITH ALL PRIVILEGES" if admin else ""))
 
-    def set_password(self, name, password):
+    def set_password(self, name: str, password: str) -> None:
         self.query(f"SET PASSWORD FOR {influxql_ident(name)} = {influxql_string(password)}")
 
-    def set_admin(self, name, admin):
+    def set_admin(self, name: str, admin: bool) -> None:
         if admin:
             self.query(f"GRANT ALL PRIVILEGES TO {influxql_ident(name)}")
         else:
             self.query(f"REVOKE ALL PRIVILEGES FROM {influxql_ident(name)}")
 
-    def drop_user(self, name):
+    def drop_user(self, name: str) -> None:
         self.query(f"DROP USER {influxql_ident(name)}")
 
-    def grants(self, user):
+    def grants(self, user: str) -> dict[str, str]:
         """``{database: READ|WRITE|ALL}`` of ``user`` (databases with no privilege left out)."""
         out = {}
         for row in self.rows(f"SHOW GRANTS FOR {influxql_ident(user)}"):
@@ -321,16 +353,16 @@ class InfluxAdmin:
                 out[row["database"]] = privilege
         return out
 
-    def grant(self, user, database, privilege):
+    def grant(self, user: str, database: str, privilege: str) -> None:
         """Set ``user``'s privilege on ``database`` to exactly ``privilege``."""
         privilege = check_privilege(privilege)
         self.query(f"GRANT {privilege} ON {influxql_ident(database)} TO {influxql_ident(user)}")
 
-    def revoke(self, user, database):
+    def revoke(self, user: str, database: str) -> None:
         self.query(f"REVOKE ALL ON {influxql_ident(database)} FROM {influxql_ident(user)}")
 
 
-def check_privilege(privilege):
+def check_privilege(privilege: object) -> str:
     """``read``/``WRITE``/``all privileges`` -> ``READ``/``WRITE``/``ALL``; ValueError else."""
     text = " ".join(str(privilege).upper().split())
     found = _SHOWN_PRIVILEGES.get(text)

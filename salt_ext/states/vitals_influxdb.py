@@ -104,6 +104,12 @@ def admin_present(name, password, **connection):
 
     password
         Its password (from pillar).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.apply influxdb   # the password comes from pillar, never the CLI
     """
     ret = _ret(name)
     conn = _conn(connection)
@@ -141,6 +147,12 @@ def admin_present(name, password, **connection):
 def database_present(name, **connection):
     """
     Database ``name`` exists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.database_present salt
     """
     ret = _ret(name)
     conn = _conn(connection)
@@ -156,6 +168,12 @@ def database_present(name, **connection):
 def database_absent(name, **connection):
     """
     Database ``name`` does not exist (its data is dropped).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.database_absent old_db
     """
     ret = _ret(name)
     conn = _conn(connection)
@@ -187,6 +205,13 @@ def retention_policy_present(
 
     default
         Make it the database's default policy (what writes without ``rp=`` use).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.retention_policy_present vitals \
+            database=salt duration=365d default=True
     """
     ret = _ret(name)
     conn = _conn(kwargs)
@@ -256,6 +281,12 @@ def retention_policy_present(
 def retention_policy_absent(name, database, **connection):
     """
     Retention policy ``name`` does not exist on ``database`` (a missing database counts).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.retention_policy_absent vitals database=salt
     """
     ret = _ret(name)
     conn = _conn(connection)
@@ -280,6 +311,12 @@ def user_present(name, password, admin=False, **connection):
     User ``name`` exists with ``password`` and, with ``admin=True``, all privileges. A
     changed password is found by trying to log in with it and set with ``SET PASSWORD``; the
     change shows as ``password: changed``, never the password.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.apply influxdb   # passwords come from pillar, never the CLI
     """
     ret = _ret(name)
     conn = _conn(connection)
@@ -315,6 +352,12 @@ def user_present(name, password, admin=False, **connection):
 def user_absent(name, **connection):
     """
     User ``name`` does not exist.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.user_absent olduser
     """
     ret = _ret(name)
     conn = _conn(connection)
@@ -331,6 +374,12 @@ def grant_present(name, database, grant, **connection):
     """
     User ``name`` has exactly privilege ``grant`` (READ, WRITE or ALL) on ``database``; any
     other privilege there is replaced.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.grant_present grafana database=salt grant=READ
     """
     ret = _ret(name)
     conn = _conn(connection)
@@ -356,6 +405,12 @@ def grant_present(name, database, grant, **connection):
 def grant_absent(name, database, **connection):
     """
     User ``name`` has no privilege on ``database``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.grant_absent grafana database=salt
     """
     ret = _ret(name)
     conn = _conn(connection)

@@ -1,0 +1,70 @@
+"""Pure parts of core/influxdb_admin: durations, literals, privileges, connection options."""
+
+import pytest
+
+from salt_ext.core.errors import ConfigError
+from salt_ext.core.influxdb_admin import (
+    check_privilege,
+    connect,
+    duration_seconds,
+    format_duration,
+    influxql_string,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("365d", 365 * 86400),
+        ("8760h0m0s", 365 * 86400),
+        ("52w1d", 365 * 86400),
+        ("1h30m", 5400),
+        ("INF", 0),
+        ("inf", 0),
+        ("0s", 0),
+        ("90m", 5400),
+    ],
+)
+def test_durations_compare_normalised(text, seconds):
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "forever", "10", "1d2", "d1", "1x", "1d 2h"])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(ValueError, match="InfluxQL duration"):
+        duration_seconds(text)
+
+
+def test_format_duration_is_influxdbs_spelling():
+    assert format_duration(365 * 86400) == "8760h0m0s"
+    assert format_duration(5400) == "1h30m0s"
+    assert format_duration(0) == "INF"
+
+
+def test_string_literal_cannot_be_escaped_from():
+    assert influxql_string("it's") == "'it\\'s'"
+    assert influxql_string("a\\'; DROP DATABASE x; '") == "'a\\\\\\'; DROP DATABASE x; \\''"
+
+
+@pytest.mark.parametrize(
+    ("given", "wanted"),
+    [("read", "READ"), ("WRITE", "WRITE"), ("all", "ALL"), ("all  privileges", "ALL")],
+)
+def test_privileges(given, wanted):
+    assert check_privilege(given) == wanted
+
+
+def test_unknown_privilege():
+    with pytest.raises(ValueError, match="READ, WRITE or ALL"):
+        check_privilege("owner")
+
+
+def test_connection_errors_name_the_key_and_hide_the_password():
+    with pytest.raises(ConfigError, match="vitals_influxdb:url"):
+        connect({"url": "ftp://x", "wait": 0})
+    with pytest.raises(ConfigError, match="vitals_influxdb:admin_password"):
+        connect({"admin_user": "admin", "wait": 0})
+    with pytest.raises(ConfigError) as raised:
+        connect({"timeout": "soon", "admin_password": "pw-hidden-1", "wait": 0})
+    assert "vitals_influxdb:timeout" in str(raised.value)
+    assert "pw-hidden-1" not in str(raised.value)
