@@ -54,6 +54,20 @@ def _run(connection, method, *args, **kwargs):
         raise CommandExecutionError(str(exc)) from None
 
 
+def ping(**connection):
+    """
+    True when the server answers ``/ping`` (no waiting, no credentials needed).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' vitals_influxdb.ping url=http://influx:8086
+    """
+    connection = {**connection, "wait": 0}
+    return _run(connection, "ping")
+
+
 def query(statement, **connection):
     """
     Run one InfluxQL statement; return its results.

@@ -81,6 +81,12 @@ def _guard(state):
     @functools.wraps(state)
     def wrapper(name, *args, **kwargs):
         try:
+            if __opts__["test"] and not _call("ping", **_conn(kwargs)):
+                # e.g. the first test run on a new host: influxd is not installed/started yet
+                ret = _ret(name)
+                ret["result"] = None
+                ret["comment"] = "InfluxDB is not running: nothing to compare yet"
+                return ret
             return state(name, *args, **kwargs)
         except (CommandExecutionError, SaltInvocationError) as exc:
             ret = _ret(name)

@@ -133,3 +133,8 @@ def test_wrong_admin_password_is_a_failed_state(state, influxd):
 def test_unreachable_server_is_a_failed_state(state):
     ret = state("database_present", "any_db", url="http://127.0.0.1:9", wait=0)
     assert ret.result is False and "cannot connect" in ret.comment, ret.comment
+
+
+def test_test_mode_without_a_running_server_says_so(state):
+    ret = state("database_present", "any_db", url="http://127.0.0.1:9", test=True)
+    assert ret.result is None and "not running" in ret.comment, ret.comment
