@@ -51,6 +51,10 @@ graphite-whisper-resize:
         && chown -R _graphite:_graphite /var/lib/graphite/whisper
     - onchanges:
       - file: graphite-storage-schemas
+{%- if grains.get('init') != 'systemd' %}
+    - require:
+      - cmd: graphite-carbon-service-stop-on-change   # no carbon writes during the resize
+{%- endif %}
 
 {#- carbon drops to USER = _graphite itself; ready when both receivers listen #}
 {{ daemon('graphite-carbon-service', 'carbon-cache', '/run/carbon-cache/carbon-cache.pid', '/var/log/carbon/daemon.log',

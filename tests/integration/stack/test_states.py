@@ -314,3 +314,22 @@ def test_the_schedule_feeds_the_daemons_the_states_started(agent_and_master):
     assert total > 0
     assert abs(total - points[-1]) <= 0.01 * total  # the same minion, the same memory
     print(f"\nstate runs (wall s, states changed): {TIMINGS}")
+
+
+def test_a_retention_change_resizes_existing_whisper_files(salt_cli, agent_and_master):
+    wsp = Path(f"/var/lib/graphite/whisper/vitals/{MINION}/mem/total.wsp")
+    assert wsp.exists()
+
+    def archives():
+        info = subprocess.run(
+            ["whisper-info", str(wsp)], check=True, capture_output=True, text=True
+        )
+        return [line.split()[-1] for line in info.stdout.splitlines() if "retention:" in line]
+
+    assert archives() == ["86400", "2592000"]  # 5s:1d,1m:30d
+    longer = {"graphite": {"retentions": "5s:2d,1m:30d"}}
+    _ret, changed = _apply(salt_cli, "graphite", f"pillar={json.dumps(longer)}")
+    assert "graphite-whisper-resize" in changed
+    assert archives() == ["172800", "2592000"]
+    _apply(salt_cli, "graphite")  # back to the pillar's schema
+    assert archives() == ["86400", "2592000"]
