@@ -333,3 +333,23 @@ def test_a_retention_change_resizes_existing_whisper_files(salt_cli, agent_and_m
     assert archives() == ["172800", "2592000"]
     _apply(salt_cli, "graphite")  # back to the pillar's schema
     assert archives() == ["86400", "2592000"]
+
+
+def test_no_password_in_logs_or_the_job_cache(master, minion, agent_and_master):
+    roots = [
+        Path(minion.config["log_file"]).parent,
+        Path(master.config["log_file"]).parent,
+        Path(master.config["cachedir"]) / "jobs",
+        Path("/var/log/influxdb"),
+        Path("/var/log/graphite"),
+        Path("/var/log/carbon"),
+    ]
+    searched = 0
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else []:
+            if path.is_file():
+                data = path.read_bytes()
+                searched += 1
+                for secret in SECRETS:
+                    assert secret.encode() not in data, f"{secret} in {path}"
+    assert searched > 3
