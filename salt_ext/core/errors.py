@@ -28,3 +28,8 @@ class DeliveryError(VitalsError):
     def __init__(self, message: str, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class QueryError(VitalsError):
+    """Reading vitals back failed: backend unreachable, refused or asked for something that
+    does not exist. The message is one line, names what exists and never holds a secret."""

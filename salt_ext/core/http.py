@@ -171,9 +171,11 @@ class HttpTransport:
         params: Optional[Mapping[str, str]] = None,
         content_type: Optional[str] = None,
         compress: bool = False,
+        max_bytes: Optional[int] = MAX_ANSWER_BYTES,
     ) -> Response:
         """One request on a fresh connection. Network problems raise a retryable
-        DeliveryError; any HTTP answer is returned as a :class:`Response`."""
+        DeliveryError; any HTTP answer is returned as a :class:`Response` whose body is cut at
+        ``max_bytes`` (None: read it all, for the read-back queries)."""
         target = self.endpoint.path + path
         if params:
             target += "?" + urlencode(params)
@@ -196,7 +198,7 @@ class HttpTransport:
             try:
                 conn.request(method, target, body=body, headers=headers)
                 answer = conn.getresponse()
-                data = answer.read(MAX_ANSWER_BYTES)
+                data = answer.read(max_bytes)
             except (OSError, http.client.HTTPException) as exc:
                 raise DeliveryError(
                     f"{method} {self.label}{path} failed: {error_reason(exc)}"

@@ -1,0 +1,209 @@
+"""Read vitals back from graphite-web: the render API (``format=json``, ``summarize``,
+``consolidateBy``, ``aliasByNode``, ``format=png``) and the find API to list what exists.
+
+Metric paths are the carbon returner's own (:class:`salt_ext.core.graphite.PathBuilder` with the
+configured ``prefix`` and ``template``): a placeholder minion and tag value are rendered through
+it and become ``*`` (or ``{a,b}``), so a path can never be spelled differently here than where
+it is written. Node names and tag values read back sanitised, as they are stored (``/boot`` is
+``boot``, ``/`` is ``root``, ``web.example.com`` is ``web_example_com``).
+
+Whisper includes a point at ``from`` only when asked from one second earlier, and includes
+``until``; buckets cover ``[start, end)`` as InfluxQL's ``time >= start AND time < end`` does.
+"""
+
+import json
+from fnmatch import fnmatchcase
+from urllib.parse import urlencode
+
+from salt_ext.core.errors import DeliveryError, QueryError
+from salt_ext.core.graphite import DEFAULT_TEMPLATE, PathBuilder, validate_template
+from salt_ext.core.http import HttpTransport
+from salt_ext.core.query import Metric
+from salt_ext.core.samples import Sample
+
+SUMMARIZE = {"mean": "avg", "max": "max", "min": "min", "last": "last"}
+CONSOLIDATE = {"mean": "average", "max": "max", "min": "min", "last": "last"}
+_NODE = "NODEx9q"
+_TAG = "TAGx9q"
+_FIELD = "FIELDx9q"
+
+
+class GraphiteReader:
+    """The reader protocol of :mod:`salt_ext.core.query` over one graphite-web."""
+
+    def __init__(self, opts):
+        template = opts.get("template") or DEFAULT_TEMPLATE
+        problem = validate_template(template)
+        if problem:
+            raise QueryError(f"vitals:query:template: {problem}")
+        self.paths = PathBuilder(_NODE, opts.get("prefix", "vitals"), template)
+        try:
+            self.http = HttpTransport(
+                opts["url"],
+                "/render",
+                timeout=opts["timeout"],
+                verify=opts["verify"],
+                ca_bundle=opts["ca_bundle"],
+                gzip=False,
+            )
+        except ValueError as exc:
+            raise QueryError(f"vitals:query:url: {exc}") from None
+        self.label = self.http.label
+
+    # -- paths -----------------------------------------------------------------------------
+    def pattern(self, metric, nodes=None, tag="*", field=None):
+        """The path glob of ``metric`` and where the node and tag segments are in it."""
+        tags = ((metric.tag, _TAG),) if metric.tag else ()
+        sample = Sample(metric.measurement, (_FIELD if field else metric.field,), 0, 0, tags)
+        segments = self.paths.path(sample).split(".")
+        segments = [field if s == _FIELD else s for s in segments]
+        node_at = segments.index(_NODE) if _NODE in segments else None
+        tag_at = segments.index(_TAG) if _TAG in segments else None
+        if node_at is not None:
+            segments[node_at] = _alternatives(nodes)
+        if tag_at is not None:
+            segments[tag_at] = tag
+        return ".".join(segments), node_at, tag_at
+
+    def _aliased(self, expression, node_at, tag_at):
+        keep = [i for i in (node_at, tag_at) if i is not None]
+        return f"aliasByNode({expression}, {', '.join(map(str, keep))})"
+
+    # -- the reader protocol -----------------------------------------------------------------
+    def nodes(self, metric):
+        pattern, node_at, _ = self.pattern(metric)
+        return sorted({item["path"].split(".")[node_at] for item in self.find(pattern)})
+
+    def fields(self, group):
+        pattern, _, _ = self.pattern(Metric(group, "x"), field="*")
+        return sorted({item["name"] for item in self.find(pattern) if _leaf(item)})
+
+    def points(self, metrics, nodes, start, end):
+        targets = []
+        for metric in metrics:
+            pattern, node_at, tag_at = self.pattern(metric, nodes)
+            targets.append(pattern)
+        answer = self.render(targets, start, end, noNullPoints="true")
+        out = {m: {} for m in metrics}
+        # one target may give several series: match each back to its metric by its path
+        for metric in metrics:
+            pattern, node_at, tag_at = self.pattern(metric, nodes)
+            for item in answer:
+                path = (item.get("tags") or {}).get("name", "")
+                if not _matches(path, pattern):
+                    continue
+                points = [(int(ts), v) for v, ts in item["datapoints"] if v is not None]
+                out[metric][_series(path, node_at, tag_at)] = points
+        return out
+
+    def buckets(self, metric, nodes, start, end, step, agg):
+        pattern, node_at, tag_at = self.pattern(metric, nodes)
+        expression = (
+            f'consolidateBy(summarize({pattern}, "{step}s", "{SUMMARIZE[agg]}"), '
+            f'"{CONSOLIDATE[agg]}")'
+        )
+        answer = self.render([expression], start, end)
+        out = {}
+        for item in answer:
+            path = (item.get("tags") or {}).get("name", "")
+            out[_series(path, node_at, tag_at)] = [(int(ts), v) for v, ts in item["datapoints"]]
+        return out
+
+    def png(self, metric, nodes, start, end, step, agg, path, width=900, height=400):
+        """Save graphite-web's rendered graph of ``metric`` to ``path``; return its size."""
+        pattern, node_at, tag_at = self.pattern(metric, nodes)
+        expression = f'summarize({pattern}, "{step}s", "{SUMMARIZE[agg]}")'
+        body = self._get(
+            [self._aliased(expression, node_at, tag_at)],
+            start,
+            end,
+            format="png",
+            width=width,
+            height=height,
+            title=f"{metric} ({agg} per {step}s)",
+        )
+        if not body.startswith(b"\x89PNG"):
+            raise QueryError(f"{self.label} did not answer with a PNG image")
+        try:
+            with open(path, "wb") as handle:
+                handle.write(body)
+        except OSError as exc:
+            raise QueryError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return len(body)
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def find(self, pattern):
+        """What exists under a path glob: ``[{"path", "name", "is_leaf"}]``."""
+        body = self._request("GET", "/metrics/find", {"query": pattern, "format": "completer"})
+        return _json(body, self.label).get("metrics") or []
+
+    def render(self, targets, start, end, **extra):
+        return _json(self._get(targets, start, end, format="json", **extra), self.label)
+
+    def _get(self, targets, start, end, **extra):
+        params = [("target", t) for t in targets]
+        # whisper leaves out a point at exactly `from`; ask from one second earlier
+        params += [("from", str(int(start) - 1)), ("until", str(int(end) - 1))]
+        params += [(k, str(v)) for k, v in extra.items()]
+        return self._request("POST", "/render", params)
+
+    def _request(self, method, path, params):
+        body = urlencode(params).encode("utf-8")
+        try:
+            if method == "GET":
+                response = self.http.request("GET", path, params=params, max_bytes=None)
+            else:
+                response = self.http.request(
+                    "POST",
+                    path,
+                    body,
+                    content_type="application/x-www-form-urlencoded",
+                    max_bytes=None,
+                )
+        except DeliveryError as exc:
+            raise QueryError(str(exc)) from None
+        if response.status in (401, 403):
+            raise QueryError(f"authentication failed for {self.label}: HTTP {response.status}")
+        if not response.ok:
+            text = self.http.quote(_first_line(response))
+            raise QueryError(f"{self.label}{path} answered HTTP {response.status}: {text}")
+        return response.body
+
+
+def _leaf(item):
+    return str(item.get("is_leaf")) in ("1", "True", "true")
+
+
+def _alternatives(nodes):
+    if not nodes:
+        return "*"
+    return nodes[0] if len(nodes) == 1 else "{" + ",".join(nodes) + "}"
+
+
+def _matches(path, pattern):
+    parts, globs = path.split("."), pattern.split(".")
+    if len(parts) != len(globs):
+        return False
+    for part, glob in zip(parts, globs):
+        options = glob[1:-1].split(",") if glob.startswith("{") else [glob]
+        if not any(fnmatchcase(part, o) for o in options):
+            return False
+    return True
+
+
+def _series(path, node_at, tag_at):
+    parts = path.split(".")
+    node = parts[node_at] if node_at is not None else "_"
+    return node, parts[tag_at] if tag_at is not None else None
+
+
+def _json(body, label):
+    try:
+        return json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        raise QueryError(f"{label} did not answer with JSON (is it graphite-web?)") from None
+
+
+def _first_line(response):
+    text = response.body.decode("utf-8", "replace").strip().splitlines()
+    return text[-1] if text else response.reason

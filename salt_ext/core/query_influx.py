@@ -1,0 +1,156 @@
+"""Read vitals back from InfluxDB with InfluxQL over the shared HTTP transport.
+
+Measurements, tags and fields are the InfluxDB returner's (measurement = the group's
+``measurement`` in :data:`salt_ext.core.samples.GROUPS`, tag ``host`` = the minion id plus the
+group's own tag). Buckets come from ``GROUP BY time(<step>s), "host"[, <tag>] fill(null)``;
+``SHOW TAG VALUES`` and ``SHOW FIELD KEYS`` list what exists.
+
+``api: v1`` queries ``/query?db=`` with basic auth (``user``/``password``) or ``Authorization:
+Token`` when only ``token`` is set; ``api: v2`` queries InfluxDB 2's v1-compatible ``/query``
+with ``db=<bucket>`` and the token (the bucket needs a DBRP mapping, as for any InfluxQL).
+"""
+
+import json
+from urllib.parse import urlencode
+
+from salt_ext.core.errors import DeliveryError, QueryError
+from salt_ext.core.http import HttpTransport
+from salt_ext.core.influx import influxql_ident
+from salt_ext.core.query import Metric
+
+SELECTORS = {"mean": "mean", "max": "max", "min": "min", "last": "last"}
+
+
+def influxql_string(value):
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxReader:
+    """The reader protocol of :mod:`salt_ext.core.query` over one InfluxDB."""
+
+    def __init__(self, opts):
+        headers, auth = {}, None
+        if opts["api"] == "v2":
+            self.db = opts["bucket"]
+            headers["Authorization"] = f"Token {opts['token']}"
+        else:
+            self.db = opts["db"]
+            if opts["user"]:
+                auth = (opts["user"], opts["password"])
+            elif opts["token"]:
+                headers["Authorization"] = f"Token {opts['token']}"
+        self.rp = opts.get("rp") or ""
+        try:
+            self.http = HttpTransport(
+                opts["url"],
+                "/query",
+                headers=headers,
+                auth=auth,
+                timeout=opts["timeout"],
+                verify=opts["verify"],
+                ca_bundle=opts["ca_bundle"],
+                gzip=False,
+            )
+        except ValueError as exc:
+            raise QueryError(f"vitals:query:url: {exc}") from None
+        self.label = self.http.label
+
+    # -- InfluxQL ------------------------------------------------------------------------------
+    def source(self, metric):
+        name = influxql_ident(metric.measurement)
+        if self.rp:
+            return f"{influxql_ident(self.db)}.{influxql_ident(self.rp)}.{name}"
+        return name
+
+    def where(self, metric, nodes, start, end):
+        clauses = [f"time >= {int(start)}s", f"time < {int(end)}s"]
+        if nodes:
+            hosts = " OR ".join(f'"host" = {influxql_string(n)}' for n in nodes)
+            clauses.append(f"({hosts})")
+        # a group sharing its measurement with a tagged one (cpu with cores): no such tag
+        clauses += [f"{influxql_ident(tag)} = ''" for tag in metric.other_tags]
+        if metric.tag:  # and a tagged group only its tagged series
+            clauses.append(f"{influxql_ident(metric.tag)} != ''")
+        return " AND ".join(clauses)
+
+    def group_by(self, metric):
+        keys = ["host"] + ([metric.tag] if metric.tag else [])
+        return ", ".join(influxql_ident(k) for k in keys)
+
+    # -- the reader protocol -----------------------------------------------------------------
+    def nodes(self, metric):
+        if metric.field not in self.fields(metric.group):
+            return []
+        q = f'SHOW TAG VALUES FROM {self.source(metric)} WITH KEY = "host"'
+        (result,) = self.query([q])
+        return sorted({row[1] for s in result for row in s.get("values") or []})
+
+    def fields(self, group):
+        (result,) = self.query([f"SHOW FIELD KEYS FROM {self.source(Metric(group, 'x'))}"])
+        return sorted({row[0] for s in result for row in s.get("values") or []})
+
+    def points(self, metrics, nodes, start, end):
+        statements = [
+            f"SELECT {influxql_ident(m.field)} FROM {self.source(m)}"
+            f" WHERE {self.where(m, nodes, start, end)} GROUP BY {self.group_by(m)}"
+            for m in metrics
+        ]
+        out = {}
+        for metric, result in zip(metrics, self.query(statements)):
+            out[metric] = {
+                self._series(metric, s): [(int(t), v) for t, v in s["values"] if v is not None]
+                for s in result
+            }
+        return out
+
+    def buckets(self, metric, nodes, start, end, step, agg):
+        q = (
+            f"SELECT {SELECTORS[agg]}({influxql_ident(metric.field)}) FROM {self.source(metric)}"
+            f" WHERE {self.where(metric, nodes, start, end)}"
+            f" GROUP BY time({int(step)}s), {self.group_by(metric)} fill(null)"
+        )
+        (result,) = self.query([q])
+        return {self._series(metric, s): [(int(t), v) for t, v in s["values"]] for s in result}
+
+    def _series(self, metric, series):
+        tags = series.get("tags") or {}
+        return tags.get("host", ""), (tags.get(metric.tag) if metric.tag else None)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def query(self, statements):
+        """Run ``;``-joined statements; one list of series per statement."""
+        form = {"q": ";".join(statements), "db": self.db, "epoch": "s"}
+        if self.rp:
+            form["rp"] = self.rp
+        try:
+            response = self.http.request(
+                "POST",
+                "/query",
+                urlencode(form).encode("utf-8"),
+                content_type="application/x-www-form-urlencoded",
+                max_bytes=None,
+            )
+        except DeliveryError as exc:
+            raise QueryError(str(exc)) from None
+        if response.status in (401, 403):
+            raise QueryError(
+                f"authentication failed for {self.label}: HTTP {response.status}: "
+                f"{self.http.quote(response.message())}"
+            )
+        if not response.ok:
+            raise QueryError(
+                f"{self.label} answered HTTP {response.status}: "
+                f"{self.http.quote(response.message())}"
+            )
+        try:
+            results = json.loads(response.body.decode("utf-8", "replace"))["results"]
+        except (ValueError, KeyError, TypeError):
+            raise QueryError(f"{self.label} did not answer with InfluxQL results") from None
+        out = []
+        for result in results:
+            if result.get("error"):
+                raise QueryError(f"{self.label}: {self.http.quote(result['error'])}")
+            out.append(result.get("series") or [])
+        if len(out) != len(statements):
+            raise QueryError(f"{self.label} answered {len(out)} of {len(statements)} statements")
+        return out
