@@ -23,7 +23,7 @@ Run it from the master ``schedule:`` (see ``examples/master.d/vitals.conf``)::
 import logging
 
 import salt.client
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.core import push as core_push
 from salt_ext.core.errors import ConfigError
@@ -120,6 +120,161 @@ def pollpush(
         log.warning("vitals.pollpush: no minion matched %r", publication.tgt)
         return {"jid": None, "published": published, "error": "no minion matched the target"}
     return {"jid": jid, "published": published}
+
+
+# -- reading it back -----------------------------------------------------------------------------
+# Where to read from is ``vitals:query:`` in the master config (see docs/readback.md); only the
+# backend may be chosen on the command line, credentials never.
+
+
+def _read_back(action, backend=None):
+    """Run ``action(reader, opts)``; an error is one line and exit status 1, not a traceback."""
+    from salt_ext.core import query
+    from salt_ext.core.errors import QueryError
+
+    try:
+        opts = query.read_options((__opts__.get("vitals") or {}).get("query"), {"backend": backend})
+        return action(query.open_reader(opts), opts)
+    except ConfigError as exc:
+        error = SaltInvocationError(str(exc))
+    except QueryError as exc:
+        error = CommandExecutionError(str(exc))
+    log.error("vitals: %s", error)
+    __context__["retcode"] = 1
+    # salt-run exits with data["retcode"]; the outputter prints the one line
+    return {
+        "outputter": "vitals_top",
+        "data": {"error": f"{type(error).__name__}: {error}", "retcode": 1},
+    }
+
+
+def top(tgt="*", sort="cpu", window="15m", backend=None):
+    """
+    One row per node from the metrics backend: latest CPU %, load1, memory %, swap %, fullest
+    disk %, hottest temperature, throttled flag and the age of the newest point, with a
+    sparkline of the window per column. Nodes whose newest point is older than
+    ``vitals:query:stale_after`` (default 3m) are marked stale, never left out.
+
+    Printed by the ``vitals_top`` outputter; ``--out=json`` / ``--out=yaml`` give the plain data.
+
+    tgt
+        Glob (or comma-separated globs) of node names as the backend stores them.
+
+    sort
+        ``cpu`` (default), ``load1``, ``mem``, ``swap``, ``disk``, ``temp`` (busiest first),
+        ``age`` (oldest first) or ``node``.
+
+    window
+        Sparkline span: ``15m`` (default), ``1h``, ``90s``...
+
+    backend
+        ``graphite`` or ``influxdb`` instead of ``vitals:query:backend``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vitals.top
+        salt-run vitals.top tgt='pi-*' sort=temp window=1h
+        salt-run vitals.top --out=json
+    """
+    from salt_ext.core import query
+
+    def action(reader, opts):
+        table = query.top(reader, tgt, sort, window, opts["stale_after"])
+        return {"outputter": "vitals_top", "data": table}
+
+    return _read_back(action, backend)
+
+
+def history(
+    metric, tgt="*", start="-1h", end="now", resample="1m", agg="mean", png=None, backend=None
+):
+    """
+    Aligned buckets of one metric per node: ``times`` (bucket starts, Unix seconds) and one
+    list of values per series, ``null`` where a node sent nothing. Graphite: render API
+    ``summarize`` + ``consolidateBy``; InfluxDB: ``GROUP BY time() fill(null)``.
+
+    metric
+        ``<group>.<field>`` as ``vitals.current`` names it: ``cpu.percent``, ``load.load1``,
+        ``disk.percent`` (one series per node and mount, ``node:mount``), ``cores.percent``.
+        An unknown one is answered with the fields that exist.
+
+    tgt
+        Node name or glob.
+
+    start, end
+        ``-1h`` / ``now`` (default), ``-30m``, Unix seconds or ISO 8601 (``2026-11-25T06:00``,
+        UTC unless an offset is given).
+
+    resample, agg
+        Bucket width (``1m``) and how a bucket folds its points: ``mean``, ``max``, ``min``,
+        ``last``.
+
+    png
+        Graphite only: also save graphite-web's rendered graph to this path on the master.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vitals.history cpu.percent
+        salt-run vitals.history disk.percent tgt=pi-01 start=-1d resample=1h agg=max
+        salt-run vitals.history temp.celsius start=2026-11-25T00:00 end=2026-11-25T06:00
+        salt-run vitals.history cpu.percent png=/tmp/cpu.png
+    """
+    from salt_ext.core import query
+    from salt_ext.core.errors import QueryError
+
+    def action(reader, opts):
+        result = query.history(reader, metric, tgt, start, end, resample, agg)
+        if png:
+            if opts["backend"] != "graphite":
+                raise QueryError("png: graphs are rendered by graphite-web (backend graphite)")
+            nodes = sorted({name.split(":")[0] for name in result["series"]})
+            size = reader.png(
+                query.parse_metric(metric),
+                nodes,
+                result["times"][0],
+                result["until"],
+                result["resample"],
+                agg,
+                png,
+            )
+            result["png"] = {"path": str(png), "bytes": size}
+        return result
+
+    return _read_back(action, backend)
+
+
+def least_loaded(n=1, tgt="*", by="score", window="5m", details=False, backend=None):
+    """
+    The ``n`` nodes with the most headroom over the window (means, not one reading), stale
+    nodes left out, as a list usable as a Salt list target (``salt -L``).
+
+    by
+        ``score`` (default: 0.5 CPU % + 0.3 memory % + 0.2 load1 per core as %), ``cpu``,
+        ``mem`` or ``load`` (load1 per core).
+
+    details
+        Return the measured loads and the stale nodes as well.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vitals.least_loaded
+        salt-run vitals.least_loaded n=3 tgt='build-*' by=cpu window=15m
+        salt -L "$(salt-run vitals.least_loaded --out=newline_values_only | paste -sd,)" \\
+            cmd.run 'make -j4'
+    """
+    from salt_ext.core import query
+
+    def action(reader, opts):
+        result = query.least_loaded(reader, n, tgt, by, window, opts["stale_after"])
+        return result if details else result["nodes"]
+
+    return _read_back(action, backend)
 
 
 def file_root(write=False, conf_dir=None):
