@@ -23,7 +23,7 @@ from salt_ext.core.samples import Sample
 
 SUMMARIZE = {"mean": "avg", "max": "max", "min": "min", "last": "last"}
 CONSOLIDATE = {"mean": "average", "max": "max", "min": "min", "last": "last"}
-_NODE = "NODEx9q"
+NODE = "NODEx9q"
 _TAG = "TAGx9q"
 _FIELD = "FIELDx9q"
 
@@ -36,7 +36,7 @@ class GraphiteReader:
         problem = validate_template(template)
         if problem:
             raise QueryError(f"vitals:query:template: {problem}")
-        self.paths = PathBuilder(_NODE, opts.get("prefix", "vitals"), template)
+        self.paths = PathBuilder(NODE, opts.get("prefix", "vitals"), template)
         try:
             self.http = HttpTransport(
                 opts["url"],
@@ -53,17 +53,10 @@ class GraphiteReader:
     # -- paths -----------------------------------------------------------------------------
     def pattern(self, metric, nodes=None, tag="*", field=None):
         """The path glob of ``metric`` and where the node and tag segments are in it."""
-        tags = ((metric.tag, _TAG),) if metric.tag else ()
-        sample = Sample(metric.measurement, (_FIELD if field else metric.field,), 0, 0, tags)
-        segments = self.paths.path(sample).split(".")
-        segments = [field if s == _FIELD else s for s in segments]
-        node_at = segments.index(_NODE) if _NODE in segments else None
-        tag_at = segments.index(_TAG) if _TAG in segments else None
-        if node_at is not None:
-            segments[node_at] = _alternatives(nodes)
-        if tag_at is not None:
-            segments[tag_at] = tag
-        return ".".join(segments), node_at, tag_at
+        pattern, node_at, tag_at, _ = metric_pattern(
+            self.paths, metric, _alternatives(nodes), tag, field
+        )
+        return pattern, node_at, tag_at
 
     def _aliased(self, expression, node_at, tag_at):
         keep = [i for i in (node_at, tag_at) if i is not None]
@@ -168,6 +161,21 @@ class GraphiteReader:
             text = self.http.quote(_first_line(response))
             raise QueryError(f"{self.label}{path} answered HTTP {response.status}: {text}")
         return response.body
+
+
+def metric_pattern(paths, metric, node="*", tag="*", field=None):
+    """``metric``'s path as the carbon returner writes it, with ``node``, ``tag`` and (when
+    given) ``field`` in their segments; and the indexes of the node, tag and field segments.
+
+    ``paths`` is a :class:`PathBuilder` made with :data:`NODE` as the minion."""
+    tags = ((metric.tag, _TAG),) if metric.tag else ()
+    sample = Sample(metric.measurement, (_FIELD,), 0, 0, tags)
+    segments = paths.path(sample).split(".")
+    found = [segments.index(s) if s in segments else None for s in (NODE, _TAG, _FIELD)]
+    for index, value in zip(found, (node, tag, field or metric.field)):
+        if index is not None:
+            segments[index] = value
+    return (".".join(segments), *found)
 
 
 def _leaf(item):
