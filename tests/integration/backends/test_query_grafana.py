@@ -1,0 +1,117 @@
+"""Every panel query of the shipped Grafana dashboards finds data that a real collection wrote.
+
+A real ``vitals`` collection of this machine (plus a thermal zone and a ``vcgencmd`` stand-in,
+which a container has not) goes through the returners' serializers into a real carbon-cache and
+influxd; then each Graphite target is rendered by Debian's graphite-web and each InfluxQL query
+is run by influxd with Grafana's variables filled in. A renamed metric, field, tag or
+measurement leaves a panel without data and fails here.
+"""
+
+import json
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+
+import salt_ext
+from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
+from salt_ext.core import graphite, influx
+from salt_ext.core.collect import collect
+
+pytestmark = pytest.mark.integration
+
+NODE = "grafana-node"
+DB = "grafana"
+DASHBOARDS = Path(salt_ext.__file__).parent / "sls" / "grafana" / "dashboards"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """Backends holding one real collection of this machine."""
+    if shutil.which("influxd") is None:
+        pytest.skip("influxd is not installed")
+    root = tmp_path_factory.mktemp("grafana")
+    zone = root / "sys" / "sys" / "class" / "thermal" / "thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "type").write_text("cpu-thermal\n")
+    (zone / "temp").write_text("48500\n")
+    vcgencmd = root / "vcgencmd"
+    vcgencmd.write_text("#!/bin/sh\necho throttled=0x50005\n")
+    vcgencmd.chmod(0o755)
+    ts, samples = collect(
+        {}, str(root / "state"), interval=0.3, sys_root=str(root / "sys"), vcgencmd=str(vcgencmd)
+    )
+    try:
+        carbon = CarbonCache(root / "carbon")
+        web = GraphiteWeb(root / "graphite-web", carbon)
+        influxd = InfluxD(root / "influxd")
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    with carbon, web, influxd:
+        with socket.create_connection((carbon.host, carbon.line_port)) as sock:
+            sock.sendall(graphite.plaintext(samples, graphite.PathBuilder(NODE, "vitals")))
+        influxd.query(f'CREATE DATABASE "{DB}"')
+        influxd.write(influx.serialize(samples, NODE).decode(), DB)
+        expected = {graphite.PathBuilder(NODE, "vitals").path(s) for s in samples}
+        poll(lambda: expected <= set(carbon.metrics()), 30, "every whisper file")
+        yield {"carbon": carbon, "web": web, "influxd": influxd, "ts": int(ts)}
+
+
+def dashboard(name):
+    return json.loads((DASHBOARDS / name).read_text())
+
+
+def targets(board):
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            yield panel["title"], target
+
+
+def test_every_graphite_panel_renders_data(written):
+    web, ts = written["web"], written["ts"]
+    session = requests.Session()
+    session.trust_env = False
+    board = dashboard("vitals-graphite.json")
+    (node_var,) = board["templating"]["list"]
+    found = session.get(
+        web.url + "/metrics/find", params={"query": node_var["query"]}, timeout=30
+    ).json()
+    assert NODE in [item["text"] for item in found]
+    checked = 0
+    for title, target in targets(board):
+        expression = target["target"].replace("$node", NODE)
+        answer = session.get(
+            web.url + "/render",
+            params={"target": expression, "from": ts - 60, "until": ts + 1, "format": "json"},
+            timeout=30,
+        ).json()
+        values = [v for series in answer for v, _ in series["datapoints"] if v is not None]
+        assert values, f"panel {title!r}: {target['target']} has no data"
+        checked += 1
+    assert checked >= 20
+
+
+def test_every_influxdb_panel_query_returns_data(written):
+    influxd = written["influxd"]
+    board = dashboard("vitals-influxdb.json")
+    (node_var,) = board["templating"]["list"]
+    hosts = influxd.query(node_var["query"], db=DB)["results"][0]["series"][0]["values"]
+    assert [NODE] in [row[1:] for row in hosts]
+    checked = 0
+    for title, target in targets(board):
+        q = (
+            target["query"]
+            .replace("$node", re.escape(NODE))
+            .replace("$timeFilter", "time > now() - 1h")
+            .replace("$__interval", "10s")
+        )
+        series = influxd.query(q, db=DB)["results"][0].get("series") or []
+        values = [v for s in series for _, v in s["values"] if v is not None]
+        assert values, f"panel {title!r}: {target['query']} has no data"
+        for tag in re.findall(r"\$tag_(\w+)", target["alias"]):
+            assert all(tag in s["tags"] for s in series), (title, tag)
+        checked += 1
+    assert checked >= 20
