@@ -36,7 +36,7 @@ AGGREGATES = ("mean", "max", "min", "last")
 SORTS = ("cpu", "load1", "mem", "swap", "disk", "temp", "age", "node")
 LOAD_BY = ("cpu", "load", "mem", "score")
 SPARK = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 20
+SPARK_WIDTH = 12
 
 QUERY_OPTIONS = {
     "backend": Option("str", "graphite", choices=("graphite", "influxdb")),
@@ -256,6 +256,7 @@ def history(reader, metric, tgt="*", start="-1h", end="now", resample="1m", agg=
         "backend": reader.label,
         "start": isotime(times[0]),
         "end": isotime(finish),
+        "until": finish,
         "resample": step,
         "agg": agg,
         "times": times,

@@ -3,7 +3,8 @@ Outputter for ``salt-run vitals.top``: one line of latest values per node and, u
 sparkline of the window per column. Stale nodes are flagged ``STALE``.
 
 ``vitals.top`` selects it itself; ``--out=json`` (or yaml, nested) prints the plain data. The
-read-back runners also print their one-line errors through it.
+read-back runners also print their one-line errors through it, and ``vitals.least_loaded``
+its nodes comma-separated (a ``salt -L`` target).
 
 CLI Example:
 
@@ -52,6 +53,8 @@ def render(data):
     """The table as text (plain function, also used by the tests)."""
     if isinstance(data, dict) and "error" in data:
         return str(data["error"])
+    if isinstance(data, list):  # vitals.least_loaded: a Salt list target
+        return ",".join(map(str, data))
     if not isinstance(data, dict) or "nodes" not in data:
         return str(data)
     columns = [c for c in data.get("columns", FORMATS) if c in FORMATS]

@@ -250,7 +250,8 @@ def history(
 def least_loaded(n=1, tgt="*", by="score", window="5m", details=False, backend=None):
     """
     The ``n`` nodes with the most headroom over the window (means, not one reading), stale
-    nodes left out, as a list usable as a Salt list target (``salt -L``).
+    nodes left out, as a list usable as a Salt list target: printed comma-separated
+    (``salt -L "$(salt-run vitals.least_loaded)" ...``), a JSON list with ``--out=json``.
 
     by
         ``score`` (default: 0.5 CPU % + 0.3 memory % + 0.2 load1 per core as %), ``cpu``,
@@ -265,14 +266,14 @@ def least_loaded(n=1, tgt="*", by="score", window="5m", details=False, backend=N
 
         salt-run vitals.least_loaded
         salt-run vitals.least_loaded n=3 tgt='build-*' by=cpu window=15m
-        salt -L "$(salt-run vitals.least_loaded --out=newline_values_only | paste -sd,)" \\
-            cmd.run 'make -j4'
+        salt -L "$(salt-run vitals.least_loaded)" cmd.run 'make -j4'
     """
     from salt_ext.core import query
 
     def action(reader, opts):
         result = query.least_loaded(reader, n, tgt, by, window, opts["stale_after"])
-        return result if details else result["nodes"]
+        # printed comma-separated, ready for ``salt -L``; --out=json gives the list
+        return result if details else {"outputter": "vitals_top", "data": result["nodes"]}
 
     return _read_back(action, backend)
 

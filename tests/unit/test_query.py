@@ -170,6 +170,7 @@ def test_outputter_table_and_error_line():
     assert "▁▂▃" in lines[2]
     assert lines[3].startswith("pi-02") and lines[3].endswith("never  STALE")
     assert "2 node(s), 1 stale" in lines[-1]
+    assert out.output(["pi-02", "pi-01"]) == "pi-02,pi-01"
     assert out.output({"error": "CommandExecutionError: x", "retcode": 1}) == (
         "CommandExecutionError: x"
     )
