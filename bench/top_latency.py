@@ -20,7 +20,7 @@ from pathlib import Path
 import benchpath
 
 from daemons import CarbonCache, GraphiteWeb, InfluxD, poll
-from salt_ext.core import graphite, influx, query
+from salt_ext.core import graphite, line_protocol, query
 from salt_ext.core.collect import collect
 from salt_ext.core.samples import Sample
 
@@ -80,7 +80,7 @@ def main():
                 for node, samples in backfill(template, end):
                     points += len(samples)
                     sock.sendall(graphite.plaintext(samples, graphite.PathBuilder(node)))
-                    lines.append(influx.serialize(samples, node).decode())
+                    lines.append(line_protocol.serialize(samples, node).decode())
                     if len(lines) >= 200:
                         influxd.write("".join(lines), DB)
                         lines = []

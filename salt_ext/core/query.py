@@ -26,7 +26,9 @@ import fnmatch
 import math
 import re
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Optional, Protocol
 
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError, QueryError
@@ -39,21 +41,23 @@ SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
 
 QUERY_OPTIONS = {
-    "backend": Option("str", "graphite", choices=("graphite", "influxdb")),
-    "url": Option("str", "", doc="graphite-web URL, or the InfluxDB HTTP URL"),
+    "backend": Option(
+        "str", "graphite", choices=("graphite", "influxdb"), doc="where to read vitals back"
+    ),
+    "url": Option("str", "", doc="graphite-web URL, or the InfluxDB HTTP URL (default :8086)"),
     "prefix": Option("str", "vitals", doc="graphite: the carbon returner's prefix"),
-    "template": Option("str", "", doc="graphite: the carbon returner's path template"),
+    "template": Option("str", "", doc="graphite: the carbon returner's path template, if changed"),
     "api": Option("str", "v1", choices=("v1", "v2"), doc="influxdb: query API"),
     "db": Option("str", "salt", doc="influxdb v1 database"),
     "rp": Option("str", "", doc="influxdb v1 retention policy (default: the db's)"),
-    "user": Option("str", ""),
-    "password": Option("str", "", secret=True),
-    "org": Option("str", ""),
+    "user": Option("str", "", doc="influxdb v1 basic auth user"),
+    "password": Option("str", "", secret=True, doc="influxdb v1 basic auth password"),
+    "org": Option("str", "", doc="influxdb v2 organization (informational)"),
     "bucket": Option("str", "", doc="influxdb v2 bucket (queried through the v1 /query API)"),
-    "token": Option("str", "", secret=True),
-    "timeout": Option("float", 10.0, minimum=0.1),
-    "verify": Option("bool", True),
-    "ca_bundle": Option("str", ""),
+    "token": Option("str", "", secret=True, doc="influxdb token (v2; v1 without user)"),
+    "timeout": Option("float", 10.0, minimum=0.1, doc="seconds per request"),
+    "verify": Option("bool", True, doc="verify HTTPS certificates"),
+    "ca_bundle": Option("str", "", doc="CA certificates file for HTTPS"),
     "stale_after": Option("str", "3m", doc="a node whose newest point is older is stale"),
 }
 
@@ -61,9 +65,41 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|secs|min|m|h|d|w|y)?", re.IGNO
 _UNITS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _UNITS["y"] = 365 * 86400
 
+Series = tuple[str, Optional[str]]  # (node, tag value)
+Points = list[tuple[int, float]]
+Buckets = list[tuple[int, Optional[float]]]
+Options = dict[str, Any]
+Row = dict[str, Any]
+
+
+class Reader(Protocol):
+    """What a backend reader offers (see the module docstring)."""
+
+    label: str
+
+    def nodes(self, metric: "Metric") -> list[str]: ...
+
+    def fields(self, group: str) -> list[str]: ...
+
+    def points(
+        self, metrics: Sequence["Metric"], nodes: Optional[Sequence[str]], start: int, end: int
+    ) -> dict["Metric", dict[Series, Points]]: ...
+
+    def buckets(
+        self,
+        metric: "Metric",
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: int,
+        agg: str,
+    ) -> dict[Series, Buckets]: ...
+
 
 # -- options and times -----------------------------------------------------------------------
-def read_options(raw, overrides=None):
+def read_options(
+    raw: Optional[Mapping[str, Any]], overrides: Optional[Mapping[str, Any]] = None
+) -> Options:
     """``vitals:query:`` from the master config, with command-line ``overrides``, validated.
 
     Raises :class:`ConfigError` naming the key; secrets are never part of its text.
@@ -87,7 +123,7 @@ def read_options(raw, overrides=None):
     return opts
 
 
-def parse_duration(text, key="duration"):
+def parse_duration(text: object, key: str = "duration") -> int:
     """``90``, ``90s``, ``15m``, ``1h``, ``2d``, ``1w``, ``1h30m`` -> seconds (int, > 0)."""
     raw = str(text).strip().lower()
     if raw.startswith("-"):
@@ -103,7 +139,7 @@ def parse_duration(text, key="duration"):
     return math.ceil(total)
 
 
-def parse_time(text, now, key="time"):
+def parse_time(text: object, now: float, key: str = "time") -> int:
     """``now``, ``-1h`` (relative to ``now``), Unix seconds or ISO 8601 (naive = UTC) -> int."""
     raw = str(text).strip()
     if raw.lower() in ("now", ""):
@@ -125,18 +161,20 @@ def parse_time(text, now, key="time"):
     return int(when.timestamp())
 
 
-def isotime(ts):
+def isotime(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def grid(start, end, step):
+def grid(start: int, end: int, step: int) -> list[int]:
     """Bucket start times ``floor(start/step)*step`` ... up to ``end`` (excluded), like
     graphite's ``summarize`` and InfluxQL's ``GROUP BY time()``."""
     first = start - start % step
     return list(range(first, end, step)) or [first]
 
 
-def align(points, times):
+def align(
+    points: Iterable[tuple[int, Optional[float]]], times: Sequence[int]
+) -> list[Optional[float]]:
     """``[(ts, value)]`` placed on the ``times`` grid; missing buckets stay None."""
     found = {int(ts): value for ts, value in points}
     return [found.get(ts) for ts in times]
@@ -151,15 +189,15 @@ class Metric:
     field: str
 
     @property
-    def measurement(self):
+    def measurement(self) -> str:
         return GROUPS[self.group].measurement
 
     @property
-    def tag(self):
+    def tag(self) -> Optional[str]:
         return GROUPS[self.group].tag
 
     @property
-    def other_tags(self):
+    def other_tags(self) -> list[str]:
         """Tags of the other groups sharing this measurement (``cores`` shares ``cpu``):
         a series of this group has none of them."""
         return sorted(
@@ -168,11 +206,11 @@ class Metric:
             if key != self.group and g.measurement == self.measurement and g.tag
         )
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.group}.{self.field}"
 
 
-def parse_metric(text, key="metric"):
+def parse_metric(text: object, key: str = "metric") -> Metric:
     group, sep, field = str(text).strip().partition(".")
     if group not in GROUPS:
         raise QueryError(f"{key}: unknown group {group!r} in {text!r}; groups: {', '.join(GROUPS)}")
@@ -187,7 +225,7 @@ class Column:
 
     name: str
     metric: Metric
-    fold: str = None  # "max" across tag values (fullest disk, hottest sensor)
+    fold: Optional[str] = None  # "max" across tag values (fullest disk, hottest sensor)
 
 
 TOP_COLUMNS = (
@@ -204,13 +242,13 @@ COLUMNS_BY_NAME = {c.name: c for c in TOP_COLUMNS}
 LOAD_COLUMNS = {"cpu": "cpu", "load": "load1", "mem": "mem"}
 
 
-def select_nodes(known, tgt):
+def select_nodes(known: Iterable[str], tgt: object) -> list[str]:
     """The nodes of ``known`` matching the glob (or comma-separated list) ``tgt``."""
     patterns = [p.strip() for p in str(tgt or "*").split(",") if p.strip()] or ["*"]
     return sorted(n for n in known if any(fnmatch.fnmatchcase(n, p) for p in patterns))
 
 
-def resolve_nodes(reader, metric, tgt):
+def resolve_nodes(reader: Reader, metric: Metric, tgt: object) -> list[str]:
     """Nodes matching ``tgt`` that have ``metric``; a clear error listing what exists."""
     known = reader.nodes(metric)
     if not known:
@@ -221,19 +259,28 @@ def resolve_nodes(reader, metric, tgt):
     return nodes
 
 
-def _listing(names, limit=40):
+def _listing(names: Iterable[str], limit: int = 40) -> str:
     names = list(names)
     more = len(names) - limit
     return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
-def series_name(series):
+def series_name(series: Series) -> str:
     node, tag = series
     return node if tag is None else f"{node}:{tag}"
 
 
 # -- history ---------------------------------------------------------------------------------
-def history(reader, metric, tgt="*", start="-1h", end="now", resample="1m", agg="mean", now=None):
+def history(
+    reader: Reader,
+    metric: "Metric | str",
+    tgt: object = "*",
+    start: object = "-1h",
+    end: object = "now",
+    resample: object = "1m",
+    agg: str = "mean",
+    now: Optional[float] = None,
+) -> dict[str, Any]:
     """Aligned buckets per node (and tag value) of one metric."""
     now = time.time() if now is None else now
     metric = parse_metric(metric) if isinstance(metric, str) else metric
@@ -264,7 +311,7 @@ def history(reader, metric, tgt="*", start="-1h", end="now", resample="1m", agg=
     }
 
 
-def resolve_nodes_for_metric(reader, metric, tgt):
+def resolve_nodes_for_metric(reader: Reader, metric: Metric, tgt: object) -> list[str]:
     """Like :func:`resolve_nodes`, but an unknown field is told apart from an unknown node."""
     known = reader.nodes(metric)
     if not known:
@@ -280,13 +327,15 @@ def resolve_nodes_for_metric(reader, metric, tgt):
     return nodes
 
 
-def _k(item):
+def _k(item: tuple[Series, Any]) -> tuple[str, str]:
     (node, tag), _ = item
     return (node, tag or "")
 
 
 # -- top -------------------------------------------------------------------------------------
-def sparkline(values, low=None, high=None):
+def sparkline(
+    values: Sequence[Optional[float]], low: Optional[float] = None, high: Optional[float] = None
+) -> str:
     """One character per value (a space for None), scaled between ``low`` and ``high``."""
     present = [v for v in values if v is not None]
     if not present:
@@ -309,19 +358,19 @@ def sparkline(values, low=None, high=None):
 SPARK_SCALE = {"cpu": (0, 100), "mem": (0, 100), "swap": (0, 100), "disk": (0, 100)}
 
 
-def _fold(per_tag, how):
+def _fold(per_tag: dict[Optional[str], Points], how: Optional[str]) -> Points:
     """Merge the tag series of one node into one ``[(ts, value)]`` list."""
     if len(per_tag) == 1 or how is None:
         return next(iter(per_tag.values()))
-    by_ts = {}
+    by_ts: dict[int, float] = {}
     for points in per_tag.values():
         for ts, value in points:
             by_ts[ts] = value if ts not in by_ts else max(by_ts[ts], value)
     return sorted(by_ts.items())
 
 
-def _bucket_means(points, times, step):
-    sums = {}
+def _bucket_means(points: Points, times: Sequence[int], step: int) -> list[Optional[float]]:
+    sums: dict[int, tuple[float, int]] = {}
     for ts, value in points:
         slot = int(ts) - int(ts) % step
         total, count = sums.get(slot, (0.0, 0))
@@ -329,7 +378,14 @@ def _bucket_means(points, times, step):
     return [sums[t][0] / sums[t][1] if t in sums else None for t in times]
 
 
-def node_table(reader, tgt="*", window="15m", stale_after=180, now=None, width=SPARK_WIDTH):
+def node_table(
+    reader: Reader,
+    tgt: object = "*",
+    window: object = "15m",
+    stale_after: float = 180,
+    now: Optional[float] = None,
+    width: int = SPARK_WIDTH,
+) -> dict[str, Any]:
     """Per node: the latest value of each column, the age of its newest point, stale or not,
     and a sparkline of the window per column. Every node the backend knows for ``cpu.percent``
     that matches ``tgt`` has a row, reporting or not."""
@@ -343,9 +399,9 @@ def node_table(reader, tgt="*", window="15m", stale_after=180, now=None, width=S
     times = grid(start, end, step)[-width:]
     rows = []
     for node in nodes:
-        row = {"node": node}
-        newest = None
-        spark = {}
+        row: Row = {"node": node}
+        newest: Optional[int] = None
+        spark: dict[str, str] = {}
         for column in TOP_COLUMNS:
             per_tag = {
                 tag: pts for (n, tag), pts in found.get(column.metric, {}).items() if n == node
@@ -381,7 +437,7 @@ def node_table(reader, tgt="*", window="15m", stale_after=180, now=None, width=S
     }
 
 
-def sort_rows(rows, sort):
+def sort_rows(rows: list[Row], sort: str) -> list[Row]:
     """Busiest first for a metric column (None last), oldest first for ``age``, by name for
     ``node``."""
     if sort not in SORTS:
@@ -391,7 +447,14 @@ def sort_rows(rows, sort):
     return sorted(rows, key=lambda r: (r.get(sort) is None, -(r.get(sort) or 0), r["node"]))
 
 
-def top(reader, tgt="*", sort="cpu", window="15m", stale_after=180, now=None):
+def top(
+    reader: Reader,
+    tgt: object = "*",
+    sort: str = "cpu",
+    window: object = "15m",
+    stale_after: float = 180,
+    now: Optional[float] = None,
+) -> dict[str, Any]:
     table = node_table(reader, tgt, window, stale_after, now)
     table["sort"] = sort
     table["nodes"] = sort_rows(table["nodes"], sort)
@@ -399,7 +462,7 @@ def top(reader, tgt="*", sort="cpu", window="15m", stale_after=180, now=None):
 
 
 # -- least loaded ------------------------------------------------------------------------------
-def headroom(points_by_column, cpu_count):
+def headroom(points_by_column: Mapping[str, Points], cpu_count: Optional[int]) -> dict[str, float]:
     """Load over the window for one node, each 0..100 where known (lower = more headroom):
     ``cpu`` mean CPU %, ``mem`` mean memory %, ``load`` mean load1 per core x 100, and
     ``score`` = 0.5 cpu + 0.3 mem + 0.2 min(load, 100) over the parts that are known."""
@@ -422,7 +485,15 @@ def headroom(points_by_column, cpu_count):
     return out
 
 
-def least_loaded(reader, n=1, tgt="*", by="score", window="5m", stale_after=180, now=None):
+def least_loaded(
+    reader: Reader,
+    n: int = 1,
+    tgt: object = "*",
+    by: str = "score",
+    window: object = "5m",
+    stale_after: float = 180,
+    now: Optional[float] = None,
+) -> dict[str, Any]:
     """The ``n`` non-stale nodes with the most headroom over the window, and why."""
     now = time.time() if now is None else now
     if by not in LOAD_BY:
@@ -467,7 +538,7 @@ def least_loaded(reader, n=1, tgt="*", by="score", window="5m", stale_after=180,
     }
 
 
-def open_reader(opts):
+def open_reader(opts: Options) -> Reader:
     """The reader for ``opts["backend"]`` (options from :func:`read_options`)."""
     if opts["backend"] == "influxdb":
         from salt_ext.core.query_influx import InfluxReader

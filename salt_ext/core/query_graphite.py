@@ -12,13 +12,15 @@ Whisper includes a point at ``from`` only when asked from one second earlier, an
 """
 
 import json
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from typing import Any, Optional
 from urllib.parse import urlencode
 
 from salt_ext.core.errors import DeliveryError, QueryError
 from salt_ext.core.graphite import DEFAULT_TEMPLATE, PathBuilder, validate_template
-from salt_ext.core.http import HttpTransport
-from salt_ext.core.query import Metric
+from salt_ext.core.http import HttpTransport, Response
+from salt_ext.core.query import Buckets, Metric, Options, Points, Series
 from salt_ext.core.samples import Sample
 
 SUMMARIZE = {"mean": "avg", "max": "max", "min": "min", "last": "last"}
@@ -31,7 +33,7 @@ _FIELD = "FIELDx9q"
 class GraphiteReader:
     """The reader protocol of :mod:`salt_ext.core.query` over one graphite-web."""
 
-    def __init__(self, opts):
+    def __init__(self, opts: Options) -> None:
         template = opts.get("template") or DEFAULT_TEMPLATE
         problem = validate_template(template)
         if problem:
@@ -51,33 +53,41 @@ class GraphiteReader:
         self.label = self.http.label
 
     # -- paths -----------------------------------------------------------------------------
-    def pattern(self, metric, nodes=None, tag="*", field=None):
+    def pattern(
+        self,
+        metric: Metric,
+        nodes: Optional[Sequence[str]] = None,
+        tag: str = "*",
+        field: Optional[str] = None,
+    ) -> tuple[str, Optional[int], Optional[int]]:
         """The path glob of ``metric`` and where the node and tag segments are in it."""
         pattern, node_at, tag_at, _ = metric_pattern(
             self.paths, metric, _alternatives(nodes), tag, field
         )
         return pattern, node_at, tag_at
 
-    def _aliased(self, expression, node_at, tag_at):
+    def _aliased(self, expression: str, node_at: Optional[int], tag_at: Optional[int]) -> str:
         keep = [i for i in (node_at, tag_at) if i is not None]
         return f"aliasByNode({expression}, {', '.join(map(str, keep))})"
 
     # -- the reader protocol -----------------------------------------------------------------
-    def nodes(self, metric):
+    def nodes(self, metric: Metric) -> list[str]:
         pattern, node_at, _ = self.pattern(metric)
         return sorted({item["path"].split(".")[node_at] for item in self.find(pattern)})
 
-    def fields(self, group):
+    def fields(self, group: str) -> list[str]:
         pattern, _, _ = self.pattern(Metric(group, "x"), field="*")
         return sorted({item["name"] for item in self.find(pattern) if _leaf(item)})
 
-    def points(self, metrics, nodes, start, end):
+    def points(
+        self, metrics: Sequence[Metric], nodes: Optional[Sequence[str]], start: int, end: int
+    ) -> dict[Metric, dict[Series, Points]]:
         targets = []
         for metric in metrics:
             pattern, node_at, tag_at = self.pattern(metric, nodes)
             targets.append(pattern)
         answer = self.render(targets, start, end, noNullPoints="true")
-        out = {m: {} for m in metrics}
+        out: dict[Metric, dict[Series, Points]] = {m: {} for m in metrics}
         # one target may give several series: match each back to its metric by its path
         for metric in metrics:
             pattern, node_at, tag_at = self.pattern(metric, nodes)
@@ -89,7 +99,15 @@ class GraphiteReader:
                 out[metric][_series(path, node_at, tag_at)] = points
         return out
 
-    def buckets(self, metric, nodes, start, end, step, agg):
+    def buckets(
+        self,
+        metric: Metric,
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: int,
+        agg: str,
+    ) -> dict[Series, Buckets]:
         pattern, node_at, tag_at = self.pattern(metric, nodes)
         expression = (
             f'consolidateBy(summarize({pattern}, "{step}s", "{SUMMARIZE[agg]}"), '
@@ -102,7 +120,18 @@ class GraphiteReader:
             out[_series(path, node_at, tag_at)] = [(int(ts), v) for v, ts in item["datapoints"]]
         return out
 
-    def png(self, metric, nodes, start, end, step, agg, path, width=900, height=400):
+    def png(
+        self,
+        metric: Metric,
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: int,
+        agg: str,
+        path: str,
+        width: int = 900,
+        height: int = 400,
+    ) -> int:
         """Save graphite-web's rendered graph of ``metric`` to ``path``; return its size."""
         pattern, node_at, tag_at = self.pattern(metric, nodes)
         expression = f'summarize({pattern}, "{step}s", "{SUMMARIZE[agg]}")'
@@ -125,22 +154,22 @@ class GraphiteReader:
         return len(body)
 
     # -- HTTP --------------------------------------------------------------------------------
-    def find(self, pattern):
+    def find(self, pattern: str) -> list[dict[str, Any]]:
         """What exists under a path glob: ``[{"path", "name", "is_leaf"}]``."""
         body = self._request("GET", "/metrics/find", {"query": pattern, "format": "completer"})
         return _json(body, self.label).get("metrics") or []
 
-    def render(self, targets, start, end, **extra):
+    def render(self, targets: Sequence[str], start: int, end: int, **extra: object) -> Any:
         return _json(self._get(targets, start, end, format="json", **extra), self.label)
 
-    def _get(self, targets, start, end, **extra):
+    def _get(self, targets: Sequence[str], start: int, end: int, **extra: object) -> bytes:
         params = [("target", t) for t in targets]
         # whisper leaves out a point at exactly `from`; ask from one second earlier
         params += [("from", str(int(start) - 1)), ("until", str(int(end) - 1))]
         params += [(k, str(v)) for k, v in extra.items()]
         return self._request("POST", "/render", params)
 
-    def _request(self, method, path, params):
+    def _request(self, method: str, path: str, params: Any) -> bytes:
         body = urlencode(params).encode("utf-8")
         try:
             if method == "GET":
@@ -163,7 +192,9 @@ class GraphiteReader:
         return response.body
 
 
-def metric_pattern(paths, metric, node="*", tag="*", field=None):
+def metric_pattern(
+    paths: PathBuilder, metric: Metric, node: str = "*", tag: str = "*", field: Optional[str] = None
+) -> tuple[str, Optional[int], Optional[int], Optional[int]]:
     """``metric``'s path as the carbon returner writes it, with ``node``, ``tag`` and (when
     given) ``field`` in their segments; and the indexes of the node, tag and field segments.
 
@@ -171,24 +202,26 @@ def metric_pattern(paths, metric, node="*", tag="*", field=None):
     tags = ((metric.tag, _TAG),) if metric.tag else ()
     sample = Sample(metric.measurement, (_FIELD,), 0, 0, tags)
     segments = paths.path(sample).split(".")
-    found = [segments.index(s) if s in segments else None for s in (NODE, _TAG, _FIELD)]
-    for index, value in zip(found, (node, tag, field or metric.field)):
+    node_at, tag_at, field_at = (
+        segments.index(s) if s in segments else None for s in (NODE, _TAG, _FIELD)
+    )
+    for index, value in ((node_at, node), (tag_at, tag), (field_at, field or metric.field)):
         if index is not None:
             segments[index] = value
-    return (".".join(segments), *found)
+    return ".".join(segments), node_at, tag_at, field_at
 
 
-def _leaf(item):
+def _leaf(item: dict[str, Any]) -> bool:
     return str(item.get("is_leaf")) in ("1", "True", "true")
 
 
-def _alternatives(nodes):
+def _alternatives(nodes: Optional[Sequence[str]]) -> str:
     if not nodes:
         return "*"
     return nodes[0] if len(nodes) == 1 else "{" + ",".join(nodes) + "}"
 
 
-def _matches(path, pattern):
+def _matches(path: str, pattern: str) -> bool:
     parts, globs = path.split("."), pattern.split(".")
     if len(parts) != len(globs):
         return False
@@ -199,19 +232,19 @@ def _matches(path, pattern):
     return True
 
 
-def _series(path, node_at, tag_at):
+def _series(path: str, node_at: Optional[int], tag_at: Optional[int]) -> Series:
     parts = path.split(".")
     node = parts[node_at] if node_at is not None else "_"
     return node, parts[tag_at] if tag_at is not None else None
 
 
-def _json(body, label):
+def _json(body: bytes, label: str) -> Any:
     try:
         return json.loads(body.decode("utf-8", "replace"))
     except ValueError:
         raise QueryError(f"{label} did not answer with JSON (is it graphite-web?)") from None
 
 
-def _first_line(response):
+def _first_line(response: Response) -> str:
     text = response.body.decode("utf-8", "replace").strip().splitlines()
     return text[-1] if text else response.reason

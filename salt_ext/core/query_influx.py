@@ -11,24 +11,26 @@ with ``db=<bucket>`` and the token (the bucket needs a DBRP mapping, as for any 
 """
 
 import json
+from collections.abc import Sequence
+from typing import Any, Optional
 from urllib.parse import urlencode
 
 from salt_ext.core.errors import DeliveryError, QueryError
 from salt_ext.core.http import HttpTransport
-from salt_ext.core.influx import influxql_ident
-from salt_ext.core.query import Metric
+from salt_ext.core.influxdb import influxql_ident
+from salt_ext.core.query import Buckets, Metric, Options, Points, Series
 
 SELECTORS = {"mean": "mean", "max": "max", "min": "min", "last": "last"}
 
 
-def influxql_string(value):
+def influxql_string(value: object) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class InfluxReader:
     """The reader protocol of :mod:`salt_ext.core.query` over one InfluxDB."""
 
-    def __init__(self, opts):
+    def __init__(self, opts: Options) -> None:
         headers, auth = {}, None
         if opts["api"] == "v2":
             self.db = opts["bucket"]
@@ -56,13 +58,13 @@ class InfluxReader:
         self.label = self.http.label
 
     # -- InfluxQL ------------------------------------------------------------------------------
-    def source(self, metric):
+    def source(self, metric: Metric) -> str:
         name = influxql_ident(metric.measurement)
         if self.rp:
             return f"{influxql_ident(self.db)}.{influxql_ident(self.rp)}.{name}"
         return name
 
-    def where(self, metric, nodes, start, end):
+    def where(self, metric: Metric, nodes: Optional[Sequence[str]], start: int, end: int) -> str:
         clauses = [f"time >= {int(start)}s", f"time < {int(end)}s"]
         if nodes:
             hosts = " OR ".join(f'"host" = {influxql_string(n)}' for n in nodes)
@@ -73,23 +75,25 @@ class InfluxReader:
             clauses.append(f"{influxql_ident(metric.tag)} != ''")
         return " AND ".join(clauses)
 
-    def group_by(self, metric):
+    def group_by(self, metric: Metric) -> str:
         keys = ["host"] + ([metric.tag] if metric.tag else [])
         return ", ".join(influxql_ident(k) for k in keys)
 
     # -- the reader protocol -----------------------------------------------------------------
-    def nodes(self, metric):
+    def nodes(self, metric: Metric) -> list[str]:
         if metric.field not in self.fields(metric.group):
             return []
         q = f'SHOW TAG VALUES FROM {self.source(metric)} WITH KEY = "host"'
         (result,) = self.query([q])
         return sorted({row[1] for s in result for row in s.get("values") or []})
 
-    def fields(self, group):
+    def fields(self, group: str) -> list[str]:
         (result,) = self.query([f"SHOW FIELD KEYS FROM {self.source(Metric(group, 'x'))}"])
         return sorted({row[0] for s in result for row in s.get("values") or []})
 
-    def points(self, metrics, nodes, start, end):
+    def points(
+        self, metrics: Sequence[Metric], nodes: Optional[Sequence[str]], start: int, end: int
+    ) -> dict[Metric, dict[Series, Points]]:
         statements = [
             f"SELECT {influxql_ident(m.field)} FROM {self.source(m)}"
             f" WHERE {self.where(m, nodes, start, end)} GROUP BY {self.group_by(m)}"
@@ -103,7 +107,15 @@ class InfluxReader:
             }
         return out
 
-    def buckets(self, metric, nodes, start, end, step, agg):
+    def buckets(
+        self,
+        metric: Metric,
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: int,
+        agg: str,
+    ) -> dict[Series, Buckets]:
         q = (
             f"SELECT {SELECTORS[agg]}({influxql_ident(metric.field)}) FROM {self.source(metric)}"
             f" WHERE {self.where(metric, nodes, start, end)}"
@@ -112,12 +124,12 @@ class InfluxReader:
         (result,) = self.query([q])
         return {self._series(metric, s): [(int(t), v) for t, v in s["values"]] for s in result}
 
-    def _series(self, metric, series):
+    def _series(self, metric: Metric, series: dict[str, Any]) -> Series:
         tags = series.get("tags") or {}
         return tags.get("host", ""), (tags.get(metric.tag) if metric.tag else None)
 
     # -- HTTP ----------------------------------------------------------------------------------
-    def query(self, statements):
+    def query(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
         """Run ``;``-joined statements; one list of series per statement."""
         form = {"q": ";".join(statements), "db": self.db, "epoch": "s"}
         if self.rp:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
-from salt_ext.core import graphite, influx, query
+from salt_ext.core import graphite, line_protocol, query
 from salt_ext.core.errors import ConfigError, QueryError
 from salt_ext.core.samples import from_vitals_dict
 
@@ -74,7 +74,7 @@ def backends(tmp_path_factory):
             for _, data in points:
                 samples = from_vitals_dict(data)
                 text.append(graphite.plaintext(samples, paths))
-                lines.append(influx.serialize(samples, node).decode())
+                lines.append(line_protocol.serialize(samples, node).decode())
         with socket.create_connection((carbon.host, carbon.line_port)) as sock:
             sock.sendall(b"".join(text))
         influxd.write("".join(lines), DB)

@@ -18,7 +18,7 @@ import requests
 
 import salt_ext
 from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
-from salt_ext.core import graphite, influx
+from salt_ext.core import graphite, line_protocol
 from salt_ext.core.collect import collect
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ def written(tmp_path_factory):
         with socket.create_connection((carbon.host, carbon.line_port)) as sock:
             sock.sendall(graphite.plaintext(samples, graphite.PathBuilder(NODE, "vitals")))
         influxd.query(f'CREATE DATABASE "{DB}"')
-        influxd.write(influx.serialize(samples, NODE).decode(), DB)
+        influxd.write(line_protocol.serialize(samples, NODE).decode(), DB)
         expected = {graphite.PathBuilder(NODE, "vitals").path(s) for s in samples}
         poll(lambda: expected <= set(carbon.metrics()), 30, "every whisper file")
         yield {"carbon": carbon, "web": web, "influxd": influxd, "ts": int(ts)}
