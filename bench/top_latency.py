@@ -21,7 +21,7 @@ import benchpath
 
 from daemons import CarbonCache, GraphiteWeb, InfluxD, poll
 from salt_ext.core import graphite, line_protocol, query
-from salt_ext.core.collect import collect
+from salt_ext.core.collect import collect, validate_options
 from salt_ext.core.samples import Sample
 
 NODES = 20
@@ -69,7 +69,7 @@ def timed(func, rounds=ROUNDS):
 def main():
     with tempfile.TemporaryDirectory(dir=benchpath.ROOT + "/.tmp") as tmp:
         root = Path(tmp)
-        _, template = collect({}, str(root / "state"), interval=0.3)
+        _, template = collect(validate_options({}), str(root / "state"), interval=0.3)
         end = int(time.time()) // STEP * STEP - STEP
         carbon = TenSecondCarbon(root / "carbon")
         with carbon, InfluxD(root / "influxd") as influxd, GraphiteWeb(root / "gw", carbon) as web:

@@ -19,7 +19,7 @@ import requests
 import salt_ext
 from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
 from salt_ext.core import graphite, line_protocol
-from salt_ext.core.collect import collect
+from salt_ext.core.collect import collect, validate_options
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,11 @@ def written(tmp_path_factory):
     vcgencmd.write_text("#!/bin/sh\necho throttled=0x50005\n")
     vcgencmd.chmod(0o755)
     ts, samples = collect(
-        {}, str(root / "state"), interval=0.3, sys_root=str(root / "sys"), vcgencmd=str(vcgencmd)
+        validate_options({}),
+        str(root / "state"),
+        interval=0.3,
+        sys_root=str(root / "sys"),
+        vcgencmd=str(vcgencmd),
     )
     try:
         carbon = CarbonCache(root / "carbon")
