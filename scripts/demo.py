@@ -17,6 +17,10 @@ files), and stops every process it started (SIGTERM, then SIGKILL after a grace 
 process groups) -- also on Ctrl-C or an error. It exits non-zero when a node has no data.
 The data (configs, logs, whisper files) stays in ``.demo/`` unless ``--no-keep`` is given.
 
+It ends as an operator would: Debian's graphite-web (under gunicorn) reads the whisper files,
+``salt-run vitals.top`` prints the cluster table and ``salt-run vitals.history ... png=`` saves
+graphite-web's graph to ``.demo/cpu-percent.png``.
+
 ``--influxdb`` adds InfluxDB as the second backend (Debian's ``influxd``, started under
 ``.demo/influxd``): the schedule then publishes ``returners: carbon,influxdb`` and the report
 also counts what landed in InfluxDB per node.
@@ -44,6 +48,7 @@ from daemons import (
     BackendError,
     BackendUnavailable,
     CarbonCache,
+    GraphiteWeb,
     InfluxD,
     SaltMaster,
     SaltMinion,
@@ -427,7 +432,52 @@ def run(args, stages):
     carbon, influxd = start_backends(args.influxdb, stages)
     master = start_salt(ids, returners, carbon, influxd, stages)
     seen = wait_for_schedule(master, args.cycles, stages)
-    return report(ids, master, carbon, influxd, seen)
+    status = report(ids, master, carbon, influxd, seen)
+    return read_back(master, carbon, stages) or status
+
+
+def read_back(master, carbon, stages):
+    """End as an operator would: ``salt-run vitals.top`` and a graph, through graphite-web."""
+    try:
+        web = GraphiteWeb(DEMO / "graphite-web", carbon)
+    except BackendUnavailable as exc:
+        say(f"no vitals.top: {exc}")
+        return 1
+    stages[0].append(web.start())  # stopped with the backends
+    query = {"vitals": {"query": {"backend": "graphite", "url": web.url}}}
+    write_yaml(master.root / "master.d" / "vitals-query.conf", query)
+    say(f"started graphite-web ({web.url}); salt-run vitals.top tgt='demo-*':")
+    salt_run = [str(BIN / "salt-run"), "-c", str(master.root)]
+    top = subprocess.run(
+        [*salt_run, "vitals.top", "tgt=demo-*"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    print(top.stdout)
+    png = DEMO / "cpu-percent.png"
+    graph = subprocess.run(
+        [
+            *salt_run,
+            "vitals.history",
+            "cpu.percent",
+            "tgt=demo-*",
+            "start=-5m",
+            "resample=10s",
+            f"png={png}",
+            "--out=json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if top.returncode or graph.returncode or not png.is_file():
+        say(f"reading back failed: {(top.stdout + graph.stdout).strip()[-300:]}")
+        return 1
+    say(f"saved graphite-web's graph of cpu.percent (10 s means, last 5 min) to {png}")
+    return 0
 
 
 def fresh_demo_dir():
