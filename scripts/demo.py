@@ -446,10 +446,10 @@ def read_back(master, carbon, stages):
     stages[0].append(web.start())  # stopped with the backends
     query = {"vitals": {"query": {"backend": "graphite", "url": web.url}}}
     write_yaml(master.root / "master.d" / "vitals-query.conf", query)
-    say(f"started graphite-web ({web.url}); salt-run vitals.top tgt='demo-*':")
+    say(f"started graphite-web ({web.url}); salt-run vitals.top tgt='demo-*' window=1m:")
     salt_run = [str(BIN / "salt-run"), "-c", str(master.root)]
     top = subprocess.run(
-        [*salt_run, "vitals.top", "tgt=demo-*"],
+        [*salt_run, "vitals.top", "tgt=demo-*", "window=1m"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -463,7 +463,7 @@ def read_back(master, carbon, stages):
             "vitals.history",
             "cpu.percent",
             "tgt=demo-*",
-            "start=-5m",
+            "start=-2m",
             "resample=10s",
             f"png={png}",
             "--out=json",
@@ -476,7 +476,7 @@ def read_back(master, carbon, stages):
     if top.returncode or graph.returncode or not png.is_file():
         say(f"reading back failed: {(top.stdout + graph.stdout).strip()[-300:]}")
         return 1
-    say(f"saved graphite-web's graph of cpu.percent (10 s means, last 5 min) to {png}")
+    say(f"saved graphite-web's graph of cpu.percent (10 s means, last 2 min) to {png}")
     return 0
 
 
