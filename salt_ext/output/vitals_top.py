@@ -81,5 +81,13 @@ def render(data):
 
 
 def output(data, **kwargs):  # pylint: disable=unused-argument
-    """Render the ``vitals.top`` table."""
+    """
+    Render the ``vitals.top`` table (a list as ``a,b``; an error as its one line).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run vitals.top --out=vitals_top
+    """
     return render(data)
