@@ -52,7 +52,7 @@ vitals-grafana-datasources:
         influxdb_db: {{ g.get('influxdb_db', 'salt') | json }}
         influxdb_user: {{ g.get('influxdb_user', '') | json }}
         influxdb_password: {{ g.get('influxdb_password', '') | json }}
-{%- if salt['service.available'](service) %}
+{%- if 'service.available' in salt and salt['service.available'](service) %}
 
 vitals-grafana-restart:
   service.running:
