@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from salt_ext.core.graphite import PathBuilder
-from salt_ext.core.influxdb import influxql_ident
+from salt_ext.core.influxdb_admin import influxql_ident
 from salt_ext.core.query import Metric
 from salt_ext.core.query_graphite import NODE, metric_pattern
 

@@ -24,13 +24,11 @@ Spooled payloads are stored uncompressed, in one spool per precision
 times; the old spool is replayed by jobs using the old precision.
 """
 
-import json
 import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Optional
-from urllib.parse import urlencode
+from typing import Any
 
 import salt.utils.data
 
@@ -40,6 +38,12 @@ from salt_ext.core.config import Option, Options
 from salt_ext.core.delivery import Transport
 from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.http import HttpTransport, Response, parse_url
+from salt_ext.core.influxdb_admin import (
+    AdminError,
+    InfluxAdmin,
+    create_database_statement,
+    retention_policy_statement,
+)
 from salt_ext.core.samples import Sample
 
 log = logging.getLogger(__name__)
@@ -55,13 +59,9 @@ _DURATION = re.compile(r"(?:\d+(?:ns|us|u|µs|µ|ms|s|m|h|d|w))+|INF|inf")
 
 
 # -- database creation (api v1) ----------------------------------------------------------------
-def influxql_ident(name: object) -> str:
-    """A double-quoted InfluxQL identifier."""
-    return '"' + str(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 class DatabaseCreator:
-    """``recover`` hook of the v1 transports: create what a write found missing, then the
+    """``recover`` hook of the v1 transports: create what a write found missing (through
+    :class:`~salt_ext.core.influxdb_admin.InfluxAdmin` over the same transport), then the
     transport sends the payload once more. Never used on the healthy path."""
 
     def __init__(self, opts: Options) -> None:
@@ -73,20 +73,16 @@ class DatabaseCreator:
         self.replication = opts["retention_replication"]
 
     def statements(self, missing: str) -> list[str]:
-        db = influxql_ident(self.db)
         out = []
         if missing == "database":
-            create = f"CREATE DATABASE {db}"
-            if self.duration:
-                create += (
-                    f" WITH DURATION {self.duration} REPLICATION {self.replication}"
-                    f" NAME {influxql_ident(self.name)}"
-                )
-            out.append(create)
+            out.append(
+                create_database_statement(self.db, self.duration, self.replication, self.name)
+            )
         if self.rp and (missing == "retention policy" or not self.duration or self.rp != self.name):
             out.append(
-                f"CREATE RETENTION POLICY {influxql_ident(self.rp)} ON {db}"
-                f" DURATION {self.duration or 'INF'} REPLICATION {self.replication}"
+                retention_policy_statement(
+                    "CREATE", self.rp, self.db, self.duration or 0, self.replication
+                )
             )
         return out
 
@@ -102,32 +98,14 @@ class DatabaseCreator:
             raise DeliveryError(
                 f"{what} does not exist on {transport.label} (create_database is off)"
             )
-        query = "; ".join(self.statements(missing))
-        answer = transport.request(
-            "POST",
-            "/query",
-            urlencode({"q": query}).encode("utf-8"),
-            content_type="application/x-www-form-urlencoded",
-        )
-        problem = _query_error(answer)
-        if problem:
+        try:
+            InfluxAdmin.through(transport).query("; ".join(self.statements(missing)))
+        except AdminError as exc:
             raise DeliveryError(
-                f"{what} does not exist on {transport.label} and creating it failed: "
-                f"{transport.quote(problem)}"
-            )
+                f"{what} does not exist on {transport.label} and creating it failed: {exc.problem}"
+            ) from None
         log.info("influxdb: created %s on %s", what, transport.label)
         return True
-
-
-def _query_error(answer: Response) -> Optional[str]:
-    if not answer.ok:
-        return f"HTTP {answer.status}: {answer.message()}"
-    try:
-        results = json.loads(answer.body.decode("utf-8", "replace")).get("results") or []
-    except (ValueError, AttributeError):
-        return None
-    errors = [str(r["error"]) for r in results if isinstance(r, dict) and r.get("error")]
-    return "; ".join(errors) or None
 
 
 # -- the backend -------------------------------------------------------------------------------

@@ -15,13 +15,12 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, Optional, Union
 from urllib.parse import urlencode
 
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError, DeliveryError, VitalsError
-from salt_ext.core.http import HttpTransport, parse_url
-from salt_ext.core.influxdb import influxql_ident
+from salt_ext.core.http import Endpoint, HttpTransport, parse_url
 
 # How the execution/state modules reach the server: a ``vitals_influxdb:`` dict in minion
 # config or pillar, each key overridable per call.
@@ -61,11 +60,22 @@ _DURATION_PART = re.compile(r"(\d+)(ns|us|u|µs|µ|ms|s|m|h|d|w)")
 
 
 class AdminError(VitalsError):
-    """An InfluxQL statement failed, or the server could not be reached."""
+    """An InfluxQL statement failed, or the server could not be reached. ``problem`` is the
+    server's (or the network's) own words, secrets scrubbed, for callers that word the
+    message themselves."""
+
+    def __init__(self, message: str, problem: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 class AuthError(AdminError):
     """The server refused the credentials (HTTP 401/403)."""
+
+
+def influxql_ident(name: object) -> str:
+    """A double-quoted InfluxQL identifier."""
+    return '"' + str(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def influxql_string(value: object) -> str:
@@ -101,6 +111,55 @@ def format_duration(seconds: Optional[int]) -> str:
     return f"{hours}h{minutes}m{secs}s"
 
 
+def duration_literal(duration: Union[int, str]) -> str:
+    """A duration for a statement: seconds as InfluxDB spells them (``8760h0m0s``, ``INF``
+    for 0), or InfluxQL text such as ``365d`` as given (checked; ValueError else)."""
+    if isinstance(duration, str):
+        duration_seconds(duration)
+        return duration.strip()
+    return format_duration(duration)
+
+
+def create_database_statement(
+    name: str,
+    duration: Union[int, str, None] = None,
+    replication: int = 1,
+    policy: str = "",
+) -> str:
+    """``CREATE DATABASE``, with its default retention policy ``policy`` when ``duration`` is
+    given (``WITH DURATION ... REPLICATION ... NAME ...``)."""
+    statement = f"CREATE DATABASE {influxql_ident(name)}"
+    if duration:
+        statement += (
+            f" WITH DURATION {duration_literal(duration)} REPLICATION {int(replication)}"
+            f" NAME {influxql_ident(policy or 'autogen')}"
+        )
+    return statement
+
+
+def retention_policy_statement(
+    verb: str,
+    name: str,
+    database: str,
+    duration: Union[int, str, None] = None,
+    replication: Optional[int] = None,
+    shard_duration: Union[int, str, None] = None,
+    default: bool = False,
+) -> str:
+    """``CREATE`` or ``ALTER RETENTION POLICY`` with the clauses given (durations as in
+    :func:`duration_literal`; 0 or ``INF``: keep forever)."""
+    clauses = [f"{verb} RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)}"]
+    if duration is not None:
+        clauses.append(f"DURATION {duration_literal(duration)}")
+    if replication is not None:
+        clauses.append(f"REPLICATION {int(replication)}")
+    if shard_duration:
+        clauses.append(f"SHARD DURATION {duration_literal(shard_duration)}")
+    if default:
+        clauses.append("DEFAULT")
+    return " ".join(clauses)
+
+
 def connect(raw: Optional[Mapping[str, Any]]) -> "InfluxAdmin":
     """An :class:`InfluxAdmin` from a connection dict (see :data:`CONNECTION_OPTIONS`),
     waiting up to ``wait`` seconds for the server. Raises ConfigError naming the key."""
@@ -129,7 +188,7 @@ class InfluxAdmin:
 
     def __init__(
         self,
-        url: str,
+        url: Union[str, Endpoint],
         user: str = "",
         password: str = "",
         timeout: float = 10.0,
@@ -144,6 +203,19 @@ class InfluxAdmin:
         auth = (user, password or "") if user else None
         self.transport = self._transport(auth)
         self.label = self.transport.label
+
+    @classmethod
+    def through(cls, transport: HttpTransport) -> "InfluxAdmin":
+        """Statements sent through an existing transport, with its credentials (basic auth or
+        token) and TLS settings: the influxdb returner's recovery path."""
+        admin = cls(
+            transport.endpoint,
+            timeout=transport.timeout,
+            verify=transport.verify,
+            ca_bundle=transport.ca_bundle or "",
+        )
+        admin.transport = transport
+        return admin
 
     def _transport(self, auth: Optional[tuple[str, str]]) -> HttpTransport:
         return HttpTransport(
@@ -191,21 +263,19 @@ class InfluxAdmin:
         except DeliveryError as exc:
             raise AdminError(str(exc)) from None
         verb = " ".join(statement.split()[:2])
+        problem = f"HTTP {answer.status}: {transport.quote(answer.message())}"
         if answer.status in (401, 403):
-            raise AuthError(
-                f"InfluxDB at {self.label} refused {who}: {transport.quote(answer.message())}"
-            )
+            raise AuthError(f"InfluxDB at {self.label} refused {who}: {problem}", problem)
         if not answer.ok:
-            raise AdminError(
-                f"{verb} on {self.label}: HTTP {answer.status}: {transport.quote(answer.message())}"
-            )
+            raise AdminError(f"{verb} on {self.label}: {problem}", problem)
         try:
             results = json.loads(answer.body.decode("utf-8", "replace")).get("results") or []
         except (ValueError, AttributeError):
             raise AdminError(f"{verb} on {self.label}: answer is not InfluxDB JSON") from None
         errors = [r["error"] for r in results if isinstance(r, dict) and r.get("error")]
         if errors:
-            raise AdminError(f"{verb} on {self.label}: {transport.quote('; '.join(errors))}")
+            problem = transport.quote("; ".join(errors))
+            raise AdminError(f"{verb} on {self.label}: {problem}", problem)
         return results
 
     def rows(self, statement: str) -> list[dict[str, Any]]:
@@ -254,7 +324,7 @@ class InfluxAdmin:
         return [row["name"] for row in self.rows("SHOW DATABASES")]
 
     def create_database(self, name: str) -> None:
-        self.query(f"CREATE DATABASE {influxql_ident(name)}")
+        self.query(create_database_statement(name))
 
     def drop_database(self, name: str) -> None:
         self.query(f"DROP DATABASE {influxql_ident(name)}")
@@ -272,24 +342,6 @@ class InfluxAdmin:
             }
         return out
 
-    def _rp_clauses(
-        self,
-        duration: Optional[int],
-        replication: Optional[int],
-        shard_duration: Optional[int],
-        default: bool,
-    ) -> str:
-        clauses = []
-        if duration is not None:
-            clauses.append(f"DURATION {format_duration(duration)}")
-        if replication is not None:
-            clauses.append(f"REPLICATION {int(replication)}")
-        if shard_duration:
-            clauses.append(f"SHARD DURATION {format_duration(shard_duration)}")
-        if default:
-            clauses.append("DEFAULT")
-        return " ".join(clauses)
-
     def create_retention_policy(
         self,
         name: str,
@@ -299,10 +351,10 @@ class InfluxAdmin:
         shard_duration: Optional[int] = None,
         default: bool = False,
     ) -> None:
-        clauses = self._rp_clauses(duration, replication, shard_duration, default)
         self.query(
-            f"CREATE RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)} "
-            + clauses
+            retention_policy_statement(
+                "CREATE", name, database, duration, replication, shard_duration, default
+            )
         )
 
     def alter_retention_policy(
@@ -314,10 +366,10 @@ class InfluxAdmin:
         shard_duration: Optional[int] = None,
         default: bool = False,
     ) -> None:
-        clauses = self._rp_clauses(duration, replication, shard_duration, default)
         self.query(
-            f"ALTER RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)} "
-            + clauses
+            retention_policy_statement(
+                "ALTER", name, database, duration, replication, shard_duration, default
+            )
         )
 
     def drop_retention_policy(self, name: str, database: str) -> None:

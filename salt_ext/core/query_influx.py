@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from salt_ext.core.errors import DeliveryError, QueryError
 from salt_ext.core.http import HttpTransport
-from salt_ext.core.influxdb import influxql_ident
+from salt_ext.core.influxdb_admin import influxql_ident
 from salt_ext.core.query import Buckets, Metric, Options, Points, Series
 
 SELECTORS = {"mean": "mean", "max": "max", "min": "min", "last": "last"}

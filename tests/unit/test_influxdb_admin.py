@@ -6,9 +6,12 @@ from salt_ext.core.errors import ConfigError
 from salt_ext.core.influxdb_admin import (
     check_privilege,
     connect,
+    create_database_statement,
+    duration_literal,
     duration_seconds,
     format_duration,
     influxql_string,
+    retention_policy_statement,
 )
 
 
@@ -68,3 +71,24 @@ def test_connection_errors_name_the_key_and_hide_the_password():
         connect({"timeout": "soon", "admin_password": "pw-hidden-1", "wait": 0})
     assert "vitals_influxdb:timeout" in str(raised.value)
     assert "pw-hidden-1" not in str(raised.value)
+
+
+def test_create_statements_are_the_one_implementation():
+    """The states and the influxdb returner's recovery path build CREATE statements here."""
+    assert create_database_statement("salt") == 'CREATE DATABASE "salt"'
+    assert create_database_statement('we"ird', "30d", 2, "vitals") == (
+        'CREATE DATABASE "we\\"ird" WITH DURATION 30d REPLICATION 2 NAME "vitals"'
+    )
+    assert retention_policy_statement("CREATE", "rp", "db", 365 * 86400, 1, 7 * 86400, True) == (
+        'CREATE RETENTION POLICY "rp" ON "db" DURATION 8760h0m0s REPLICATION 1'
+        " SHARD DURATION 168h0m0s DEFAULT"
+    )
+    assert retention_policy_statement("CREATE", "rp", "db", 0, 1) == (
+        'CREATE RETENTION POLICY "rp" ON "db" DURATION INF REPLICATION 1'
+    )
+    assert retention_policy_statement("ALTER", "rp", "db", duration="7d") == (
+        'ALTER RETENTION POLICY "rp" ON "db" DURATION 7d'
+    )
+    assert duration_literal(" 52w ") == "52w" and duration_literal(3600) == "1h0m0s"
+    with pytest.raises(ValueError, match="InfluxQL duration"):
+        duration_literal("7 days; DROP DATABASE x")
