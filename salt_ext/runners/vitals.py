@@ -26,6 +26,7 @@ import salt.client
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.core import push as core_push
+from salt_ext.core import sls_tree
 from salt_ext.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -298,21 +299,7 @@ def file_root(write=False, conf_dir=None):
         salt-run vitals.file_root
         salt-run vitals.file_root write=True
     """
-    import os
-
-    import salt.utils.files
-    import salt.utils.yaml
-
-    import salt_ext
-
-    root = os.path.join(os.path.dirname(os.path.abspath(salt_ext.__file__)), "sls")
     if not write:
-        return root
-    conf_dir = conf_dir or os.path.dirname(__opts__["conf_file"])
-    base = [r for r in (__opts__.get("file_roots") or {}).get("base") or [] if r != root]
-    path = os.path.join(conf_dir, "master.d", "vitals-file-roots.conf")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with salt.utils.files.fopen(path, "w") as handle:
-        handle.write("# written by salt-run vitals.file_root write=True\n")
-        salt.utils.yaml.safe_dump({"file_roots": {"base": base + [root]}}, handle)
-    return {"file_root": root, "written": path}
+        return sls_tree.sls_root()
+    path = sls_tree.write_file_roots(__opts__, conf_dir or "")
+    return {"file_root": sls_tree.sls_root(), "written": path}
