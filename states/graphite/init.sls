@@ -2,14 +2,12 @@
     whisper files resized to it), the service; graphite-web under gunicorn when
     graphite:web:enabled. Pillar: see pillar.example (graphite:). #}
 {%- from 'graphite/map.jinja' import graphite with context %}
-{%- from 'vitals/macros.jinja' import daemon with context %}
+{%- from 'vitals/macros.jinja' import daemon, systemd_booted with context %}
 {%- set retentions = graphite.retentions.split(',') %}
 
 graphite-carbon-packages:
   pkg.installed:
-    - pkgs:
-      - graphite-carbon
-      - python3-whisper
+    - pkgs: {{ graphite.pkgs|json }}
 
 graphite-carbon-enabled:
   file.replace:
@@ -51,7 +49,7 @@ graphite-whisper-resize:
         && chown -R _graphite:_graphite /var/lib/graphite/whisper
     - onchanges:
       - file: graphite-storage-schemas
-{%- if grains.get('init') != 'systemd' %}
+{%- if not systemd_booted %}
     - require:
       - cmd: graphite-carbon-service-stop-on-change   # no carbon writes during the resize
 {%- endif %}

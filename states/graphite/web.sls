@@ -14,9 +14,7 @@
 
 graphite-web-packages:
   pkg.installed:
-    - pkgs:
-      - graphite-web
-      - gunicorn
+    - pkgs: {{ graphite.web.pkgs|json }}
 
 graphite-web-settings:
   file.managed:

@@ -8,7 +8,7 @@
 
 influxdb-package:
   pkg.installed:
-    - name: influxdb
+    - pkgs: {{ influxdb.pkgs|json }}
 
 influxdb-config:
   file.managed:

@@ -2,10 +2,10 @@
     serves, or the index), the returner options in minion.d/vitals.conf (mode 0600: it holds
     the InfluxDB password), and a minion restart only when one of them changed. #}
 {%- from 'vitals/map.jinja' import agent with context %}
-{%- set onedir_pip = '/opt/saltstack/salt/salt-pip' %}
+{%- set onedir_pip = agent.onedir_root ~ '/salt-pip' %}
 {%- if agent.bin_env %}
 {%-   set bin_env = agent.bin_env %}
-{%- elif grains.pythonexecutable.startswith('/opt/saltstack/salt/') and salt['file.file_exists'](onedir_pip) %}
+{%- elif grains.pythonexecutable.startswith(agent.onedir_root ~ '/') and salt['file.file_exists'](onedir_pip) %}
 {%-   set bin_env = onedir_pip %}
 {%- else %}
 {%-   set bin_env = grains.pythonexecutable %}
