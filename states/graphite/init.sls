@@ -60,7 +60,7 @@ graphite-whisper-resize:
           ['/usr/bin/carbon-cache', '--config=/etc/carbon/carbon.conf', '--logdir=/var/log/carbon/',
            '--pidfile=/run/carbon-cache/twistd.pid', '--debug', 'start'],
           watch=[{'file': 'graphite-carbon-enabled'}, {'file': 'graphite-carbon-conf'}, {'file': 'graphite-storage-schemas'}],
-          require=[{'cmd': 'graphite-whisper-resize'}]) }}
+          require=[{'pkg': 'graphite-carbon-packages'}, {'cmd': 'graphite-whisper-resize'}]) }}
 
 {%- if graphite.web.enabled %}
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from daemons import poll
+from salt_ext.core import sls_tree
 
 pytestmark = [
     pytest.mark.integration,
@@ -180,6 +181,22 @@ def backends(salt_cli):
     return ret, changed
 
 
+def test_file_root_without_write_names_the_installed_tree_and_writes_nothing(master):
+    conf_dir = Path(master.config_dir)
+
+    def conf_files():
+        return {p: p.read_bytes() for p in conf_dir.rglob("*") if p.is_file()}
+
+    before = conf_files()
+    ret = master.salt_run_cli().run("vitals.file_root")
+    assert ret.returncode == 0, ret
+    root = Path(ret.stdout.strip())  # a plain string: not JSON data for the factories
+    assert str(root) == sls_tree.sls_root() and "site-packages" in root.parts, root
+    for sls in ("graphite/init.sls", "influxdb/init.sls", "vitals/agent.sls", "pillar.example"):
+        assert (root / sls).is_file(), sls
+    assert conf_files() == before
+
+
 def test_first_apply_starts_the_backends(backends):
     ret, changed = backends
     assert "influxdb-admin" in changed  # bootstrapped on a fresh InfluxDB
@@ -253,6 +270,30 @@ def test_a_port_in_use_fails_with_that_message(salt_cli, backends):
     assert "Address already in use" in carbon["changes"]["stderr"], carbon
     _ret, changed = _apply(salt_cli, "graphite")  # back to the pillar's ports
     assert "graphite-carbon-service" in changed
+
+
+def test_a_package_that_cannot_be_installed_fails_with_apts_message(salt_cli, backends):
+    carbon_conf = Path("/etc/carbon/carbon.conf").read_text()
+    carbon_pid = Path("/run/carbon-cache/carbon-cache.pid").read_text()
+    # and a config change, which would restart carbon if anything after the package ran
+    broken = {"graphite": {"pkgs": ["vitals-no-such-package"], "carbon": {"line_port": 2013}}}
+    ret = salt_cli.run(
+        "state.apply", "graphite", f"pillar={json.dumps(broken)}", minion_tgt=MINION, _timeout=300
+    )
+    assert ret.returncode != 0
+    by_id = {v["__id__"]: v for v in ret.data.values()}
+    package = by_id["graphite-carbon-packages"]
+    assert package["result"] is False
+    assert "Unable to locate package vitals-no-such-package" in package["comment"], package
+    after = ("graphite-carbon-enabled", "graphite-carbon-conf", "graphite-storage-schemas")
+    for sid in (*after, "graphite-carbon-service"):
+        assert by_id[sid]["result"] is False, by_id[sid]
+        assert by_id[sid]["comment"].startswith("One or more requisite failed"), by_id[sid]
+    for sid in ("graphite-carbon-service-stop-on-change", "graphite-whisper-resize"):
+        assert by_id[sid]["__state_ran__"] is False, by_id[sid]  # their onchanges never ran
+    assert {sid: v["changes"] for sid, v in by_id.items() if v["changes"]} == {}
+    assert Path("/etc/carbon/carbon.conf").read_text() == carbon_conf
+    assert Path("/run/carbon-cache/carbon-cache.pid").read_text() == carbon_pid
 
 
 def test_a_minion_without_credentials_cannot_write(backends):
