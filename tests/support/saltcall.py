@@ -11,9 +11,10 @@ import salt_ext
 SLS_ROOT = Path(salt_ext.__file__).parent / "sls"
 
 
-def salt_call(root, pillar, *args, grains=None, minion_id="sls-host", timeout=180):
+def salt_call(root, pillar, *args, grains=None, minion_id="sls-host", secrets=(), timeout=180):
     """(returncode, the ``local`` return) of ``salt-call --local <args>`` with ``pillar`` as
-    the whole pillar; ``root`` is a scratch directory (config, cache, log)."""
+    the whole pillar; ``root`` is a scratch directory (config, cache, log). Fails if any of
+    ``secrets`` is in the output."""
     conf = root / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     (root / "pillar").mkdir(exist_ok=True)
@@ -38,6 +39,8 @@ def salt_call(root, pillar, *args, grains=None, minion_id="sls-host", timeout=18
         timeout=timeout,
         check=False,
     )
+    for secret in secrets:
+        assert secret not in done.stdout + done.stderr
     try:
         return done.returncode, json.loads(done.stdout)["local"]
     except (ValueError, KeyError):

@@ -2,48 +2,19 @@
 ``test=True`` changes nothing, a run drops the dashboards and provisioning files in place, and
 a host without Grafana gets a note instead."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import salt.utils.yaml
 
-import salt_ext
+from support.saltcall import SLS_ROOT
+from support.saltcall import salt_call as support_salt_call
 
-SLS_ROOT = Path(salt_ext.__file__).parent / "sls"
 PASSWORD = "graf-Pw-9x-secret"
 
 
 def salt_call(root, pillar, *args):
-    conf = root / "conf"
-    conf.mkdir(exist_ok=True)
-    (root / "pillar").mkdir(exist_ok=True)
-    (root / "pillar" / "top.sls").write_text("base:\n  '*':\n    - vitals\n")
-    (root / "pillar" / "vitals.sls").write_text(json.dumps({"vitals": {"grafana": pillar}}))
-    (conf / "minion").write_text(
-        json.dumps(
-            {
-                "id": "grafana-host",
-                "root_dir": str(root),
-                "file_client": "local",
-                "file_roots": {"base": [str(SLS_ROOT)]},
-                "pillar_roots": {"base": [str(root / "pillar")]},
-                "log_file": str(root / "minion.log"),
-            }
-        )
+    return support_salt_call(
+        root, {"vitals": {"grafana": pillar}}, *args, minion_id="grafana-host", secrets=[PASSWORD]
     )
-    script = Path(sys.executable).parent / "salt-call"
-    done = subprocess.run(
-        [str(script), "--local", "-c", str(conf), "--out=json", "--retcode-passthrough", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert PASSWORD not in done.stdout + done.stderr
-    return done.returncode, json.loads(done.stdout)["local"]
 
 
 @pytest.fixture
