@@ -200,6 +200,10 @@ def test_file_root_without_write_names_the_installed_tree_and_writes_nothing(mas
 def test_first_apply_starts_the_backends(backends):
     ret, changed = backends
     assert "influxdb-admin" in changed  # bootstrapped on a fresh InfluxDB
+    # no systemd here: the daemons went through start-daemon.sh, not service.running
+    daemons = {v["__id__"]: key for key, v in ret.data.items() if v["__id__"].endswith("-service")}
+    assert set(daemons) == {"graphite-carbon-service", "graphite-web-service", "influxdb-service"}
+    assert all(key.startswith("cmd_|-") and key.endswith("_|-script") for key in daemons.values())
     assert "influxdb-user-salt" in changed and "influxdb-grant-grafana" in changed
     status, body = _influx("SHOW DATABASES")
     assert status == 401, (status, body)  # auth-enabled = true
