@@ -21,11 +21,16 @@ def sls_root() -> str:
 
 
 def file_roots_with_sls(master_opts: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"file_roots": {"base": [...]}}``: the master's current ``base`` roots, then the SLS
-    tree (once, last, so an operator's own ``graphite/`` wins)."""
+    """``{"file_roots": {...}}``: every environment of the master's current ``file_roots``, with
+    the SLS tree appended to ``base`` (once, last, so an operator's own ``graphite/`` wins).
+
+    Salt replaces ``file_roots`` wholesale with a ``master.d`` file's (``default_include`` is a
+    shallow update), so environments this file did not repeat would be dropped.
+    """
     root = sls_root()
-    base = (master_opts.get("file_roots") or {}).get("base") or []
-    return {"file_roots": {"base": [r for r in base if r != root] + [root]}}
+    roots = {env: list(paths or []) for env, paths in (master_opts.get("file_roots") or {}).items()}
+    roots["base"] = [r for r in roots.get("base", []) if r != root] + [root]
+    return {"file_roots": roots}
 
 
 def write_file_roots(master_opts: Mapping[str, Any], conf_dir: str = "") -> str:

@@ -287,7 +287,8 @@ def file_root(write=False, conf_dir=None):
 
     write
         Also write ``<conf_dir>/master.d/vitals-file-roots.conf``: the master's current
-        ``base`` roots plus this directory. Restart the master afterwards.
+        ``file_roots`` (every environment) with this directory appended to ``base``.
+        Restart the master afterwards.
 
     conf_dir
         The master's configuration directory (default: the running master's).

@@ -4,6 +4,7 @@
 import os
 from pathlib import Path
 
+import salt.config
 import salt.utils.yaml
 
 import salt_ext
@@ -21,8 +22,22 @@ def test_the_tree_is_the_installed_package_s_sls_dir():
 def test_file_roots_keep_the_master_s_own_first_and_the_tree_once():
     root = sls_tree.sls_root()
     opts = {"file_roots": {"base": ["/srv/salt", root], "dev": ["/srv/dev"]}}
-    assert sls_tree.file_roots_with_sls(opts) == {"file_roots": {"base": ["/srv/salt", root]}}
+    assert sls_tree.file_roots_with_sls(opts) == {
+        "file_roots": {"base": ["/srv/salt", root], "dev": ["/srv/dev"]}
+    }
     assert sls_tree.file_roots_with_sls({}) == {"file_roots": {"base": [root]}}
+
+
+def test_salt_reads_the_written_file_with_every_environment_kept(tmp_path):
+    conf_file = tmp_path / "master"
+    conf_file.write_text("file_roots:\n  base: [/srv/salt]\n  dev: [/srv/dev]\n")
+    before = salt.config.master_config(str(conf_file))
+    sls_tree.write_file_roots(before)
+    after = salt.config.master_config(str(conf_file))
+    assert after["file_roots"] == {
+        "base": ["/srv/salt", sls_tree.sls_root()],
+        "dev": ["/srv/dev"],
+    }
 
 
 def test_write_goes_to_master_d_of_the_master_s_conf_dir(tmp_path):
