@@ -30,18 +30,17 @@ PICKLE_POINTS_PER_FRAME = 1000
 MAX_PICKLE_FRAME = 2**20  # carbon refuses larger pickle frames
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_UNSAFE_CHAR = _UNSAFE.search
+_TEMPLATE_FIELD = re.compile(r"{([^{}]*)}")
 _PATH_TAGS = frozenset({"path"})
 _K = TypeVar("_K")
 
 
-_SAFE_PUNCTUATION = str.maketrans("", "", "-_")
-
-
 def sanitize_segment(text: object) -> str:
     """Make ``text`` one safe Graphite path segment (see the module docstring)."""
-    text = str(text)
-    # Most segments are already safe: str methods answer that without the regex.
-    if not (text.isascii() and text.translate(_SAFE_PUNCTUATION).isalnum()):
+    if type(text) is not str:
+        text = str(text)
+    if not text or _UNSAFE_CHAR(text):  # most segments are safe: one search answers that
         text = _UNSAFE.sub("_", text) or "_"
     if len(text) > MAX_SEGMENT:
         digest = hashlib.sha1(text.encode()).hexdigest()[:8]
@@ -79,30 +78,87 @@ class PathBuilder:
         self._tags: dict[tuple, str] = {}
         self._names: dict[tuple, str] = {}
         self._default = template == DEFAULT_TEMPLATE
+        self._base = _join(self.fixed["prefix"], self.fixed["minion"])
 
     def path(self, sample: Sample) -> str:
         if not self._default:
             return self._templated(sample)
-        head = self._heads.get((sample.group, sample.tags))
+        return _join(self._head(sample.group, sample.tags), self._name(sample.name))
+
+    def paths(self, samples: Iterable[Sample]) -> list[str]:
+        """The path of every sample, in order: :meth:`path` in one pass.
+
+        Consecutive samples of one series (the same group and tags objects, as a return's
+        samples come) share a head without looking it up again. When every name is one
+        segment that is already safe (a ``vitals.current`` return), one regex search over all
+        of them replaces sanitising each.
+        """
+        samples = samples if isinstance(samples, list) else list(samples)
+        if not self._default:
+            return [self._templated(s) for s in samples]
+        names = _safe_names([s.name for s in samples])
+        if names is None:
+            names = [self._name(s.name) for s in samples]
+        out = []
+        append = out.append
+        group = tags = head = None
+        for sample, name in zip(samples, names):
+            if sample.group is not group or sample.tags is not tags:
+                group, tags = sample.group, sample.tags
+                head = self._head(group, tags)
+            append(f"{head}.{name}" if head and name else head or name)
+        return out
+
+    def _head(self, group: str, tags: tuple) -> str:
+        """``prefix.minion.group.tags``, each piece sanitised once per builder."""
+        head = self._heads.get((group, tags))
         if head is None:
-            pieces = (
-                self.fixed["prefix"],
-                self.fixed["minion"],
-                _cached(self._groups, sample.group, _group_text),
-                _cached(self._tags, sample.tags, _tags_text),
+            group_text = self._groups.get(group)
+            if group_text is None:
+                group_text = self._groups[group] = _group_text(group)
+            head = (
+                f"{self._base}.{group_text}"
+                if self._base and group_text
+                else self._base or group_text
             )
-            head = self._heads[sample.group, sample.tags] = ".".join(p for p in pieces if p)
-        name = _cached(self._names, sample.name, _name_text)
-        return f"{head}.{name}" if head and name else head or name
+            if tags:
+                tags_text = _tags_text(tags)
+                head = f"{head}.{tags_text}" if head and tags_text else head or tags_text
+            self._heads[group, tags] = head
+        return head
+
+    def _name(self, name: tuple) -> str:
+        return _cached(self._names, name, _name_text)
 
     def _templated(self, sample: Sample) -> str:
         rendered = self.template.format(
             **self.fixed,
             group=_cached(self._groups, sample.group, _group_text),
             tags=_cached(self._tags, sample.tags, _tags_text),
-            name=_cached(self._names, sample.name, _name_text),
+            name=self._name(sample.name),
         )
         return ".".join(p for p in rendered.split(".") if p)
+
+
+def _safe_names(names: list[tuple]) -> Optional[list[str]]:
+    """``names`` as path segments if each is one non-empty string that sanitising would leave
+    as it is, else None."""
+    try:
+        segments = [segment for (segment,) in names]  # ValueError: a name of 0 or 2+ segments
+        joined = "-".join(segments)  # TypeError: a segment that is not a string
+    except (ValueError, TypeError):
+        return None
+    if (
+        _UNSAFE_CHAR(joined)
+        or not all(segments)
+        or len(max(segments, key=len, default="")) > MAX_SEGMENT
+    ):
+        return None
+    return segments
+
+
+def _join(head: str, name: str) -> str:
+    return f"{head}.{name}" if head and name else head or name
 
 
 def _cached(cache: dict[_K, str], raw: _K, render: Callable[[_K], str]) -> str:
@@ -113,10 +169,14 @@ def _cached(cache: dict[_K, str], raw: _K, render: Callable[[_K], str]) -> str:
 
 
 def _group_text(group: str) -> str:
+    if "." not in group:
+        return sanitize_segment(group)
     return ".".join(sanitize_segment(p) for p in group.split("."))
 
 
 def _tags_text(tags: tuple) -> str:
+    if len(tags) == 1:
+        return sanitize_tag_value(*tags[0])
     return ".".join(sanitize_tag_value(k, v) for k, v in tags)
 
 
@@ -126,7 +186,9 @@ def _name_text(name: tuple) -> str:
 
 def validate_template(template: str) -> Optional[str]:
     """Return an error text for a template with unknown or missing fields, else None."""
-    fields = set(re.findall(r"{([^{}]*)}", template))
+    if template == DEFAULT_TEMPLATE:
+        return None
+    fields = set(_TEMPLATE_FIELD.findall(template))
     unknown = fields - set(TEMPLATE_FIELDS)
     if unknown:
         return f"unknown field(s) {', '.join(sorted(unknown))}; use {', '.join(TEMPLATE_FIELDS)}"
@@ -146,14 +208,41 @@ def format_value(value: float) -> str:
 
 def plaintext(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon plaintext protocol: ``path value timestamp\\n`` per sample, as bytes."""
-    lines = [f"{paths.path(s)} {format_value(s.value)} {int(s.ts)}\n" for s in samples]
+    samples = list(samples)
+    lines = []
+    append = lines.append
+    last_ts = ts_text = None
+    for path, sample in zip(paths.paths(samples), samples):
+        value, ts = sample.value, sample.ts
+        if ts is not last_ts:  # a return's samples share one timestamp object
+            last_ts, ts_text = ts, int(ts)
+        kind = type(value)
+        text = repr(value) if kind is float or kind is int else format_value(value)
+        append(f"{path} {text} {ts_text}\n")
     return "".join(lines).encode("ascii")
 
 
 def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon pickle protocol: length-prefixed frames of ``[(path, (ts, value)), ...]``, each
     under carbon's 1 MiB frame limit."""
-    points = [(paths.path(s), (int(s.ts), s.value)) for s in samples]
+    samples = list(samples)
+    points = []
+    append = points.append
+    last_ts = ts_int = None
+    for path, sample in zip(paths.paths(samples), samples):
+        value, ts = sample.value, sample.ts
+        if ts is not last_ts:
+            last_ts, ts_int = ts, int(ts)
+        kind = type(value)
+        if kind is not float and kind is not int:  # subclasses (numpy) unpickle as their class
+            value = int(value) if isinstance(value, int) else float(value)
+        append((path, (ts_int, value)))
+    if not points:
+        return b""
+    if len(points) <= PICKLE_POINTS_PER_FRAME:  # a return: one frame, one dumps
+        body = pickle.dumps(points, protocol=2)
+        if len(body) <= MAX_PICKLE_FRAME:
+            return struct.pack("!L", len(body)) + body
     out = []
     pending = [
         points[i : i + PICKLE_POINTS_PER_FRAME]

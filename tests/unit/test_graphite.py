@@ -366,3 +366,28 @@ def test_one_builder_for_a_whole_return_gives_the_paths_of_fresh_builders(templa
     if "{tags}" in template:
         assert len(set(paths[:-3])) == len(paths) - 3  # distinct series, distinct paths
     assert all(".." not in p and not p.endswith(".") for p in paths)
+    assert shared.paths(samples) == paths  # the one-pass form, same paths
+
+
+# Names drawn from safe characters, with the cases the one-pass check must still catch: a dot,
+# an empty name, a name past MAX_SEGMENT, a non-string, a name of 0 or 2 segments.
+NEAR_SAFE_NAMES = st.one_of(
+    st.tuples(st.text(alphabet="az09_-", min_size=1, max_size=12)),
+    st.tuples(st.text(alphabet="az09_-.", max_size=MAX_SEGMENT + 3)),
+    st.tuples(st.integers(0, 99)),
+    st.tuples(),
+    st.tuples(st.text(alphabet="az", max_size=3), st.text(alphabet="az", max_size=3)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    minion=ANY_TEXT,
+    names=st.lists(NEAR_SAFE_NAMES, max_size=12),
+    tags=st.sampled_from([(), (("path", "/boot"),), (("cpu", "0"),)]),
+)
+def test_paths_in_one_pass_equal_a_fresh_builder_per_sample(minion, names, tags):
+    samples = [Sample("cpu", name, 1.0, TS, tags) for name in names]
+    one_pass = PathBuilder(minion).paths(samples)
+    assert one_pass == [PathBuilder(minion).path(s) for s in samples]
+    assert all(SEGMENT.match(seg) for path in one_pass for seg in path.split("."))
