@@ -25,6 +25,23 @@ def test_address_literals_skip_the_resolver():
         return socket.getaddrinfo(host, port, *args, **kwargs)
 
     assert resolve("127.0.0.1", 2003, 1, getaddrinfo=no_dns)[0][4] == ("127.0.0.1", 2003)
+    assert resolve("fe80::1%lo", 2003, 1, getaddrinfo=no_dns)[0][0] == socket.AF_INET6
+
+
+@pytest.mark.parametrize(
+    "host, family, sockaddr",
+    [
+        ("127.0.0.1", socket.AF_INET, ("127.0.0.1", 2003)),
+        ("::1", socket.AF_INET6, ("::1", 2003, 0, 0)),
+    ],
+)
+def test_plain_address_literals_need_no_getaddrinfo_at_all(host, family, sockaddr):
+    def never(*args, **kwargs):
+        raise AssertionError("getaddrinfo called for an address literal")
+
+    assert resolve(host, 2003, 1, getaddrinfo=never) == [
+        (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)
+    ]
 
 
 def test_a_hanging_resolver_times_out():
