@@ -60,8 +60,10 @@ def parse(
     out = {}
     for name, option in spec.items():
         value = raw.get(name)
-        key = f"{prefix}:{name}"
-        out[name] = _copy(option.default) if value is None else _convert(key, value, option)
+        if value is None:
+            out[name] = _copy(option.default)
+        else:
+            out[name] = _convert(f"{prefix}:{name}", value, option)
     return out
 
 
