@@ -3,15 +3,29 @@
 Goals: ours >= 10x faster per return on a ~70- and a ~200-metric ``vitals.current`` return;
 the serializers >= 300 k points/s on one core; exactly one TCP connection per return.
 
-Both returners run as a minion runs them: options read through the real ``config.option`` of
-a real minion config with real grains, one call per job return, sending to the same loopback
-sink (a separate process that reads every connection to EOF and counts connections and
-bytes). Salt 3007's runs in a subprocess of ``.tmp/venv-salt3007`` (built by scripts/test.sh),
-loading ``salt/returners/carbon_return.py`` itself (the loader would pick ours, which shadows
-it); ours runs in this process, loaded by Salt's loader from the installed wheel. The rounds
-alternate between the two so that load from other processes hits both alike.
+Both returners run as a minion runs them: loaded by Salt's loader and called through it,
+options read through the real ``config.option`` of a real minion config with real grains, one
+call per job return, sending to the same loopback sink (a separate process that reads every
+connection to EOF and counts connections and bytes). Salt 3007's runs in a subprocess of
+``.tmp/venv-salt3007`` (built by scripts/test.sh), from a loader over Salt's own returner
+directory only (the default one would pick ours, which shadows it); ours runs in this process,
+loaded by Salt's loader from the installed wheel. The rounds alternate between the two so that
+load from other processes hits both alike.
 
-Run: .venv/bin/python bench/carbon_vs_salt3007.py [--calls 200] [--rounds 3]
+Two figures per side:
+
+* **warm**: ``--calls`` returns one after the other in one process (what caches, the re
+  module's pattern cache and Python's specialised bytecode give a long-lived process);
+* **cold**: each return the first one of a freshly forked process, as a minion job runs it:
+  the parent loaded the returner, ``config.option`` and ``test.ping`` but never called the
+  returner; the child runs ``test.ping`` through the loader (the job), builds the return,
+  times the one returner call and exits. This includes what a job pays on first touching
+  memory (copy-on-write page faults) and code, on both sides.
+
+``--stages`` also prints where our time goes: ``deliver_return``'s steps timed one by one
+(warm and cold), next to the loader call around it.
+
+Run: .venv/bin/python bench/carbon_vs_salt3007.py [--calls 200] [--cold 100] [--rounds 3] [--stages]
 """
 
 import argparse
@@ -93,36 +107,115 @@ def time_calls(returner, ret, calls):
     return times
 
 
+def in_fork(job, func, *args):
+    """``func(*args)`` in a freshly forked process after ``job()`` ran there, on a copy of the
+    job return made there (the last argument but one); returns its JSON-able result."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            job()  # a job function through the loader, as a minion job runs before returning
+            args = list(args)
+            args[-2] = json.loads(json.dumps(args[-2]))  # the job builds its return
+            os.write(write_end, json.dumps(func(*args)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        result = pipe.read()
+    os.waitpid(pid, 0)
+    if not result:
+        sys.exit(f"{func.__name__} failed in a forked process")
+    return json.loads(result)
+
+
+def _timed_call(returner, ret, _unused):
+    start = time.perf_counter()
+    returner(ret)
+    return time.perf_counter() - start
+
+
+def time_cold_calls(job, returner, ret, calls):
+    """Per-call seconds of ``calls`` returns, each the first return of a freshly forked job."""
+    times = []
+    base = ret["return"]["ts"]
+    for i in range(calls):
+        ret["return"]["ts"] = base + i
+        times.append(in_fork(job, _timed_call, returner, ret, None))
+    ret["return"]["ts"] = base
+    return times
+
+
 def salt3007_side(spec):
     """Child entry point, under Salt 3007's python: time its core carbon returner."""
     import salt.loader
-    import salt.returners.carbon_return as theirs
+    import salt.returners
 
     opts = minion_opts(spec["cachedir"], spec["carbon"])
-    theirs.__opts__ = opts
-    theirs.__salt__ = salt.loader.minion_mods(opts)
+    funcs = salt.loader.minion_mods(opts)
+    funcs["config.option"], funcs["test.ping"]()  # loaded before any fork, as in a minion
+    # Salt's own returners only: with our wheel installed its loader would pick ours.
+    loader = salt.loader.LazyLoader(
+        [os.path.dirname(salt.returners.__file__)], opts, tag="returner", pack={"__salt__": funcs}
+    )
+    theirs = loader["carbon.returner"]
+    if not theirs.__module__.startswith("salt.loaded.int.returner"):
+        sys.exit(f"loaded {theirs.__module__}, not Salt's own carbon_return")
     results = {}
     for name, ret in spec["returns"].items():
-        time_calls(theirs.returner, ret, 5)  # warm-up
-        results[name] = time_calls(theirs.returner, ret, spec["calls"])
-    json.dump(results, sys.stdout)
+        if spec["cold"]:
+            results[name, "cold"] = time_cold_calls(funcs["test.ping"], theirs, ret, spec["cold"])
+        time_calls(theirs, ret, 5)  # warm-up
+        results[name, "warm"] = time_calls(theirs, ret, spec["calls"])
+    json.dump(
+        [[name, "theirs", kind, times] for (name, kind), times in results.items()], sys.stdout
+    )
 
 
-def run_salt3007(port, returns, calls, cachedir):
-    spec = {
-        "carbon": {"host": "127.0.0.1", "port": port, "mode": "pickle"},
-        "returns": returns,
-        "calls": calls,
-        "cachedir": cachedir,
-    }
+def our_side(spec):
+    """Child entry point, under our venv: time our returner, text and pickle, cold first."""
+    results = {}
+    returners = {mode: ours(spec["port"], mode, spec["cachedir"]) for mode in ("text", "pickle")}
+    for name, ret in spec["returns"].items():
+        for mode, (returner, funcs, _opts) in returners.items():
+            if spec["cold"]:
+                results[name, mode, "cold"] = time_cold_calls(
+                    funcs["test.ping"], returner, ret, spec["cold"]
+                )
+        if spec["stages"] and spec["cold"]:
+            results[name, "stages", "cold"] = [
+                in_fork(
+                    returners["pickle"][1]["test.ping"],
+                    our_stages,
+                    *returners["pickle"],
+                    ret,
+                    spec["cachedir"],
+                )
+                for _ in range(spec["cold"])
+            ]
+    for name, ret in spec["returns"].items():
+        for mode, (returner, _funcs, _opts) in returners.items():
+            time_calls(returner, ret, 5)  # warm-up
+            results[name, mode, "warm"] = time_calls(returner, ret, spec["calls"])
+        if spec["stages"]:
+            results[name, "stages", "warm"] = [
+                our_stages(*returners["pickle"], ret, spec["cachedir"])
+                for _ in range(spec["calls"])
+            ]
+    json.dump([[*key, times] for key, times in results.items()], sys.stdout)
+
+
+def run_side(python, side, spec):
+    """Run one side in a fresh interpreter (nothing of it warm), return its timings."""
     out = subprocess.run(
-        [SALT3007_PYTHON, os.path.abspath(__file__), "--salt3007-side"],
+        [python, os.path.abspath(__file__), side],
         input=json.dumps(spec).encode(),
         capture_output=True,
         check=True,
         cwd="/",  # never the checkout: the 3007 venv has our wheel, not this tree
     )
-    return json.loads(out.stdout)
+    return {tuple(key): times for *key, times in json.loads(out.stdout)}
 
 
 def ours(port, mode, cachedir):
@@ -130,7 +223,9 @@ def ours(port, mode, cachedir):
 
     opts = minion_opts(cachedir, {"host": "127.0.0.1", "port": port, "mode": mode})
     funcs = salt.loader.minion_mods(opts)
-    return salt.loader.returners(opts, funcs)["carbon.returner"]
+    funcs["config.option"], funcs["test.ping"]()  # loaded before any fork, as in a minion
+    returner = salt.loader.returners(opts, funcs)["carbon.returner"]
+    return returner, funcs, opts
 
 
 # --- serializers ------------------------------------------------------------------------------
@@ -162,10 +257,57 @@ def serializer_rates(seconds=0.5):
     return rates
 
 
+STAGES = (
+    "options (read_options)",
+    "samples (samples_from_return)",
+    "serialize (paths + pickle)",
+    "spool and delivery setup",
+    "TCP connect + send + close",
+    "spool replay check",
+)
+
+
+def our_stages(returner, funcs, opts, ret, cachedir):
+    """``deliver_return``'s steps for one return, timed one by one (seconds, STAGES order)."""
+    from salt_ext.core import backend
+    from salt_ext.core.carbon import BACKEND
+    from salt_ext.core.delivery import Delivery
+    from salt_ext.core.samples import Skipped, samples_from_return
+    from salt_ext.core.spool import Spool
+
+    clock = time.perf_counter
+    marks = [clock()]
+    options = BACKEND.with_minion(backend.read_options(BACKEND, ret, funcs, opts), opts)
+    marks.append(clock())
+    samples = samples_from_return(ret, time.time, Skipped())
+    marks.append(clock())
+    payload = BACKEND.serialize(samples, ret["id"], options)
+    marks.append(clock())
+    spool = Spool(
+        backend.spool_dir(cachedir, BACKEND, ret, options),
+        max_bytes=options["spool_max_bytes"],
+        max_age=options["spool_max_age"],
+    )
+    delivery = Delivery(
+        BACKEND.transports(options),
+        spool=spool,
+        order=options["order"],
+        replay_max_bytes=options["replay_max_bytes"],
+    )
+    marks.append(clock())
+    delivery.transports[0].send(payload)
+    marks.append(clock())
+    delivery.replay()
+    marks.append(clock())
+    return [b - a for a, b in zip(marks, marks[1:])]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=200, help="returns per side per round")
+    parser.add_argument("--calls", type=int, default=200, help="warm returns per side per round")
+    parser.add_argument("--cold", type=int, default=100, help="cold returns per side per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stages", action="store_true", help="also time our stages")
     args = parser.parse_args()
     if not os.path.exists(SALT3007_PYTHON):
         sys.exit(f"{SALT3007_PYTHON} missing: run scripts/test.sh once to build it")
@@ -181,36 +323,69 @@ def main():
         }
         for name, sizes in SIZES.items()
     }
+    kinds = ("warm", "cold") if args.cold else ("warm",)
     sink, port, counts = start_sink()
-    theirs_times = {name: [] for name in returns}
-    our_times = {(name, mode): [] for name in returns for mode in ("text", "pickle")}
+    times = {}
     try:
         with tempfile.TemporaryDirectory() as cachedir:
-            returners = {mode: ours(port, mode, cachedir) for mode in ("text", "pickle")}
+            spec = {
+                "returns": returns,
+                "calls": args.calls,
+                "cold": args.cold,
+                "cachedir": cachedir,
+                "port": port,
+                "stages": args.stages,
+                "carbon": {"host": "127.0.0.1", "port": port, "mode": "pickle"},
+            }
             for _ in range(args.rounds):
-                for name, times in run_salt3007(port, returns, args.calls, cachedir).items():
-                    theirs_times[name] += times
-                for name, mode in our_times:
+                for python, side in (
+                    (SALT3007_PYTHON, "--salt3007-side"),
+                    (sys.executable, "--our-side"),
+                ):
                     before = counts[0]
-                    our_times[name, mode] += time_calls(returners[mode], returns[name], args.calls)
+                    run = run_side(python, side, spec)
+                    for key, values in run.items():
+                        times.setdefault(key, []).extend(values)
                     time.sleep(0.2)  # let the sink finish counting
-                    connections = counts[0] - before
-                    if connections != args.calls:
-                        sys.exit(f"{connections} connections for {args.calls} returns")
+                    returns_sent = sum(len(v) for v in run.values())  # stage runs send too
+                    warmups = 5 * len(returns) * (2 if side == "--our-side" else 1)
+                    connections = counts[0] - before - warmups
+                    if connections != returns_sent:
+                        sys.exit(f"{side}: {connections} connections for {returns_sent} returns")
     finally:
         sink.terminate()
-    print(f"per return, median of {args.rounds} x {args.calls} calls, same payload, same sink")
-    print(f"{'return':<14}{'Salt 3007 pickle':>18}{'ours text':>12}{'ours pickle':>13}"
+
+    def ms(*key):
+        return statistics.median(times[key]) * 1e3
+
+    print(
+        f"per return, median of {args.rounds} rounds x {args.calls} warm / {args.cold} cold calls,"
+        " same payload, same sink, both called through Salt's loader"
+    )
+    print(f"{'return':<20}{'Salt 3007 pickle':>18}{'ours text':>12}{'ours pickle':>13}"
           f"{'ratio text':>12}{'ratio pickle':>14}")  # fmt: skip
     for name in returns:
-        theirs_ms = statistics.median(theirs_times[name]) * 1e3
-        text_ms = statistics.median(our_times[name, "text"]) * 1e3
-        pickle_ms = statistics.median(our_times[name, "pickle"]) * 1e3
-        print(
-            f"{name:<14}{theirs_ms:>15.3f} ms{text_ms:>9.3f} ms{pickle_ms:>10.3f} ms"
-            f"{theirs_ms / text_ms:>11.1f}x{theirs_ms / pickle_ms:>13.1f}x"
-        )
-    print("connections per return (ours): 1   (goal >= 10x, 1 connection per return)")
+        for kind in kinds:
+            theirs_ms = ms(name, "theirs", kind)
+            text_ms, pickle_ms = ms(name, "text", kind), ms(name, "pickle", kind)
+            print(
+                f"{name + ', ' + kind:<20}{theirs_ms:>15.3f} ms{text_ms:>9.3f} ms"
+                f"{pickle_ms:>10.3f} ms{theirs_ms / text_ms:>11.1f}x{theirs_ms / pickle_ms:>13.1f}x"
+            )
+    print("connections per return: 1, counted for every call of both sides")
+    if args.stages:
+        for name in returns:
+            print(f"our stages, pickle, {name}: median us{'warm':>10}{'cold':>10}")
+            warm = times[name, "stages", "warm"]
+            cold = times.get((name, "stages", "cold"), [[0.0] * len(STAGES)])
+            for i, stage in enumerate([*STAGES, "sum of the stages"]):
+
+                def median_us(runs, i=i):
+                    return (
+                        statistics.median(sum(r) if i == len(STAGES) else r[i] for r in runs) * 1e6
+                    )
+
+                print(f"  {stage:<38}{median_us(warm):>10.1f}{median_us(cold):>10.1f}")
     for name, rate in serializer_rates().items():
         print(f"serializer {name:<22}{rate / 1e3:>8.0f} k points/s, best of 5 (goal >= 300 k)")
 
@@ -218,5 +393,7 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--salt3007-side"]:
         salt3007_side(json.load(sys.stdin))
+    elif sys.argv[1:] == ["--our-side"]:
+        our_side(json.load(sys.stdin))
     else:
         main()
