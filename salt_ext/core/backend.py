@@ -3,8 +3,9 @@ samples, serialize with the backend's serializer, deliver through the shared del
 
 A backend (:class:`Backend`) says only what differs: its option spec, its serializer and its
 transports. The loader modules in ``salt_ext/returners`` are a few lines around
-:func:`deliver_return`. Imports Salt for one helper: ``salt.returners.get_returner_options``
-reads returner options exactly as Salt's own returners do.
+:func:`deliver_return`. Imports Salt to read returner options exactly as Salt's own returners
+do: ``salt.returners.get_returner_options`` for ``ret_config`` profiles, and otherwise the
+mappings of Salt's ``config.option`` in its order (see :func:`_lookup`).
 """
 
 import logging

@@ -99,7 +99,7 @@ class PathBuilder:
         names = _safe_names([s.name for s in samples])
         if names is None:
             names = [self._name(s.name) for s in samples]
-        out = []
+        out: list[str] = []
         append = out.append
         group = tags = head = None
         for sample, name in zip(samples, names):
@@ -209,16 +209,13 @@ def format_value(value: float) -> str:
 def plaintext(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon plaintext protocol: ``path value timestamp\\n`` per sample, as bytes."""
     samples = list(samples)
-    lines = []
+    lines: list[str] = []
     append = lines.append
-    last_ts = ts_text = None
     for path, sample in zip(paths.paths(samples), samples):
-        value, ts = sample.value, sample.ts
-        if ts is not last_ts:  # a return's samples share one timestamp object
-            last_ts, ts_text = ts, int(ts)
+        value = sample.value
         kind = type(value)
         text = repr(value) if kind is float or kind is int else format_value(value)
-        append(f"{path} {text} {ts_text}\n")
+        append(f"{path} {text} {int(sample.ts)}\n")
     return "".join(lines).encode("ascii")
 
 
@@ -226,17 +223,14 @@ def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon pickle protocol: length-prefixed frames of ``[(path, (ts, value)), ...]``, each
     under carbon's 1 MiB frame limit."""
     samples = list(samples)
-    points = []
+    points: list[tuple[str, tuple[int, float]]] = []
     append = points.append
-    last_ts = ts_int = None
     for path, sample in zip(paths.paths(samples), samples):
-        value, ts = sample.value, sample.ts
-        if ts is not last_ts:
-            last_ts, ts_int = ts, int(ts)
+        value = sample.value
         kind = type(value)
         if kind is not float and kind is not int:  # subclasses (numpy) unpickle as their class
             value = int(value) if isinstance(value, int) else float(value)
-        append((path, (ts_int, value)))
+        append((path, (int(sample.ts), value)))
     if not points:
         return b""
     if len(points) <= PICKLE_POINTS_PER_FRAME:  # a return: one frame, one dumps
