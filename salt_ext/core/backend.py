@@ -164,9 +164,10 @@ def _option_sources(option: Callable[..., Any]) -> Optional[list[Mapping[str, An
     sources = []
     for dunder in ("__opts__", "__grains__", "__pillar__"):
         value = pack.get(dunder, {})
-        if isinstance(value, salt.loader.context.NamedLoaderContext):
-            value = value.value()
-        if not isinstance(value, Mapping):
+        # A context-bound value would resolve in the caller's loader, not config.option's.
+        if isinstance(value, salt.loader.context.NamedLoaderContext) or not isinstance(
+            value, Mapping
+        ):
             return None
         sources.append(value)
     master = sources[2].get("master", {})

@@ -1,5 +1,7 @@
 """read_options' one-pass reader finds exactly what Salt's get_returner_options finds."""
 
+import types
+
 import pytest
 import salt.returners
 from hypothesis import given
@@ -67,3 +69,49 @@ def test_the_opts_mapping_is_never_asked_for_its_length():
     opts = NoLen({"id": "m1"})
     found = backend.read_options(BACKEND, {}, salt_funcs({"carbon": {"port": 7}}), opts)
     assert found["endpoints"] == [("127.0.0.1", 7)]
+
+
+class FakeLoader:
+    def __init__(self, pack):
+        self.pack = pack
+
+
+def option(value, default=None, **_):
+    raise AssertionError("the raw config.option is never called here")
+
+
+class FakeOption:
+    """Shaped like Salt's loaded ``config.option``: ``.loader.pack`` and ``.func``, whose
+    module globals hold ``DEFAULTS``; calling it means a call through the loader."""
+
+    def __init__(self, pack, defaults):
+        self.loader = FakeLoader(pack)
+        self.func = types.FunctionType(option.__code__, {"DEFAULTS": defaults}, "option")
+
+    def __call__(self, *args, **kwargs):
+        raise AssertionError("called through the loader")
+
+
+def test_sources_are_read_in_config_options_order():
+    pack = {
+        "__opts__": {"carbon.a": "opts"},
+        "__grains__": {"carbon.a": "grains", "carbon.b": "grains"},
+        "__pillar__": {"carbon.b": "pillar", "carbon.c": "pillar", "master": {"carbon.d": "m"}},
+    }
+    lookup = backend._lookup(FakeOption(pack, {"carbon.c": "default", "carbon.e": "default"}))
+    found = [lookup(f"carbon.{k}") for k in "abcdef"]
+    assert found == ["opts", "grains", "pillar", "m", "default", ""]
+    assert lookup("carbon", {}) == {}
+
+
+def test_context_bound_or_odd_sources_fall_back_to_calling_salt():
+    from salt.loader.context import LoaderContext, NamedLoaderContext
+
+    bound = NamedLoaderContext("__pillar__", LoaderContext())
+    for pack in (
+        {"__opts__": {}, "__grains__": {}, "__pillar__": bound},
+        {"__opts__": {}, "__grains__": {}, "__pillar__": {"master": "salt.example.com"}},
+        {"__opts__": {}, "__grains__": None, "__pillar__": {}},
+    ):
+        option = FakeOption(pack, {})
+        assert backend._lookup(option) is option
