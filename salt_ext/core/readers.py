@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
@@ -72,6 +73,12 @@ _PI_FLAGS = {
 }
 VCGENCMD_TIMEOUT = 2
 
+# Paths found by globbing /sys and searching PATH are kept per process and looked up again
+# after this many seconds (a driver loaded after the minion started adds a thermal zone) or
+# as soon as a read through them fails.
+LOOKUP_MAX_AGE = 300.0
+_lookups: dict[tuple[str, Optional[str]], tuple[float, Any]] = {}
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -108,6 +115,22 @@ def _read_cores(r: Reading) -> Result:
     for index, times in enumerate(r.source.cpu_times(percpu=True)):
         counters.update(_cpu_time_counters(index, times))
     return {}, counters
+
+
+def looked_up(key: tuple[str, Optional[str]], find: Callable[[], T]) -> T:
+    """``find()``, remembered under ``key`` for :data:`LOOKUP_MAX_AGE` seconds."""
+    now = time.monotonic()
+    hit = _lookups.get(key)
+    if hit is not None and now - hit[0] < LOOKUP_MAX_AGE:
+        return hit[1]  # type: ignore[no-any-return]
+    value = find()
+    _lookups[key] = (now, value)
+    return value
+
+
+def forget(key: tuple[str, Optional[str]]) -> None:
+    """Drop what :func:`looked_up` remembers under ``key``: the next call finds it again."""
+    _lookups.pop(key, None)
 
 
 def _cpu_time_counters(cpu: object, times: Any) -> dict[str, float]:
@@ -231,17 +254,27 @@ def _psutil_temps(source: Any) -> dict[str, float]:
 def _thermal_zones(sys_root: str) -> dict[str, float]:
     """{zone type: celsius} from ``/sys/class/thermal/thermal_zone*`` (millidegrees)."""
     temps: dict[str, float] = {}
-    pattern = os.path.join(sys_root, "sys/class/thermal/thermal_zone*")
-    for path in sorted(glob.glob(pattern), key=natural):
+    key = ("thermal zones", sys_root)
+    for path, index in looked_up(key, functools.partial(_thermal_zone_paths, sys_root)):
         kind, millidegrees = read_text(f"{path}/type"), read_text(f"{path}/temp")
+        if kind is None:
+            forget(key)  # the zone went away: glob again next time
         try:
             celsius = int(millidegrees or "") / 1000.0
         except (TypeError, ValueError):
             log.debug("vitals: no temperature in %s", path)
             continue
-        index = os.path.basename(path)[len("thermal_zone") :]
         temps[_unique(kind or f"thermal_zone{index}", temps, index)] = celsius
     return temps
+
+
+def _thermal_zone_paths(sys_root: str) -> list[tuple[str, str]]:
+    """``(path, zone number)`` of every thermal zone, in natural order."""
+    pattern = os.path.join(sys_root, "sys/class/thermal/thermal_zone*")
+    return [
+        (path, os.path.basename(path)[len("thermal_zone") :])
+        for path in sorted(glob.glob(pattern), key=natural)
+    ]
 
 
 def _unique(name: str, taken: Mapping[str, object], suffix: object) -> str:
@@ -262,25 +295,35 @@ def _read_pi(r: Reading) -> Result:
     written as bare hex such as ``50005``): one read, no fork. ``vcgencmd`` only on kernels
     without that attribute.
     """
-    path = _throttled_attribute(r.sys_root)
+    attribute_key = ("throttled attribute", r.sys_root)
+    path = looked_up(attribute_key, functools.partial(_throttled_attribute, r.sys_root))
     if path is not None:
-        with open(path, encoding="ascii") as handle:
-            text = handle.read().strip()
+        try:
+            with open(path, encoding="ascii") as handle:
+                text = handle.read().strip()
+        except OSError:
+            forget(attribute_key)
+            raise
         try:
             bits = int(text, 16)
         except ValueError:
             raise ValueError(f"unexpected {path} content {text!r}") from None
         return _pi_flags(bits), {}
-    command = r.vcgencmd or shutil.which("vcgencmd")
+    command_key = ("vcgencmd", os.environ.get("PATH"))
+    command = r.vcgencmd or looked_up(command_key, functools.partial(shutil.which, "vcgencmd"))
     if not command:
         return {}, {}
-    output = subprocess.run(
-        [command, "get_throttled"],
-        capture_output=True,
-        text=True,
-        timeout=VCGENCMD_TIMEOUT,
-        check=True,
-    ).stdout
+    try:
+        output = subprocess.run(
+            [command, "get_throttled"],
+            capture_output=True,
+            text=True,
+            timeout=VCGENCMD_TIMEOUT,
+            check=True,
+        ).stdout
+    except OSError:
+        forget(command_key)
+        raise
     match = re.search(r"throttled=(0x[0-9a-fA-F]+|[0-9]+)\b", output)
     if not match:
         raise ValueError(f"unexpected vcgencmd output {output.strip()!r}")
