@@ -156,6 +156,11 @@ def volatile_dir(state_dir: str, roots: Iterable[str] = VOLATILE_ROOTS) -> Optio
     return None
 
 
+# Where each (state_dir, volatile roots) keeps its state, as :func:`volatile_dir` found it in
+# this process; looked up again when the directory is missing.
+_places: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
 class RateStore:
     """The previous snapshots of this minion, in ``vitals-rates.json``.
 
@@ -170,11 +175,18 @@ class RateStore:
         state_dir: Union[str, "os.PathLike[str]"],
         volatile_roots: Optional[Iterable[str]] = None,
     ) -> None:
-        state_dir = os.fspath(state_dir)
         roots = VOLATILE_ROOTS if volatile_roots is None else volatile_roots
-        self.state_dir = volatile_dir(state_dir, roots) or state_dir
-        self.path = os.path.join(self.state_dir, STATE_FILE)
-        self.lock_path = os.path.join(self.state_dir, LOCK_FILE)
+        self._where = (os.fspath(state_dir), tuple(roots))
+        self._remembered = self._where in _places
+        self._place(_places.get(self._where))
+
+    def _place(self, state_dir: Optional[str]) -> None:
+        if state_dir is None:
+            given, roots = self._where
+            state_dir = _places[self._where] = volatile_dir(given, roots) or given
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, STATE_FILE)
+        self.lock_path = os.path.join(state_dir, LOCK_FILE)
 
     def exchange(
         self, current: Snapshot, min_interval: float, max_age: float
@@ -204,8 +216,16 @@ class RateStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(self.lock_path, flags, 0o600)
+        except FileNotFoundError:
+            if self._remembered:
+                # Removed since this process checked it: check again rather than recreate it.
+                self._place(None)
+                self._remembered = False
+            os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+            fd = os.open(self.lock_path, flags, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

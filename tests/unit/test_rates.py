@@ -301,3 +301,32 @@ def test_saving_never_fsyncs(tmp_path, monkeypatch):
     store = RateStore(tmp_path)
     exchange(store, 100.0)
     assert exchange(store, 101.0) == 100.0
+
+
+def test_the_volatile_dir_is_checked_once_per_process(tmp_path, monkeypatch):
+    shm, cachedir = tmp_path / "shm", tmp_path / "cache"
+    shm.mkdir()
+    checks = []
+    real = rates.volatile_dir
+    monkeypatch.setattr(rates, "volatile_dir", lambda *a: checks.append(a) or real(*a))
+    exchange(RateStore(cachedir, volatile_roots=[str(shm)]), 100.0)
+    assert exchange(RateStore(cachedir, volatile_roots=[str(shm)]), 101.0) == 100.0
+    assert len(checks) == 1
+
+
+def test_a_removed_volatile_dir_is_checked_again(tmp_path):
+    """A remembered directory that is gone is never recreated blindly: a symlink planted in its
+    place is refused and the state goes to the given directory."""
+    shm, cachedir = tmp_path / "shm", tmp_path / "cache"
+    shm.mkdir()
+    exchange(RateStore(cachedir, volatile_roots=[str(shm)]), 100.0)
+    base = shm / f"salt-vitals-{os.getuid()}"
+    for path in sorted(base.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    base.rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    base.symlink_to(tmp_path / "elsewhere")
+    store = RateStore(cachedir, volatile_roots=[str(shm)])
+    assert exchange(store, 160.0) is None
+    assert store.state_dir == str(cachedir) and stored(cachedir) == [160.0]
+    assert os.listdir(tmp_path / "elsewhere") == []
