@@ -13,7 +13,7 @@ dict it returned.
 import functools
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Optional, Union
 
 import psutil
@@ -23,15 +23,24 @@ from salt_ext.core.config import Option, Options, parse
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.rates import RateStore, Snapshot
 from salt_ext.core.readers import RATES, READERS, Reading, attempt, natural
-from salt_ext.core.samples import GROUPS, Sample, from_vitals_dict, summarize
+from salt_ext.core.samples import (
+    GROUPS,
+    Sample,
+    from_vitals_dict,
+    summarize,
+    to_vitals_dict,
+    typed_vitals_dict,
+)
 
 __all__ = [
     "VITALS_OPTIONS",
     "Snapshot",
     "collect",
+    "collect_vitals",
     "collect_window",
     "read_snapshot",
     "snapshot_samples",
+    "snapshot_vitals",
     "validate_options",
 ]
 
@@ -141,6 +150,22 @@ def snapshot_samples(
     Rate fields are absent when ``previous`` is None or not comparable (another boot, not
     older), and per counter when that counter went backwards.
     """
+    return from_vitals_dict(_ordered_values(previous, current, options))
+
+
+def snapshot_vitals(
+    previous: Optional[Snapshot], current: Snapshot, options: Options
+) -> dict[str, Any]:
+    """:func:`snapshot_samples` as the nested dict ``vitals.current`` returns, built without
+    the samples."""
+    return typed_vitals_dict(_ordered_values(previous, current, options))
+
+
+def _ordered_values(
+    previous: Optional[Snapshot], current: Snapshot, options: Options
+) -> dict[str, Any]:
+    """The vitals dict of ``current`` (untyped) in a fixed order: GROUPS order, natural tag
+    order, field order."""
     values: dict[str, dict[str, Any]] = {}
     if previous is not None and rates.comparable(previous, current):
         for key, tag, fields in _rate_values(previous, current):
@@ -149,7 +174,14 @@ def snapshot_samples(
         tagged = key in GROUPS and GROUPS[key].tag is not None
         for tag, fields in content.items() if tagged else [(None, content)]:
             _put(values, key, tag, fields)
-    return _samples(values, enabled_groups(options), current.ts)
+    ordered: dict[str, Any] = {"ts": current.ts}
+    for key in enabled_groups(options):
+        if key in values:
+            content = values[key]
+            if GROUPS[key].tag is not None:
+                content = {tag: content[tag] for tag in sorted(content, key=natural)}
+            ordered[key] = content
+    return ordered
 
 
 def _rate_values(
@@ -190,19 +222,6 @@ def _put(
         (group if tag is None else group.setdefault(tag, {})).update(fields)
 
 
-def _samples(values: Mapping[str, Any], groups: Iterable[str], ts: float) -> list[Sample]:
-    """Samples in a fixed order (GROUPS order, natural tag order, field order), typed per GROUPS
-    by the one vitals mapping, :func:`~salt_ext.core.samples.from_vitals_dict`."""
-    ordered = {"ts": ts}
-    for key in groups:
-        if key in values:
-            content = values[key]
-            if GROUPS[key].tag is not None:
-                content = {tag: content[tag] for tag in sorted(content, key=natural)}
-            ordered[key] = content
-    return from_vitals_dict(ordered)
-
-
 # --- the whole collection -----------------------------------------------------------------------
 
 
@@ -224,21 +243,49 @@ def collect(
     ``sample_interval`` seconds earlier in this process.
     """
     read = functools.partial(read_snapshot, options, source, sys_root, vcgencmd, clock)
-    reference: Optional[Snapshot]
-    if interval is not None:
-        reference, current = _sampled(read, sleep, _positive_interval(interval))
-    else:
-        exchange = functools.partial(
-            RateStore(state_dir).exchange,
-            min_interval=options["min_rate_interval"],
-            max_age=options["max_state_age"],
-        )
-        current = read()
-        reference = exchange(current)
-        if reference is None:
-            reference, current = _sampled(read, sleep, options["sample_interval"], first=current)
-            exchange(current)  # becomes the next job's reference
+    reference, current = _reference_and_current(options, state_dir, interval, read, sleep)
     return current.ts, snapshot_samples(reference, current, options)
+
+
+def collect_vitals(
+    options: Options,
+    state_dir: Union[str, "os.PathLike[str]"],
+    samples: int = 1,
+    interval: Optional[float] = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **reading: Any,
+) -> dict[str, Any]:
+    """What ``vitals.current`` returns: :func:`collect_window` as the nested vitals dict (one
+    sample is rendered without building :class:`Sample` objects)."""
+    if samples > 1:
+        ts, summary = collect_window(options, state_dir, samples, interval, sleep, **reading)
+        return to_vitals_dict(summary, ts)
+    read = functools.partial(read_snapshot, options, **reading)
+    reference, current = _reference_and_current(options, state_dir, interval, read, sleep)
+    return snapshot_vitals(reference, current, options)
+
+
+def _reference_and_current(
+    options: Options,
+    state_dir: Union[str, "os.PathLike[str]"],
+    interval: Optional[float],
+    read: Callable[[], Snapshot],
+    sleep: Callable[[float], None],
+) -> tuple[Optional[Snapshot], Snapshot]:
+    """The rate reference and the current reading, as :func:`collect` describes."""
+    if interval is not None:
+        return _sampled(read, sleep, _positive_interval(interval))
+    exchange = functools.partial(
+        RateStore(state_dir).exchange,
+        min_interval=options["min_rate_interval"],
+        max_age=options["max_state_age"],
+    )
+    current = read()
+    reference = exchange(current)
+    if reference is None:
+        reference, current = _sampled(read, sleep, options["sample_interval"], first=current)
+        exchange(current)  # becomes the next job's reference
+    return reference, current
 
 
 def collect_window(

@@ -15,7 +15,7 @@ The vitals dict layout (documented in ``docs/metrics.md``)::
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -75,13 +75,14 @@ _KEY_BY_SERIES = {(g.measurement, g.tag): key for key, g in GROUPS.items()}
 VITALS_FUNCTIONS = frozenset({"vitals.current"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Sample:
     """One value of one series at one time.
 
     ``name`` is a tuple of raw path segments (one segment for vitals fields, several for a
     flattened nested return); serializers sanitise or escape each segment. ``tags`` is a tuple of
     ``(key, value)`` pairs in a fixed order. ``value`` is an int (a count) or a finite float.
+    A str ``name`` and a dict ``tags`` are accepted and stored as tuples.
     """
 
     group: str
@@ -90,11 +91,23 @@ class Sample:
     ts: float
     tags: tuple[tuple[str, str], ...] = ()
 
-    def __post_init__(self) -> None:
-        if isinstance(self.name, str):
-            object.__setattr__(self, "name", (self.name,))
-        if isinstance(self.tags, dict):
-            object.__setattr__(self, "tags", tuple(self.tags.items()))
+    def __init__(
+        self,
+        group: str,
+        name: Union[str, tuple[Any, ...]],
+        value: float,
+        ts: float,
+        tags: Union[dict[str, str], tuple[tuple[str, str], ...]] = (),
+    ) -> None:
+        # Every collection and every return builds dozens of these: filling __dict__ at once
+        # takes half the time of the generated frozen __init__ (one object.__setattr__ a field).
+        self.__dict__.update(
+            group=group,
+            name=(name,) if isinstance(name, str) else name,
+            value=value,
+            ts=ts,
+            tags=tuple(tags.items()) if isinstance(tags, dict) else tags,
+        )
 
 
 @dataclass
@@ -121,6 +134,8 @@ def coerce_number(value: object, as_int: bool = False) -> Union[int, float, None
     Booleans count as 0/1. Strings, bytes, None, NaN and infinities are not numbers here, nor,
     for an integer field, values outside int64; other huge integers become floats.
     """
+    if type(value) is float and not as_int:  # most values: one check before the general case
+        return value if math.isfinite(value) else None
     if isinstance(value, bool):
         value = int(value)
     if isinstance(value, int):
@@ -160,7 +175,39 @@ def from_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None)
     if ts is None:
         skipped.add("ts", "missing collection time")
         return []
-    samples = []
+    samples: list[Sample] = []
+    for key, tag_value, fields in _typed_series(data, skipped):
+        group = GROUPS[key]
+        tags: tuple[tuple[str, str], ...] = ()
+        if tag_value is not None and group.tag is not None:
+            tags = ((group.tag, tag_value),)
+        measurement = group.measurement
+        samples.extend(Sample(measurement, (name,), value, ts, tags) for name, value in fields)
+    return samples
+
+
+def typed_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None) -> dict[str, Any]:
+    """``data`` as :func:`to_vitals_dict` would render :func:`from_vitals_dict`'s samples of it,
+    without building the samples: what ``vitals.current`` returns."""
+    skipped = Skipped() if skipped is None else skipped
+    ts = coerce_number(data.get("ts"))
+    if ts is None:
+        skipped.add("ts", "missing collection time")
+        return {}
+    out: dict[str, Any] = {"ts": ts}
+    for key, tag_value, fields in _typed_series(data, skipped):
+        if tag_value is None:
+            out.setdefault(key, {}).update(fields)
+        else:
+            out.setdefault(key, {}).setdefault(tag_value, {}).update(fields)
+    return out
+
+
+def _typed_series(
+    data: Mapping[str, Any], skipped: Skipped
+) -> Iterator[tuple[str, Optional[str], list[tuple[str, Union[int, float]]]]]:
+    """The one vitals mapping: ``(group key, tag value or None, [(field, typed value)])`` for
+    every series of ``data`` with at least one numeric field, typed per :data:`GROUPS`."""
     for key, content in data.items():
         if key == "ts":
             continue
@@ -169,23 +216,25 @@ def from_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None)
             skipped.add(str(key), "unknown group")
             continue
         if group.tag is None:
-            series: list[tuple[tuple[tuple[str, str], ...], Any]] = [((), content)]
+            series: list[tuple[Optional[str], Any]] = [(None, content)]
         else:
             series = []
             for tag_value, fields in content.items():
                 if isinstance(fields, dict):
-                    series.append((((group.tag, str(tag_value)),), fields))
+                    series.append((str(tag_value), fields))
                 else:
                     skipped.add(f"{key}.{tag_value}", "not a dict of fields")
-        for tags, fields in series:
+        int_fields = group.int_fields
+        for tag_value, fields in series:
+            typed = []
             for name, raw in fields.items():
-                as_int = name in group.int_fields
-                value = coerce_number(raw, as_int=as_int)
+                value = coerce_number(raw, as_int=name in int_fields)
                 if value is None:
                     skipped.add(f"{key}.{name}", _describe(raw))
-                    continue
-                samples.append(Sample(group.measurement, (str(name),), value, ts, tags))
-    return samples
+                else:
+                    typed.append((str(name), value))
+            if typed:
+                yield key, tag_value, typed
 
 
 def flatten_return(

@@ -27,7 +27,6 @@ from salt_ext.core import push as core_push
 from salt_ext.core.backend import spool_root
 from salt_ext.core.baseinfo import baseinfo as read_baseinfo
 from salt_ext.core.errors import ConfigError, VitalsError
-from salt_ext.core.samples import to_vitals_dict
 from salt_ext.core.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -84,10 +83,9 @@ def current(samples=1, interval=None, **kwargs):
     except ConfigError as exc:
         raise SaltInvocationError(str(exc)) from None
     try:
-        ts, found = core_collect.collect_window(options, _state_dir(), samples, interval)
+        return core_collect.collect_vitals(options, _state_dir(), samples, interval)
     except VitalsError as exc:
         raise CommandExecutionError(str(exc)) from None
-    return to_vitals_dict(found, ts)
 
 
 def baseinfo():

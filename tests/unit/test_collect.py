@@ -416,6 +416,48 @@ def stored_ts(state_dir):
         return [s["ts"] for s in json.load(handle)["snapshots"]]
 
 
+def test_collect_vitals_is_collect_rendered_without_samples(
+    fake, clock, sys_root, vcgencmd, tmp_path
+):
+    """vitals.current's path: the same values and types as collect() + to_vitals_dict, the
+    stored state used the same way."""
+
+    def sleep(seconds):
+        clock.now += seconds
+        fake.advance()
+
+    reading = {"source": fake, "sys_root": sys_root, "vcgencmd": vcgencmd, "clock": clock}
+    state = str(tmp_path / "state")
+    first = vitals.collect_vitals(DEFAULTS, state, sleep=sleep, **reading)
+    assert first["ts"] == T0 + 0.5 and first["cpu"]["percent"] == pytest.approx(45.0)
+    clock.now += 59.5
+    fake.advance()
+    data = vitals.collect_vitals(DEFAULTS, state, sleep=sleep, **reading)
+    assert data["net"]["eth0"]["rx_bytes_per_s"] == pytest.approx(10000 / 59.5)
+    check_types(data)
+    assert stored_ts(state) == [T0 + 0.5, T0 + 60]
+    previous = vitals.read_snapshot(DEFAULTS, fake, sys_root, vcgencmd, clock)
+    clock.now += 10
+    fake.advance()
+    current = vitals.read_snapshot(DEFAULTS, fake, sys_root, vcgencmd, clock)
+    rendered = vitals.snapshot_vitals(previous, current, DEFAULTS)
+    assert list(rendered) == list(vitals_dict(previous, current))  # the same group order
+    assert leaves(rendered) == leaves(vitals_dict(previous, current))
+    summary = vitals.collect_vitals(DEFAULTS, state, samples=2, interval=1, sleep=sleep, **reading)
+    assert summary["cpu"]["percent_var"] == pytest.approx(0.0)
+
+
+def leaves(data, prefix=""):
+    """(path, value, type) of every leaf: equality that tells 1 from 1.0."""
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.extend(leaves(value, f"{prefix}{key}."))
+        else:
+            out.append((prefix + str(key), value, type(value)))
+    return out
+
+
 def test_first_run_samples_in_process_and_stores_state(run, tmp_path):
     state = str(tmp_path / "state")
     ts, data, sleeps = run(state)
@@ -579,6 +621,66 @@ def test_pi_group_absent_when_vcgencmd_misbehaves(
     data = vitals_dict(None, snapshot)
     assert "pi" not in data and "cpu" in data
     assert "vitals: pi unavailable" in caplog.text
+
+
+@pytest.fixture
+def lookups(monkeypatch):
+    """An empty lookup cache, and every glob / PATH search the readers make, recorded."""
+    monkeypatch.setattr(readers, "_lookups", {})
+    calls = []
+    real_glob, real_which = readers.glob.glob, readers.shutil.which
+
+    def glob(pattern, *args, **kwargs):
+        calls.append(os.path.basename(pattern))
+        return real_glob(pattern, *args, **kwargs)
+
+    def which(name, *args, **kwargs):
+        calls.append(name)
+        return real_which(name, *args, **kwargs)
+
+    monkeypatch.setattr(readers.glob, "glob", glob)
+    monkeypatch.setattr(readers.shutil, "which", which)
+    return calls
+
+
+def test_thermal_zones_are_listed_once_and_again_when_one_goes(reader, sys_root, lookups):
+    assert vitals_dict(None, reader())["temp"]["cpu-thermal"] == {"celsius": 48.312}
+    assert vitals_dict(None, reader())["temp"]["cpu-thermal"] == {"celsius": 48.312}
+    assert lookups.count("thermal_zone*") == 1
+    zone0 = os.path.join(sys_root, "sys/class/thermal/thermal_zone0")
+    for name in os.listdir(zone0):
+        os.unlink(os.path.join(zone0, name))
+    os.rmdir(zone0)
+    assert "cpu-thermal" not in vitals_dict(None, reader()).get("temp", {})
+    assert lookups.count("thermal_zone*") == 1
+    reader()
+    assert lookups.count("thermal_zone*") == 2  # the missing zone made it look again
+
+
+def test_a_zone_added_later_is_found_after_lookup_max_age(reader, sys_root, lookups, monkeypatch):
+    reader()
+    zone = os.path.join(sys_root, "sys/class/thermal/thermal_zone2")
+    os.mkdir(zone)
+    for name, text in (("type", "iwlwifi_1"), ("temp", "41000")):
+        with open(os.path.join(zone, name), "w") as handle:
+            handle.write(text)
+    assert "iwlwifi_1" not in vitals_dict(None, reader())["temp"]  # remembered list
+    monkeypatch.setattr(readers, "LOOKUP_MAX_AGE", 0.0)
+    assert vitals_dict(None, reader())["temp"]["iwlwifi_1"] == {"celsius": 41.0}
+
+
+def test_vcgencmd_is_searched_once_per_path(fake, clock, sys_root, vcgencmd, lookups, monkeypatch):
+    monkeypatch.setenv("PATH", os.path.dirname(vcgencmd))
+    for _ in range(3):
+        data = vitals_dict(None, vitals.read_snapshot(DEFAULTS, fake, sys_root, None, clock))
+        assert data["pi"] == PI_FLAGS
+    assert lookups.count("vcgencmd") == 1
+    assert lookups.count("get_throttled") == len(readers.THROTTLED_ATTRIBUTES)  # once too
+    monkeypatch.setenv("PATH", os.path.dirname(os.path.dirname(vcgencmd)))
+    assert "pi" not in vitals_dict(
+        None, vitals.read_snapshot(DEFAULTS, fake, sys_root, None, clock)
+    )
+    assert lookups.count("vcgencmd") == 2
 
 
 def test_pi_group_absent_without_vcgencmd(fake, clock, sys_root, tmp_path, monkeypatch):

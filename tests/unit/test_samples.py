@@ -19,6 +19,7 @@ from salt_ext.core.samples import (
     samples_from_return,
     summarize,
     to_vitals_dict,
+    typed_vitals_dict,
 )
 
 TS = 1732240000.5
@@ -293,6 +294,51 @@ def test_from_vitals_dict_without_ts_gives_nothing(data):
 def test_from_vitals_dict_stringifies_tag_values_and_names():
     samples = from_vitals_dict({"ts": TS, "cores": {0: {1: 2.0}}})
     assert samples == [Sample("cpu", ("1",), 2.0, TS, (("cpu", "0"),))]
+
+
+def _leaves(data):
+    """Every (path, value, type) of a nested dict, in order: equality that tells 1 from 1.0."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from ((f"{key}.{path}", v, t) for path, v, t in _leaves(value))
+        else:
+            yield str(key), value, type(value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(vitals_samples())
+def test_typed_vitals_dict_renders_what_the_samples_would(drawn):
+    ts, samples = drawn
+    data = to_vitals_dict(samples, ts)
+    expected = to_vitals_dict(from_vitals_dict(data), ts)
+    assert list(_leaves(typed_vitals_dict(data))) == list(_leaves(expected))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {
+            "ts": TS,
+            "cpu": {"percent": "high", "user": None, "system": float("nan"), "idle": 90},
+            "mem": {"total": 2**64, "used": 3.6, "available": True},
+            "bogus": {"x": 1},
+            "load": 1.5,
+            "disk": {"/": 5, "/boot": {"percent": 1}, "/empty": {"percent": None}},
+            "cores": {0: {1: 2}},
+            "pi": {"throttled": "no"},
+        },
+        {"ts": None, "cpu": {"percent": 1.0}},
+        {"ts": 7, "system": {"procs": 120.0, "uptime": 7}},
+    ],
+)
+def test_typed_vitals_dict_types_and_skips_like_the_samples(data):
+    typed_skipped, sample_skipped = Skipped(), Skipped()
+    typed = typed_vitals_dict(data, typed_skipped)
+    samples = from_vitals_dict(data, sample_skipped)
+    ts = coerce_number(data["ts"])
+    rendered = {} if ts is None else to_vitals_dict(samples, ts)
+    assert list(_leaves(typed)) == list(_leaves(rendered))
+    assert typed_skipped.items == sample_skipped.items
 
 
 # -- flatten_return -----------------------------------------------------------------------------
