@@ -136,7 +136,7 @@ def forget(key: tuple[str, Optional[str]]) -> None:
 def _cpu_time_counters(cpu: object, times: Any) -> dict[str, float]:
     return {
         f"cpu.{cpu}.{name}": value
-        for name, value in times._asdict().items()
+        for name, value in zip(times._fields, times)
         if name not in _GUEST_TIMES
     }
 
@@ -219,8 +219,16 @@ def _read_net(r: Reading) -> Result:
 
 
 def _selected(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
-    match = functools.partial(fnmatch.fnmatchcase, name)
-    return any(map(match, include)) and not any(map(match, exclude))
+    return _selector(tuple(include), tuple(exclude))(name)
+
+
+@functools.lru_cache(maxsize=64)
+def _selector(include: tuple[str, ...], exclude: tuple[str, ...]) -> Callable[[str], bool]:
+    """A test of "matches a glob of ``include`` and none of ``exclude``" (fnmatchcase), with
+    each list compiled into one regex once per process."""
+    included = re.compile("|".join(map(fnmatch.translate, include)) or "(?!)").match
+    excluded = re.compile("|".join(map(fnmatch.translate, exclude)) or "(?!)").match
+    return lambda name: included(name) is not None and excluded(name) is None
 
 
 def _read_temp(r: Reading) -> Result:

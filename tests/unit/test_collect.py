@@ -1,5 +1,6 @@
 """Unit tests of salt_ext.core.collect with a fake psutil, a fake /sys tree and a fake vcgencmd."""
 
+import fnmatch
 import json
 import logging
 import os
@@ -809,3 +810,13 @@ def test_real_baseinfo():
     assert info["cores"] == psutil.cpu_count()
     assert isinstance(info["mem_total"], int) and isinstance(info["boot_time"], int)
     assert isinstance(info["disks"], dict)
+
+
+@pytest.mark.parametrize("include", [["*"], ["lo"], ["eth*", "wl?n[0-3]"], [], ["[!a]*"], ["*[*"]])
+@pytest.mark.parametrize("exclude", [[], ["lo"], ["eth0.*", "a.b*"], ["*"]])
+def test_selection_is_fnmatchcase(include, exclude):
+    for name in ["lo", "eth0", "eth0.100", "wlan2", "wlan4", "a.b", "ab", "x*", "", "*[x", "LO"]:
+        expected = any(fnmatch.fnmatchcase(name, p) for p in include) and not any(
+            fnmatch.fnmatchcase(name, p) for p in exclude
+        )
+        assert readers._selected(name, include, exclude) == expected, name
