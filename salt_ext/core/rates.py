@@ -2,8 +2,8 @@
 
 Salt runs every job in a fresh forked process, so nothing like ``psutil.cpu_percent()`` can keep
 its reference in memory. Instead each collection stores its cumulative counters (a
-:class:`Snapshot`) in a small JSON file, and the next collection computes rates against it.
-:class:`RateStore` serializes concurrent jobs with ``flock``.
+:class:`Snapshot`) in a small file, one JSON document a line, and the next collection computes
+rates against it. :class:`RateStore` serializes concurrent jobs with ``flock``.
 
 The file lives on a tmpfs (``/dev/shm`` or ``/run``) when one is writable, else in the minion
 cachedir, and is replaced by an atomic rename without ``fsync``: losing it (a crash, a reboot)
@@ -24,9 +24,8 @@ from typing import Any, Optional, Union
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "vitals-rates.json"
+STATE_FILE = "vitals-rates.jsonl"
 LOCK_FILE = "vitals-rates.lock"
-STATE_VERSION = 1
 # tmpfs directories tried, in order, for a private per-minion state directory.
 VOLATILE_ROOTS = ("/dev/shm", "/run")
 
@@ -162,12 +161,12 @@ _places: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
 class RateStore:
-    """The previous snapshots of this minion, in ``vitals-rates.json``.
+    """The previous snapshots of this minion, in ``vitals-rates.jsonl``.
 
-    Keeps at most two snapshots (older, newer) so that a job starting right after another still
-    finds a reference at least ``min_interval`` old. The file is in :func:`volatile_dir` when
-    one of ``volatile_roots`` (default :data:`VOLATILE_ROOTS`) is usable, else in
-    ``state_dir``.
+    Keeps at most two snapshots (older, newer; one JSON line each) so that a job starting right
+    after another still finds a reference at least ``min_interval`` old. The file is in
+    :func:`volatile_dir` when one of ``volatile_roots`` (default :data:`VOLATILE_ROOTS`) is
+    usable, else in ``state_dir``.
     """
 
     def __init__(
@@ -201,15 +200,27 @@ class RateStore:
         ref = None
         try:
             with self._locked():
+                lines = self._lines()
+                newest = _parsed(lines[-1]) if lines else None
+                if newest is not None and is_reference(newest, current, min_interval, max_age):
+                    # The usual case: the newest line is the reference and stays, as it is, the
+                    # older line of the file; the other line is not even decoded.
+                    self._save([lines[-1], _encoded(current)])
+                    return newest
                 # Snapshots of another boot or from far in the future (the clock was stepped
                 # back) can never serve again.
-                stored = [
-                    s for s in self._load() if same_boot(s, current) and s.ts - current.ts < max_age
-                ]
+                stored = sorted(
+                    (
+                        s
+                        for s in map(_parsed, lines)
+                        if s is not None and same_boot(s, current) and s.ts - current.ts < max_age
+                    ),
+                    key=lambda s: s.ts,
+                )
                 usable = [s for s in stored if is_reference(s, current, min_interval, max_age)]
                 ref = usable[-1] if usable else None
                 if not stored or current.ts - stored[-1].ts >= min_interval:
-                    self._save(stored[-1:] + [current])
+                    self._save([_encoded(s) for s in stored[-1:] + [current]])
         except OSError as exc:
             log.warning("vitals: rate state in %s unusable: %s", self.state_dir, exc)
         return ref
@@ -232,35 +243,39 @@ class RateStore:
         finally:
             os.close(fd)  # releases the lock
 
-    def _load(self) -> list[Snapshot]:
-        """Stored snapshots, oldest first; a missing or corrupt file reads as empty."""
+    def _lines(self) -> list[bytes]:
+        """The stored lines, oldest first; a missing file has none."""
         try:
             with open(self.path, "rb") as handle:
-                data = json.loads(handle.read())
-            snapshots = [Snapshot.from_dict(item) for item in data["snapshots"]]
+                return handle.read().splitlines()
         except FileNotFoundError:
             return []
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.debug("vitals: ignoring unreadable rate state %s: %s", self.path, exc)
-            return []
-        return sorted(snapshots, key=lambda s: s.ts)
 
-    def _save(self, snapshots: list[Snapshot]) -> None:
+    def _save(self, lines: list[bytes]) -> None:
         """Replace the file by an atomic rename: readers see the old or the new file, never half
         of one. No fsync (see the module docstring). Called under the lock, so one temporary
         name per store is enough."""
-        data = {
-            "version": STATE_VERSION,
-            "snapshots": [s.to_dict(gauges=False) for s in snapshots],
-        }
-        body = json.dumps(data, separators=(",", ":")).encode()
         tmp = self.path + ".tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
+                handle.write(b"\n".join(lines) + b"\n")
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+def _encoded(snapshot: Snapshot) -> bytes:
+    """One line of the state file: the snapshot without gauges (a reference needs none)."""
+    return json.dumps(snapshot.to_dict(gauges=False), separators=(",", ":")).encode()
+
+
+def _parsed(line: bytes) -> Optional[Snapshot]:
+    """The snapshot of one line, or None (debug log) when it is not one."""
+    try:
+        return Snapshot.from_dict(json.loads(line))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        log.debug("vitals: ignoring an unreadable rate state line: %s", exc)
+        return None

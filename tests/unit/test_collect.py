@@ -414,7 +414,7 @@ def run(fake, clock, sys_root, vcgencmd):
 
 def stored_ts(state_dir):
     with open(os.path.join(state_dir, STATE_FILE)) as handle:
-        return [s["ts"] for s in json.load(handle)["snapshots"]]
+        return [json.loads(line)["ts"] for line in handle]
 
 
 def test_collect_vitals_is_collect_rendered_without_samples(

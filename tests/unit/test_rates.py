@@ -22,7 +22,7 @@ def snap(ts, boot=BOOT, **counters):
 
 def stored(state_dir):
     with open(os.path.join(state_dir, STATE_FILE)) as handle:
-        return [s["ts"] for s in json.load(handle)["snapshots"]]
+        return [json.loads(line)["ts"] for line in handle]
 
 
 def exchange(store, ts, boot=BOOT):
@@ -164,6 +164,9 @@ def test_state_from_the_future_is_dropped(tmp_path):
         b'{"version": 1, "snapshots": {"ts": 1}}',
         b"[1, 2]",
         b'{"snapshots": [{"ts": 1e999, "boot_time": 1, "counters": {}}]}',
+        b'{"ts": 1e999, "boot_time": 1, "counters": {}}\n',
+        b'{"ts": 50, "boot_time": 1700000000}\n\xff\n',
+        b"\n\n\n",
     ],
 )
 def test_corrupt_state_is_treated_as_empty_and_overwritten(tmp_path, content):
@@ -290,7 +293,7 @@ def test_the_state_file_keeps_no_gauges(tmp_path):
     store = RateStore(tmp_path)
     exchange(store, 100.0)
     with open(store.path) as handle:
-        assert all("gauges" not in s for s in json.load(handle)["snapshots"])
+        assert all("gauges" not in json.loads(line) for line in handle)
 
 
 def test_saving_never_fsyncs(tmp_path, monkeypatch):
@@ -330,3 +333,25 @@ def test_a_removed_volatile_dir_is_checked_again(tmp_path):
     assert exchange(store, 160.0) is None
     assert store.state_dir == str(cachedir) and stored(cachedir) == [160.0]
     assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def line(ts, boot=BOOT):
+    return json.dumps({"ts": ts, "boot_time": boot, "counters": {"cpu.total.idle": ts}}).encode()
+
+
+def test_a_bad_newest_line_falls_back_to_the_older_one(tmp_path):
+    (tmp_path / STATE_FILE).write_bytes(line(100.0) + b"\n{not json\n")
+    assert exchange(RateStore(tmp_path), 160.0) == 100.0
+    assert stored(tmp_path) == [100.0, 160.0]
+
+
+def test_the_usual_exchange_decodes_one_line_and_keeps_it_as_written(tmp_path, monkeypatch):
+    older, newer = line(40.0), line(100.0) + b" "  # trailing blank: kept byte for byte
+    (tmp_path / STATE_FILE).write_bytes(older + b"\n" + newer + b"\n")
+    decoded = []
+    real = rates._parsed
+    monkeypatch.setattr(rates, "_parsed", lambda raw: decoded.append(raw) or real(raw))
+    assert exchange(RateStore(tmp_path), 160.0) == 100.0
+    assert decoded == [newer]
+    assert (tmp_path / STATE_FILE).read_bytes().splitlines()[0] == newer
+    assert stored(tmp_path) == [100.0, 160.0]
