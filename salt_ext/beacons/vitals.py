@@ -39,6 +39,7 @@ import logging
 from salt.loader.context import NamedLoaderContext
 
 from salt_ext.core import vitals_beacon as core
+from salt_ext.core.collect import configured
 from salt_ext.core.errors import VitalsError
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,7 @@ def beacon(config):
         salt-run state.event 'salt/beacon/*/vitals/*' pretty=True
     """
     parsed = core.parse_config(config)
-    raw = dict(__salt__["config.get"]("vitals", {}) or {})
-    raw.pop("pollpush", None)  # the master's runner settings may be visible through config.get
+    raw = configured(__salt__["config.get"])
     running = core.beacon_for(parsed["name"], _concrete(__salt__), _concrete(__opts__))
     return running.run(parsed, raw)
 

@@ -91,6 +91,22 @@ _CPU_FIELDS = ("user", "system", "iowait", "steal", "idle")
 _CORE_FIELDS = ("user", "system", "iowait")
 
 
+def configured(
+    config_get: Callable[..., Any], overrides: Optional[Mapping[str, Any]] = None
+) -> dict[str, Any]:
+    """The raw ``vitals:`` settings :func:`validate_options` takes: the minion's, read with
+    Salt's ``config.get``, without the master's ``pollpush:`` runner settings (visible through
+    ``config.get`` on a master that is also a minion), then ``overrides`` (a function's keyword
+    arguments; Salt's own ``__pub_*`` keys left out). Raises :class:`ConfigError` when
+    ``vitals:`` is not a dict."""
+    found = config_get("vitals", {}) or {}
+    if not isinstance(found, Mapping):
+        raise ConfigError("vitals", f"must be a dict of options, got {type(found).__name__}")
+    raw = {key: value for key, value in found.items() if key != "pollpush"}
+    raw.update((key, value) for key, value in (overrides or {}).items() if not key.startswith("__"))
+    return raw
+
+
 def validate_options(raw: object) -> Options:
     """Parse the ``vitals:`` config dict and check group names: the options every other
     function of this module takes."""

@@ -40,13 +40,10 @@ def __virtual__():
 
 
 def _options(kwargs):
-    raw = dict(__salt__["config.get"]("vitals", {}) or {})
-    raw.pop("pollpush", None)  # the master's runner settings may be visible through config.get
-    for key, value in kwargs.items():
-        if not key.startswith("__"):
-            raw[key] = value
     try:
-        return core_collect.validate_options(raw)
+        return core_collect.validate_options(
+            core_collect.configured(__salt__["config.get"], kwargs)
+        )
     except ConfigError as exc:
         raise SaltInvocationError(str(exc)) from None
 

@@ -820,3 +820,18 @@ def test_selection_is_fnmatchcase(include, exclude):
             fnmatch.fnmatchcase(name, p) for p in exclude
         )
         assert readers._selected(name, include, exclude) == expected, name
+
+
+def test_configured_reads_vitals_without_pollpush_then_overrides():
+    config = {"vitals": {"exclude_groups": ["temp"], "mounts": ["/"], "pollpush": {"tgt": "*"}}}
+    get = lambda key, default=None: config.get(key, default)  # noqa: E731  (config.get)
+    raw = vitals.configured(get, {"mounts": ["/srv"], "__pub_jid": "1", "samples": 2})
+    assert raw == {"exclude_groups": ["temp"], "mounts": ["/srv"], "samples": 2}
+    assert config["vitals"]["mounts"] == ["/"]  # the minion's config is not modified
+    assert vitals.configured(lambda key, default=None: None) == {}
+
+
+def test_configured_vitals_that_is_not_a_dict_names_the_key():
+    with pytest.raises(ConfigError) as err:
+        vitals.configured(lambda key, default=None: "cpu,mem")
+    assert err.value.key == "vitals" and "must be a dict" in str(err.value)
