@@ -9,6 +9,10 @@ all alike. CPU is that of the minion's whole process tree: user + system of ever
 plus what it reaped (each job is a forked process the minion reaps). The three columns split a
 push into the job itself (fork, loader, return), our collection, and our delivery.
 
+RSS: ``--rss-cycles`` jobs of ``test.ping``, then as many of ``vitals.push``, one after the
+other; every process alive through a phase and the whole tree are printed for each, so growth
+that Salt shows for ``test.ping`` too is told apart from ours.
+
 Run: .venv/bin/python bench/push_cpu.py [--batch 20] [--batches 5] [--rss-cycles 100]
 """
 
@@ -26,6 +30,7 @@ JOBS = {
     "vitals.current": ("vitals.current", {}),
     "vitals.push": ("vitals.push", {"returners": "carbon"}),
 }
+RSS_JOBS = ("test.ping", "vitals.push")
 
 
 def tree_cpu(fleet):
@@ -38,11 +43,33 @@ def tree_cpu(fleet):
 
 
 def tree_rss(fleet):
-    total = 0
+    """``{pid: (process title, RSS bytes)}`` of the minion's process tree."""
+    found = {}
     for proc in fleet.minion_processes():
         with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
-    return total
+            title = " ".join(proc.cmdline())[:40] or proc.name()
+            found[proc.pid] = (title, proc.memory_info().rss)
+    return found
+
+
+def rss_drift(fleet, name, cycles):
+    """RSS in MiB over ``cycles`` jobs of ``name`` run one after another: for each process
+    alive from the first job to the last, and for the whole tree, ``(title, first tenth mean,
+    last tenth mean, max)``."""
+    fun, kwarg = JOBS[name]
+    samples = []
+    for _ in range(cycles):
+        fleet.client.cmd("bench-01", fun, kwarg=kwarg, timeout=30)
+        samples.append(tree_rss(fleet))
+    tenth = max(1, cycles // 10)
+    steady = set(samples[0]).intersection(*samples[1:])
+    series = {pid: (samples[0][pid][0], [s[pid][1] for s in samples]) for pid in sorted(steady)}
+    series["tree"] = ("whole tree", [sum(rss for _, rss in s.values()) for s in samples])
+    out = []
+    for title, values in series.values():
+        mib = [value / 2**20 for value in values]
+        out.append((title, sum(mib[:tenth]) / tenth, sum(mib[-tenth:]) / tenth, max(mib)))
+    return out
 
 
 def run_batch(fleet, name, size):
@@ -71,10 +98,8 @@ def main():
             for _ in range(args.batches):
                 for name in JOBS:
                     per_job[name].append(run_batch(fleet, name, args.batch))
-            rss = []
-            for _ in range(args.rss_cycles):
-                fleet.client.cmd("bench-01", "vitals.push", kwarg={"returners": "carbon"})
-                rss.append(tree_rss(fleet))
+            # test.ping first: whatever Salt itself grows by over as many jobs shows beside ours
+            rss = {name: rss_drift(fleet, name, args.rss_cycles) for name in RSS_JOBS}
         finally:
             fleet.stop()
             fleet.remove()
@@ -90,13 +115,13 @@ def main():
         f"{statistics.median(paired):.2f}x median of the {len(paired)} paired batches "
         "(goal <= 1.05x)"
     )
-    mib = [r / 2**20 for r in rss]
-    tenth = max(1, len(mib) // 10)
-    first, last = sum(mib[:tenth]) / tenth, sum(mib[-tenth:]) / tenth
-    print(
-        f"minion RSS over {len(mib)} push cycles: first tenth {first:.1f} MiB, last tenth "
-        f"{last:.1f} MiB, max {max(mib):.1f} MiB ({last - first:+.1f} MiB)"
-    )
+    print(f"minion RSS over {args.rss_cycles} jobs of each (mean of the first / last tenth):")
+    for name, parts in rss.items():
+        for title, first, last, top in parts:
+            print(
+                f"  {name:<12} {title:<42}{first:7.1f} -> {last:7.1f} MiB "
+                f"({last - first:+.1f}, max {top:.1f})"
+            )
 
 
 if __name__ == "__main__":
