@@ -17,8 +17,10 @@ import importlib
 __version__ = "0.1.0"
 
 _JOB_MODULES = (
+    "salt_ext.core.baseinfo",  # imported by the vitals loader module
     "salt_ext.core.collect",
     "salt_ext.core.push",
+    "salt_ext.core.pushing",  # vitals.push finds our returners' backends there
     "salt_ext.core.backend",
     "salt_ext.core.carbon",
     "salt_ext.core.influxdb",

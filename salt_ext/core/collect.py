@@ -22,7 +22,7 @@ from salt_ext.core import rates
 from salt_ext.core.config import Option, Options, parse
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.rates import RateStore, Snapshot
-from salt_ext.core.readers import RATES, READERS, Reading, attempt, natural
+from salt_ext.core.readers import RATES, READERS, SELECTIONS, Reading, attempt, natural, selector
 from salt_ext.core.samples import (
     GROUPS,
     Sample,
@@ -71,6 +71,11 @@ VITALS_OPTIONS = {
         "float", 0.5, minimum=0.0, doc="a previous snapshot younger than this is not used"
     ),
 }
+
+# The default globs compiled at import: a salt-minion imports this module once in its main
+# process (see salt_ext/__init__.py), so the jobs it forks find them compiled.
+for _include, _exclude in SELECTIONS:
+    selector(tuple(VITALS_OPTIONS[_include].default), tuple(VITALS_OPTIONS[_exclude].default))
 
 # How many readings one collection summarises, and how far apart: ``vitals.current``,
 # ``vitals.push`` and ``vitals.pollpush`` take these (``vitals:pollpush:`` may set them too).

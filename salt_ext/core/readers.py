@@ -219,11 +219,19 @@ def _read_net(r: Reading) -> Result:
 
 
 def _selected(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
-    return _selector(tuple(include), tuple(exclude))(name)
+    return selector(tuple(include), tuple(exclude))(name)
+
+
+# Which options pair up as (include globs, exclude globs).
+SELECTIONS = (
+    ("mounts", "exclude_mounts"),
+    ("devices", "exclude_devices"),
+    ("interfaces", "exclude_interfaces"),
+)
 
 
 @functools.lru_cache(maxsize=64)
-def _selector(include: tuple[str, ...], exclude: tuple[str, ...]) -> Callable[[str], bool]:
+def selector(include: tuple[str, ...], exclude: tuple[str, ...]) -> Callable[[str], bool]:
     """A test of "matches a glob of ``include`` and none of ``exclude``" (fnmatchcase), with
     each list compiled into one regex once per process."""
     included = re.compile("|".join(map(fnmatch.translate, include)) or "(?!)").match
@@ -372,9 +380,12 @@ READERS = {
 }
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def natural(text: object) -> list[tuple[int, int, str]]:
     """Sort key putting "cpu2" before "cpu10"."""
-    parts = re.split(r"(\d+)", str(text))
+    parts = _DIGITS.split(str(text))
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
 
 
