@@ -9,6 +9,11 @@ all alike. CPU is that of the minion's whole process tree: user + system of ever
 plus what it reaped (each job is a forked process the minion reaps). The three columns split a
 push into the job itself (fork, loader, return), our collection, and our delivery.
 
+In-job CPU: the same three functions called through ``bench/jobcpu`` (a bench-only module in
+the minion's ``module_dirs``), which measures inside the forked job the CPU of loading the
+function's module and calling it: the part of a job that differs between the three, without
+the fork, decoding and return every job shares (and without the noise of the whole tree).
+
 RSS: ``--rss-cycles`` jobs of ``test.ping``, then as many of ``vitals.push``, one after the
 other; every process alive through a phase and the whole tree are printed for each, so growth
 that Salt shows for ``test.ping`` too is told apart from ours.
@@ -18,10 +23,11 @@ Run: .venv/bin/python bench/push_cpu.py [--batch 20] [--batches 5] [--rss-cycles
 
 import argparse
 import contextlib
+import os
 import statistics
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # (before salt_ext: see bench/benchpath.py)
 import psutil
 from fleet import Fleet
 
@@ -47,8 +53,8 @@ def tree_rss(fleet):
     found = {}
     for proc in fleet.minion_processes():
         with contextlib.suppress(psutil.Error):
-            title = " ".join(proc.cmdline())[:40] or proc.name()
-            found[proc.pid] = (title, proc.memory_info().rss)
+            title = f"pid {proc.pid} {proc.name()} {' '.join(proc.cmdline()[1:])}"
+            found[proc.pid] = (title[:41], proc.memory_info().rss)
     return found
 
 
@@ -85,19 +91,35 @@ def run_batch(fleet, name, size):
     return (tree_cpu(fleet) - before) / size
 
 
+def in_job_cpu(fleet, rounds):
+    """Median in-job CPU (ms) of each job, called alternately ``rounds`` times."""
+    found = {name: [] for name in JOBS}
+    for _ in range(rounds):
+        for name, (fun, kwarg) in JOBS.items():
+            ret = fleet.client.cmd("bench-01", "jobcpu.run", kwarg={"fun": fun, **kwarg})
+            if not isinstance(ret.get("bench-01"), float):
+                raise RuntimeError(f"jobcpu.run {fun}: {ret}")
+            found[name].append(ret["bench-01"])
+            time.sleep(0.6)
+    return {name: statistics.median(values) for name, values in found.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--rss-cycles", type=int, default=100)
+    parser.add_argument("--in-job-rounds", type=int, default=15)
     args = parser.parse_args()
     per_job = {name: [] for name in JOBS}
-    with Fleet(1) as fleet:
+    module_dirs = [os.path.join(benchpath.ROOT, "bench", "jobcpu")]
+    with Fleet(1, minion_config={"module_dirs": module_dirs}) as fleet:
         try:
             run_batch(fleet, "vitals.push", 2)  # warm-up: whisper files, rate state
             for _ in range(args.batches):
                 for name in JOBS:
                     per_job[name].append(run_batch(fleet, name, args.batch))
+            in_job = in_job_cpu(fleet, args.in_job_rounds)
             # test.ping first: whatever Salt itself grows by over as many jobs shows beside ours
             rss = {name: rss_drift(fleet, name, args.rss_cycles) for name in RSS_JOBS}
         finally:
@@ -115,6 +137,9 @@ def main():
         f"{statistics.median(paired):.2f}x median of the {len(paired)} paired batches "
         "(goal <= 1.05x)"
     )
+    print(f"CPU inside the job (module load + call), median of {args.in_job_rounds} each:")
+    for name, ms in in_job.items():
+        print(f"  {name:<16}{ms:8.2f} ms  {ms - in_job['test.ping']:+6.2f} ms over test.ping")
     print(f"minion RSS over {args.rss_cycles} jobs of each (mean of the first / last tenth):")
     for name, parts in rss.items():
         for title, first, last, top in parts:
