@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 log = logging.getLogger(__name__)
 
@@ -75,39 +75,53 @@ _KEY_BY_SERIES = {(g.measurement, g.tag): key for key, g in GROUPS.items()}
 VITALS_FUNCTIONS = frozenset({"vitals.current"})
 
 
-@dataclass(frozen=True, init=False)
-class Sample:
-    """One value of one series at one time.
-
-    ``name`` is a tuple of raw path segments (one segment for vitals fields, several for a
-    flattened nested return); serializers sanitise or escape each segment. ``tags`` is a tuple of
-    ``(key, value)`` pairs in a fixed order. ``value`` is an int (a count) or a finite float.
-    A str ``name`` and a dict ``tags`` are accepted and stored as tuples.
-    """
-
+class _SampleFields(NamedTuple):
     group: str
     name: tuple[Any, ...]
     value: float  # an int for counts and sizes
     ts: float
     tags: tuple[tuple[str, str], ...] = ()
 
-    def __init__(
-        self,
+
+class Sample(_SampleFields):
+    """One value of one series at one time.
+
+    ``name`` is a tuple of raw path segments (one segment for vitals fields, several for a
+    flattened nested return); serializers sanitise or escape each segment. ``tags`` is a tuple of
+    ``(key, value)`` pairs in a fixed order. ``value`` is an int (a count) or a finite float.
+    A str ``name`` and a dict ``tags`` are accepted and stored as tuples.
+
+    Immutable and compared by value (a tuple: every return builds dozens to hundreds of these,
+    and a tuple costs a tenth of a dataclass instance to build, and less memory for a forked job
+    to fault in).
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
         group: str,
         name: Union[str, tuple[Any, ...]],
         value: float,
         ts: float,
         tags: Union[dict[str, str], tuple[tuple[str, str], ...]] = (),
-    ) -> None:
-        # Every collection and every return builds dozens of these: filling __dict__ at once
-        # takes half the time of the generated frozen __init__ (one object.__setattr__ a field).
-        self.__dict__.update(
-            group=group,
-            name=(name,) if isinstance(name, str) else name,
-            value=value,
-            ts=ts,
-            tags=tuple(tags.items()) if isinstance(tags, dict) else tags,
+    ) -> "Sample":
+        return _new_tuple(
+            cls,
+            (
+                group,
+                (name,) if isinstance(name, str) else name,
+                value,
+                ts,
+                tuple(tags.items()) if isinstance(tags, dict) else tags,
+            ),
         )
+
+    def __repr__(self) -> str:
+        return "Sample(group={!r}, name={!r}, value={!r}, ts={!r}, tags={!r})".format(*self)
+
+
+_new_tuple = tuple.__new__
 
 
 @dataclass
@@ -182,7 +196,9 @@ def from_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None)
         if tag_value is not None and group.tag is not None:
             tags = ((group.tag, tag_value),)
         measurement = group.measurement
-        samples.extend(Sample(measurement, (name,), value, ts, tags) for name, value in fields)
+        samples.extend(
+            [_new_tuple(Sample, (measurement, (name,), value, ts, tags)) for name, value in fields]
+        )
     return samples
 
 

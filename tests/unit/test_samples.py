@@ -1,6 +1,5 @@
 """Unit tests for salt_ext.core.samples: the neutral data model and the job-return mappings."""
 
-import dataclasses
 import math
 import statistics
 
@@ -53,8 +52,12 @@ def test_sample_keeps_tuples_and_tag_order():
 
 def test_sample_is_frozen():
     sample = Sample("cpu", "percent", 1.0, TS)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         sample.value = 2.0
+    assert sample == Sample("cpu", ("percent",), 1.0, TS, {}) and hash(sample) == hash(
+        Sample("cpu", ("percent",), 1.0, TS)
+    )
+    assert repr(sample) == f"Sample(group='cpu', name=('percent',), value=1.0, ts={TS!r}, tags=())"
 
 
 def test_skipped_summary_limits_and_names_root():
