@@ -102,9 +102,9 @@ class PathBuilder:
         out: list[str] = []
         append = out.append
         group = tags = head = None
-        for sample, name in zip(samples, names):
-            if sample.group is not group or sample.tags is not tags:
-                group, tags = sample.group, sample.tags
+        for (sample_group, _, _, _, sample_tags), name in zip(samples, names):
+            if sample_group is not group or sample_tags is not tags:
+                group, tags = sample_group, sample_tags
                 head = self._head(group, tags)
             append(f"{head}.{name}" if head and name else head or name)
         return out
@@ -211,11 +211,10 @@ def plaintext(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     samples = list(samples)
     lines: list[str] = []
     append = lines.append
-    for path, sample in zip(paths.paths(samples), samples):
-        value = sample.value
+    for path, (_, _, value, ts, _) in zip(paths.paths(samples), samples):
         kind = type(value)
         text = repr(value) if kind is float or kind is int else format_value(value)
-        append(f"{path} {text} {int(sample.ts)}\n")
+        append(f"{path} {text} {int(ts)}\n")
     return "".join(lines).encode("ascii")
 
 
@@ -225,12 +224,16 @@ def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     samples = list(samples)
     points: list[tuple[str, tuple[int, float]]] = []
     append = points.append
-    for path, sample in zip(paths.paths(samples), samples):
-        value = sample.value
+    last_ts: object = None
+    stamp = 0
+    for path, (_, _, raw, ts, _) in zip(paths.paths(samples), samples):
+        value = raw
         kind = type(value)
         if kind is not float and kind is not int:  # subclasses (numpy) unpickle as their class
-            value = int(value) if isinstance(value, int) else float(value)
-        append((path, (int(sample.ts), value)))
+            value = int(raw) if isinstance(raw, int) else float(raw)
+        if ts is not last_ts:  # a return's samples share one ts object
+            last_ts, stamp = ts, int(ts)
+        append((path, (stamp, value)))
     if not points:
         return b""
     if len(points) <= PICKLE_POINTS_PER_FRAME:  # a return: one frame, one dumps
