@@ -9,7 +9,6 @@ caught by :func:`attempt` and only its group is missing.
 
 import fnmatch
 import functools
-import glob
 import logging
 import os
 import re
@@ -286,10 +285,22 @@ def _thermal_zones(sys_root: str) -> dict[str, float]:
 
 def _thermal_zone_paths(sys_root: str) -> list[tuple[str, str]]:
     """``(path, zone number)`` of every thermal zone, in natural order."""
-    pattern = os.path.join(sys_root, "sys/class/thermal/thermal_zone*")
+    directory = os.path.join(sys_root, "sys/class/thermal")
+    zones = sorted(_entries(directory, "thermal_zone"), key=natural)
+    return [(os.path.join(directory, name), name[len("thermal_zone") :]) for name in zones]
+
+
+def _entries(directory: str, prefix: str, suffix: str = "") -> list[str]:
+    """Names in ``directory`` that start with ``prefix`` and end with ``suffix`` (what
+    ``glob("prefix*suffix")`` finds, without compiling a pattern in every job)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
     return [
-        (path, os.path.basename(path)[len("thermal_zone") :])
-        for path in sorted(glob.glob(pattern), key=natural)
+        n
+        for n in names
+        if n.startswith(prefix) and n.endswith(suffix) and len(n) >= len(prefix) + len(suffix)
     ]
 
 
@@ -346,19 +357,23 @@ def _read_pi(r: Reading) -> Result:
     return _pi_flags(int(match.group(1), 16 if match.group(1).startswith("0x") else 10)), {}
 
 
-# The firmware driver's attribute: Pi 1-4 (``soc``), Pi 5 (``soc@107c000000``).
-THROTTLED_ATTRIBUTES = (
-    "sys/devices/platform/soc/soc:firmware/get_throttled",
-    "sys/devices/platform/soc@*/soc@*:firmware/get_throttled",
-)
+# The firmware driver's attribute: Pi 1-4 (``soc``), Pi 5 (``soc@107c000000``): the first of
+# ``soc/soc:firmware/get_throttled``, then of ``soc@*/soc@*:firmware/get_throttled``.
+THROTTLED_ATTRIBUTE = "get_throttled"
 
 
 def _throttled_attribute(sys_root: str) -> Optional[str]:
-    for pattern in THROTTLED_ATTRIBUTES:
-        found = sorted(glob.glob(os.path.join(sys_root, pattern)))
-        if found:
-            return found[0]
-    return None
+    platform = os.path.join(sys_root, "sys/devices/platform")
+    path = os.path.join(platform, "soc", "soc:firmware", THROTTLED_ATTRIBUTE)
+    if os.path.exists(path):
+        return path
+    found = [
+        path
+        for soc in _entries(platform, "soc@")
+        for firmware in _entries(os.path.join(platform, soc), "soc@", ":firmware")
+        if os.path.exists(path := os.path.join(platform, soc, firmware, THROTTLED_ATTRIBUTE))
+    ]
+    return min(found, default=None)
 
 
 def _pi_flags(bits: int) -> dict[str, int]:

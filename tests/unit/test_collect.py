@@ -626,20 +626,27 @@ def test_pi_group_absent_when_vcgencmd_misbehaves(
 
 @pytest.fixture
 def lookups(monkeypatch):
-    """An empty lookup cache, and every glob / PATH search the readers make, recorded."""
+    """An empty lookup cache, and every directory listing / attribute / PATH search the readers
+    make, recorded."""
     monkeypatch.setattr(readers, "_lookups", {})
     calls = []
-    real_glob, real_which = readers.glob.glob, readers.shutil.which
+    real_entries, real_which = readers._entries, readers.shutil.which
+    real_throttled = readers._throttled_attribute
 
-    def glob(pattern, *args, **kwargs):
-        calls.append(os.path.basename(pattern))
-        return real_glob(pattern, *args, **kwargs)
+    def entries(directory, prefix, *args, **kwargs):
+        calls.append(prefix + "*")
+        return real_entries(directory, prefix, *args, **kwargs)
+
+    def throttled_attribute(sys_root):
+        calls.append("get_throttled")
+        return real_throttled(sys_root)
 
     def which(name, *args, **kwargs):
         calls.append(name)
         return real_which(name, *args, **kwargs)
 
-    monkeypatch.setattr(readers.glob, "glob", glob)
+    monkeypatch.setattr(readers, "_entries", entries)
+    monkeypatch.setattr(readers, "_throttled_attribute", throttled_attribute)
     monkeypatch.setattr(readers.shutil, "which", which)
     return calls
 
@@ -676,7 +683,7 @@ def test_vcgencmd_is_searched_once_per_path(fake, clock, sys_root, vcgencmd, loo
         data = vitals_dict(None, vitals.read_snapshot(DEFAULTS, fake, sys_root, None, clock))
         assert data["pi"] == PI_FLAGS
     assert lookups.count("vcgencmd") == 1
-    assert lookups.count("get_throttled") == len(readers.THROTTLED_ATTRIBUTES)  # once too
+    assert lookups.count("get_throttled") == 1  # once too
     monkeypatch.setenv("PATH", os.path.dirname(os.path.dirname(vcgencmd)))
     assert "pi" not in vitals_dict(
         None, vitals.read_snapshot(DEFAULTS, fake, sys_root, None, clock)
