@@ -22,7 +22,6 @@ from salt_ext.core import collect, rates
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.pushing import Pusher, parse_push
 from salt_ext.core.rules import RuleSet, parse_rules, required_groups
-from salt_ext.core.samples import to_vitals_dict
 
 PREFIX = "beacons:vitals"
 # Keys of a beacon config that Salt itself handles.
@@ -130,9 +129,7 @@ class VitalsBeacon:
             if not too_young:
                 self.previous = current
             reference = previous if usable else None
-            vitals = to_vitals_dict(
-                collect.snapshot_samples(reference, current, options), current.ts
-            )
+            vitals = collect.snapshot_vitals(reference, current, options)
             if parsed["push"] is not None:
                 # only the groups the vitals: options enable, not those read for rules only
                 pushed = {k: v for k, v in vitals.items() if k == "ts" or k in enabled}
