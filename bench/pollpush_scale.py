@@ -5,6 +5,14 @@ Goals: the ``vitals.pollpush`` runner call's wall time for 20 minions at most 1.
 ``salt-run vitals.pollpush`` or a master schedule waits for); and from the publish to every
 point of the cycle being queryable in carbon (whisper) and in influxd at most 5 s.
 
+The runner call is timed twice per cycle, alternately: with the minions running (they fork
+their jobs the moment the master publishes, so on a machine with few cores whatever the call
+still does after the publication competes with N job processes), and with every minion process
+SIGSTOPped during the call (the publication waits in the sockets; SIGCONT after it): the master
+side and the runner alone. The call is also split at the master's reply to the publication:
+before it (runner client and loader, ``LocalClient``, the publish request) and after it
+(Salt's ``RunnerClient`` storing the runner job and firing its return event, our teardown).
+
 Also printed, with its ratio: publish -> every receipt back in the master's job cache. On a
 machine with few cores that one measures the box running N forked jobs (and the master, the
 carbon-cache and influxd) on those cores, not the fan-out: each real node runs its job on its
@@ -12,76 +20,118 @@ own CPU.
 
 One fleet per size (``bench/fleet.py``: a real salt-master, the minions, a carbon-cache and an
 influxd on loopback), ``returners=carbon,influxdb``; a warm-up cycle first (it creates the
-whisper files and the rate state), then ``--cycles`` timed cycles, 10 s apart like a tight
-schedule. Medians are printed, and the ratio of the two sizes measured in this run.
+whisper files and the rate state), then ``--cycles`` timed cycles, each a running and a stopped
+call 10 s apart like a tight schedule. Medians are printed, and the ratios of the two sizes
+measured in this run.
 
 Run: .venv/bin/python bench/pollpush_scale.py [--minions 20] [--cycles 5]
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
 
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import salt.client
 from fleet import Fleet, wait_landed
+
+REPLIED = []  # monotonic times at which the master answered a publication in this process
+
+
+def _record_replies():
+    run_job = salt.client.LocalClient.run_job
+
+    def timed_run_job(self, *args, **kwargs):
+        try:
+            return run_job(self, *args, **kwargs)
+        finally:
+            REPLIED.append(time.monotonic())
+
+    salt.client.LocalClient.run_job = timed_run_job
+
+
+def call(fleet, stopped):
+    """(jid, seconds of the runner call, of which after the master's reply to the publish)."""
+    REPLIED.clear()
+    with fleet.minions_stopped() if stopped else contextlib.nullcontext():
+        start = time.monotonic()
+        jid = fleet.pollpush(returners="carbon,influxdb")
+        end = time.monotonic()
+    return jid, start, end - start, end - REPLIED[-1]
+
+
+def delivered(fleet, jid, cycle):
+    receipts = fleet.wait_for_receipts(jid)
+    bad = {m: r for m, r in receipts.items() if r.get("influxdb") != "sent"}
+    bad.update({m: r for m, r in receipts.items() if r.get("carbon") != "sent"})
+    if bad:
+        raise RuntimeError(f"cycle {cycle}: not delivered: {bad}")
+    return receipts
 
 
 def measure(size, cycles, spacing):
-    call_s, receipts_s, landed_s, points = [], [], [], 0
+    keys = ("call", "after", "call_stopped", "after_stopped", "receipts", "landed")
+    figures, points = {key: [] for key in keys}, 0
     with Fleet(size) as fleet:
         try:
             for cycle in range(cycles + 1):
-                start = time.monotonic()
-                jid = fleet.pollpush(returners="carbon,influxdb")
-                called = time.monotonic() - start
-                receipts = fleet.wait_for_receipts(jid)
+                jid, start, called, after = call(fleet, stopped=False)
+                receipts = delivered(fleet, jid, cycle)
                 back = time.monotonic() - start
-                bad = {m: r for m, r in receipts.items() if r.get("influxdb") != "sent"}
-                bad.update({m: r for m, r in receipts.items() if r.get("carbon") != "sent"})
-                if bad:
-                    raise RuntimeError(f"cycle {cycle}: not delivered: {bad}")
                 landed = back + wait_landed(fleet, receipts)
-                if cycle:  # the first cycle creates files and state: not what we measure
-                    call_s.append(called)
-                    receipts_s.append(back)
-                    landed_s.append(landed)
-                    points = sum(r["points"] for r in receipts.values())
                 time.sleep(max(0.0, spacing - (time.monotonic() - start)))
+                if not cycle:  # the first cycle creates files and state: not what we measure
+                    continue
+                points = sum(r["points"] for r in receipts.values())
+                jid, start, called_stopped, after_stopped = call(fleet, stopped=True)
+                delivered(fleet, jid, cycle)
+                time.sleep(max(0.0, spacing - (time.monotonic() - start)))
+                row = (called, after, called_stopped, after_stopped, back, landed)
+                for key, value in zip(keys, row):
+                    figures[key].append(value)
         finally:
             fleet.stop()
             fleet.remove()
-    medians = [statistics.median(values) for values in (call_s, receipts_s, landed_s)]
-    return (*medians, points)
+    medians = {key: statistics.median(values) for key, values in figures.items()}
+    return medians, points
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minions", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=5)
-    parser.add_argument("--spacing", type=float, default=10.0, help="seconds between cycles")
+    parser.add_argument("--spacing", type=float, default=10.0, help="seconds between calls")
     args = parser.parse_args()
+    _record_replies()
     results = {size: measure(size, args.cycles, args.spacing) for size in (1, args.minions)}
-    print(f"median of {args.cycles} cycles, returners carbon,influxdb")
+    print(f"median of {args.cycles} cycles, returners carbon,influxdb, {os.cpu_count()} cores")
     print(
-        f"{'minions':>8}{'points/cycle':>14}{'runner call':>13}{'all receipts':>14}"
-        f"{'all points queryable':>22}"
+        f"{'minions':>8}{'points/cycle':>14}{'runner call (after reply)':>28}"
+        f"{'minions stopped (after reply)':>32}{'all receipts':>14}{'all points queryable':>22}"
     )
-    for size, (called, back, landed, points) in results.items():
-        print(f"{size:>8}{points:>14}{called:>11.3f} s{back:>12.2f} s{landed:>20.2f} s")
-    one, many = results[1], results[args.minions]
+    for size, (m, points) in results.items():
+        print(
+            f"{size:>8}{points:>14}{m['call']:>17.3f} s ({m['after']:.3f} s)"
+            f"{m['call_stopped']:>21.3f} s ({m['after_stopped']:.3f} s)"
+            f"{m['receipts']:>12.2f} s{m['landed']:>20.2f} s"
+        )
+    one, many = results[1][0], results[args.minions][0]
+    n = args.minions
     print(
-        f"ratio {args.minions} vs 1, vitals.pollpush runner call: {many[0] / one[0]:.2f}x   "
-        "(goal <= 1.5x)"
+        f"ratio {n} vs 1, vitals.pollpush runner call, minions running: "
+        f"{many['call'] / one['call']:.2f}x   (goal <= 1.5x)"
     )
     print(
-        f"ratio {args.minions} vs 1, publish -> all receipts back: {many[1] / one[1]:.2f}x   "
-        f"(the {args.minions} forked jobs share this machine's {os.cpu_count()} cores: "
-        "not fan-out)"
+        f"ratio {n} vs 1, vitals.pollpush runner call, minions stopped: "
+        f"{many['call_stopped'] / one['call_stopped']:.2f}x   (the master and the runner alone)"
     )
     print(
-        f"publish -> every point queryable, {args.minions} minions: {many[2]:.2f} s (goal <= 5 s)"
+        f"ratio {n} vs 1, publish -> all receipts back: {many['receipts'] / one['receipts']:.2f}x"
+        f"   (the {n} forked jobs share this machine's {os.cpu_count()} cores: not fan-out)"
     )
+    print(f"publish -> every point queryable, {n} minions: {many['landed']:.2f} s (goal <= 5 s)")
 
 
 if __name__ == "__main__":
