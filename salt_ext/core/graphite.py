@@ -113,17 +113,9 @@ class PathBuilder:
         """``prefix.minion.group.tags``, each piece sanitised once per builder."""
         head = self._heads.get((group, tags))
         if head is None:
-            group_text = self._groups.get(group)
-            if group_text is None:
-                group_text = self._groups[group] = _group_text(group)
-            head = (
-                f"{self._base}.{group_text}"
-                if self._base and group_text
-                else self._base or group_text
-            )
+            head = _join(self._base, _cached(self._groups, group, _group_text))
             if tags:
-                tags_text = _tags_text(tags)
-                head = f"{head}.{tags_text}" if head and tags_text else head or tags_text
+                head = _join(head, _tags_text(tags))
             self._heads[group, tags] = head
         return head
 
