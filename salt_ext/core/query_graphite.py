@@ -12,7 +12,7 @@ Whisper includes a point at ``from`` only when asked from one second earlier, an
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 from urllib.parse import urlencode
@@ -82,21 +82,17 @@ class GraphiteReader:
     def points(
         self, metrics: Sequence[Metric], nodes: Optional[Sequence[str]], start: int, end: int
     ) -> dict[Metric, dict[Series, Points]]:
-        targets = []
-        for metric in metrics:
-            pattern, node_at, tag_at = self.pattern(metric, nodes)
-            targets.append(pattern)
+        located = {metric: self.pattern(metric, nodes) for metric in metrics}
+        targets = [pattern for pattern, _, _ in located.values()]
         answer = self.render(targets, start, end, noNullPoints="true")
-        out: dict[Metric, dict[Series, Points]] = {m: {} for m in metrics}
         # one target may give several series: match each back to its metric by its path
-        for metric in metrics:
-            pattern, node_at, tag_at = self.pattern(metric, nodes)
-            for item in answer:
-                path = (item.get("tags") or {}).get("name", "")
-                if not _matches(path, pattern):
-                    continue
-                points = [(int(ts), v) for v, ts in item["datapoints"] if v is not None]
-                out[metric][_series(path, node_at, tag_at)] = points
+        out: dict[Metric, dict[Series, Points]] = {}
+        for metric, (pattern, node_at, tag_at) in located.items():
+            matching = [item for item in answer if _matches(_path(item), pattern)]
+            out[metric] = {
+                series: [(ts, v) for ts, v in buckets if v is not None]
+                for series, buckets in _by_series(matching, node_at, tag_at).items()
+            }
         return out
 
     def buckets(
@@ -113,12 +109,7 @@ class GraphiteReader:
             f'consolidateBy(summarize({pattern}, "{step}s", "{SUMMARIZE[agg]}"), '
             f'"{CONSOLIDATE[agg]}")'
         )
-        answer = self.render([expression], start, end)
-        out = {}
-        for item in answer:
-            path = (item.get("tags") or {}).get("name", "")
-            out[_series(path, node_at, tag_at)] = [(int(ts), v) for v, ts in item["datapoints"]]
-        return out
+        return _by_series(self.render([expression], start, end), node_at, tag_at)
 
     def png(
         self,
@@ -230,6 +221,22 @@ def _matches(path: str, pattern: str) -> bool:
         if not any(fnmatchcase(part, o) for o in options):
             return False
     return True
+
+
+def _path(item: Mapping[str, Any]) -> str:
+    return str((item.get("tags") or {}).get("name", ""))
+
+
+def _by_series(
+    answer: Sequence[Mapping[str, Any]],
+    node_at: Optional[int],
+    tag_at: Optional[int],
+) -> dict[Series, Buckets]:
+    """The render API's series keyed by node and tag, their ``(ts, value)`` points in order."""
+    return {
+        _series(_path(item), node_at, tag_at): [(int(ts), v) for v, ts in item["datapoints"]]
+        for item in answer
+    }
 
 
 def _series(path: str, node_at: Optional[int], tag_at: Optional[int]) -> Series:
