@@ -75,6 +75,21 @@ def _apply(ret, old, new, what, action):
     return ret
 
 
+def _listed(name, connection, kind, list_fun, present=None, absent=None):
+    """A ``kind`` that is there when ``list_fun`` lists ``name``: made present with the
+    ``present`` function or absent with the ``absent`` one (one of the two is given)."""
+    ret = _ret(name)
+    conn = _conn(connection)
+    want = present is not None
+    if (name in _call(list_fun, **conn)) == want:
+        ret["comment"] = f"{kind} {name!r} is {'present' if want else 'absent'}"
+        return ret
+    view = {kind: name}
+    old, new = ({}, view) if want else (view, {})
+    change = present if want else absent
+    return _apply(ret, old, new, f"{kind} {name!r}", lambda: _call(change, name, **conn))
+
+
 def _guard(state):
     """Failures become a failed state with the error's text (never a traceback)."""
 
@@ -160,14 +175,7 @@ def database_present(name, **connection):
 
         salt '*' state.single vitals_influxdb.database_present salt
     """
-    ret = _ret(name)
-    conn = _conn(connection)
-    if name in _call("db_list", **conn):
-        ret["comment"] = f"database {name!r} is present"
-        return ret
-    return _apply(
-        ret, {}, {"database": name}, f"database {name!r}", lambda: _call("db_create", name, **conn)
-    )
+    return _listed(name, connection, "database", "db_list", present="db_create")
 
 
 @_guard
@@ -181,14 +189,7 @@ def database_absent(name, **connection):
 
         salt '*' state.single vitals_influxdb.database_absent old_db
     """
-    ret = _ret(name)
-    conn = _conn(connection)
-    if name not in _call("db_list", **conn):
-        ret["comment"] = f"database {name!r} is absent"
-        return ret
-    return _apply(
-        ret, {"database": name}, {}, f"database {name!r}", lambda: _call("db_drop", name, **conn)
-    )
+    return _listed(name, connection, "database", "db_list", absent="db_drop")
 
 
 def _rp_view(policy):
@@ -365,14 +366,7 @@ def user_absent(name, **connection):
 
         salt '*' state.single vitals_influxdb.user_absent olduser
     """
-    ret = _ret(name)
-    conn = _conn(connection)
-    if name not in _call("user_list", **conn):
-        ret["comment"] = f"user {name!r} is absent"
-        return ret
-    return _apply(
-        ret, {"user": name}, {}, f"user {name!r}", lambda: _call("user_drop", name, **conn)
-    )
+    return _listed(name, connection, "user", "user_list", absent="user_drop")
 
 
 @_guard
