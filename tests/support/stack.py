@@ -1,5 +1,6 @@
 """Names shared by the Salt-stack integration tests and their fixtures (not a test module)."""
 
+import contextlib
 import time
 
 MINION_IDS = ("vitals-minion-1", "vitals-minion-2")
@@ -19,3 +20,18 @@ def wait_for_receipts(salt_run_cli, jid, expected, timeout=60):
             return found
         time.sleep(1)
     raise AssertionError(f"job {jid}: receipts from {sorted(found)} only")
+
+
+@contextlib.contextmanager
+def all_started(factories):
+    """Start salt-factories daemons in order; terminate the started ones in reverse, whatever
+    happens (a failed start included)."""
+    started = []
+    try:
+        for factory in factories:
+            factory.start()
+            started.append(factory)
+        yield factories
+    finally:
+        for factory in reversed(started):
+            factory.terminate()

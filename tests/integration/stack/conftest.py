@@ -6,7 +6,14 @@ from the installed wheel through its ``salt.loader`` entry point, exactly as in 
 
 import pytest
 
-from support.stack import INFLUX_PASSWORD, INFLUX_USER, MINION_IDS, SCHEDULE_PREFIX, WRONG_PASSWORD
+from support.stack import (
+    INFLUX_PASSWORD,
+    INFLUX_USER,
+    MINION_IDS,
+    SCHEDULE_PREFIX,
+    WRONG_PASSWORD,
+    all_started,
+)
 
 
 @pytest.fixture(scope="session")
@@ -48,15 +55,8 @@ def salt_minions(salt_master, carbon, influxd):
         # a ret_config profile, written as Salt reads profiles: "<profile>.<returner>"
         overrides["badauth.influxdb"] = {**influx, "password": WRONG_PASSWORD}
     factories = [salt_master.salt_minion_daemon(mid, overrides=overrides) for mid in MINION_IDS]
-    started = []
-    try:
-        for factory in factories:
-            factory.start()
-            started.append(factory)
+    with all_started(factories):
         yield factories
-    finally:
-        for factory in reversed(started):
-            factory.terminate()
 
 
 @pytest.fixture(scope="session")

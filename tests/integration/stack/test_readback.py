@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemons import BackendUnavailable, GraphiteWeb
-from support.stack import INFLUX_PASSWORD, INFLUX_USER
+from support.stack import INFLUX_PASSWORD, INFLUX_USER, all_started
 
 pytestmark = pytest.mark.integration
 
@@ -49,15 +49,8 @@ def stack(salt_factories, carbon, influxd, graphite_web):
     }
     with master.started():
         minions = [master.salt_minion_daemon(m, overrides=minion_config) for m in IDS]
-        started = []
-        try:
-            for minion in minions:
-                minion.start()
-                started.append(minion)
+        with all_started(minions):
             yield master, minions
-        finally:
-            for minion in reversed(started):
-                minion.terminate()
 
 
 def configure(master, **query):

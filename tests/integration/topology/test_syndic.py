@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from support.stack import wait_for_receipts
+from support.stack import all_started, wait_for_receipts
 from support.topology import wait_until_landed
 
 pytestmark = pytest.mark.integration
@@ -78,15 +78,8 @@ def leaves(syndic, relays):
         "transport": TRANSPORT,
     }
     factories = [syndic.master.salt_minion_daemon(mid, overrides=overrides) for mid in LEAVES]
-    started = []
-    try:
-        for factory in factories:
-            factory.start()
-            started.append(factory)
+    with all_started(factories):
         yield factories
-    finally:
-        for factory in reversed(started):
-            factory.terminate()
 
 
 @pytest.fixture(scope="module")
