@@ -161,13 +161,9 @@ class Fleet(contextlib.AbstractContextManager):
 
     def carbon_points(self, minion, ts):
         """Metrics of ``minion`` holding a point at second ``ts`` in whisper."""
-        top = self.carbon.whisper_dir / "vitals" / minion.replace(".", "_")
-        count = 0
-        for wsp in top.rglob("*.wsp"):
-            with contextlib.suppress(whisper.WhisperException, OSError):
-                (_start, _end, _step), values = whisper.fetch(str(wsp), ts - 1, ts)
-                count += any(v is not None for v in values)
-        return count
+        return sum(
+            any(v is not None for v in values) for values in self._whisper(minion, ts - 1, ts)
+        )
 
     def influx_points(self, ts_from, ts_to=None):
         """``{host: field values}`` stored in influxd with ``ts_from <= time <= ts_to``."""
@@ -184,13 +180,19 @@ class Fleet(contextlib.AbstractContextManager):
 
     def carbon_points_between(self, minion, ts_from, ts_to):
         """Points of ``minion`` in whisper with ``ts_from <= time <= ts_to``."""
+        return sum(
+            sum(v is not None for v in values)
+            for values in self._whisper(minion, ts_from - 1, ts_to)
+        )
+
+    def _whisper(self, minion, since, until):
+        """The values of every whisper file of ``minion`` in ``(since, until]``, one list per
+        file (a file being created or unreadable is skipped)."""
         top = self.carbon.whisper_dir / "vitals" / minion.replace(".", "_")
-        count = 0
         for wsp in top.rglob("*.wsp"):
             with contextlib.suppress(whisper.WhisperException, OSError):
-                (_start, _end, _step), values = whisper.fetch(str(wsp), ts_from - 1, ts_to)
-                count += sum(v is not None for v in values)
-        return count
+                (_start, _end, _step), values = whisper.fetch(str(wsp), since, until)
+                yield values
 
     def spooled(self):
         """Spool record files left on every minion."""
