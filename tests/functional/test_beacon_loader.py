@@ -6,6 +6,8 @@ import copy
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import salt.beacons
@@ -121,6 +123,11 @@ def test_disable_during_state_run_is_honoured(loaders, beacon_opts):
     # Salt only counts a live process whose command line says "salt"
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "salt-job"]) as job:
         try:
+            # between fork and exec the child still shows pytest's command line
+            deadline = time.monotonic() + 10
+            while b"salt-job" not in Path(f"/proc/{job.pid}/cmdline").read_bytes():
+                assert time.monotonic() < deadline, "the job process never exec'd"
+                time.sleep(0.01)
             with open(os.path.join(proc_dir, "20261125000000000000"), "wb") as handle:
                 handle.write(salt.payload.dumps({"pid": job.pid, "fun": "state.apply", "jid": "1"}))
             assert process(beacon_opts, loaders, config) == []
