@@ -5,13 +5,17 @@ Goals: the ``vitals.pollpush`` runner call's wall time for 20 minions at most 1.
 ``salt-run vitals.pollpush`` or a master schedule waits for); and from the publish to every
 point of the cycle being queryable in carbon (whisper) and in influxd at most 5 s.
 
-The runner call is timed twice per cycle, alternately: with the minions running (they fork
-their jobs the moment the master publishes, so on a machine with few cores whatever the call
-still does after the publication competes with N job processes), and with every minion process
+The runner call is timed three times per cycle: with the minions running (they fork their
+jobs the moment the master publishes, so on a machine with few cores whatever the call still
+does after the publication competes with N job processes), and with every minion process
 SIGSTOPped during the call (the publication waits in the sockets; SIGCONT after it): the master
-side and the runner alone. The call is also split at the master's reply to the publication:
-before it (runner client and loader, ``LocalClient``, the publish request) and after it
-(Salt's ``RunnerClient`` storing the runner job and firing its return event, our teardown).
+side and the runner alone. And a third time with the master, its children and the bench on core
+0, the minions (so their jobs), carbon-cache and influxd on the other cores
+(``Fleet.master_on_own_core``): the master host apart from the nodes and backends, as deployed,
+with the minions running and returning while the call finishes. The call is also split at the
+master's reply to the publication: before it (runner client and loader, ``LocalClient``, the
+publish request) and after it (Salt's ``RunnerClient`` storing the runner job and firing its
+return event, our teardown).
 
 Also printed, with its ratio: publish -> every receipt back in the master's job cache. On a
 machine with few cores that one measures the box running N forked jobs (and the master, the
@@ -20,9 +24,9 @@ own CPU.
 
 One fleet per size (``bench/fleet.py``: a real salt-master, the minions, a carbon-cache and an
 influxd on loopback), ``returners=carbon,influxdb``; a warm-up cycle first (it creates the
-whisper files and the rate state), then ``--cycles`` timed cycles, each a running and a stopped
-call 10 s apart like a tight schedule. Medians are printed, and the ratios of the two sizes
-measured in this run.
+whisper files and the rate state), then ``--cycles`` timed cycles, each a running, a stopped and
+an own-core call 10 s apart like a tight schedule. Medians are printed, and the ratios of the
+two sizes measured in this run.
 
 Run: .venv/bin/python bench/pollpush_scale.py [--minions 20] [--cycles 5]
 """
@@ -52,10 +56,17 @@ def _record_replies():
     salt.client.LocalClient.run_job = timed_run_job
 
 
-def call(fleet, stopped):
+MODES = {
+    "running": lambda fleet: contextlib.nullcontext(),
+    "stopped": lambda fleet: fleet.minions_stopped(),
+    "own core": lambda fleet: fleet.master_on_own_core(),
+}
+
+
+def call(fleet, mode):
     """(jid, seconds of the runner call, of which after the master's reply to the publish)."""
     REPLIED.clear()
-    with fleet.minions_stopped() if stopped else contextlib.nullcontext():
+    with MODES[mode](fleet):
         start = time.monotonic()
         jid = fleet.pollpush(returners="carbon,influxdb")
         end = time.monotonic()
@@ -72,12 +83,13 @@ def delivered(fleet, jid, cycle):
 
 
 def measure(size, cycles, spacing):
-    keys = ("call", "after", "call_stopped", "after_stopped", "receipts", "landed")
+    keys = ("call", "after", "call_stopped", "after_stopped", "call_own", "after_own")
+    keys += ("receipts", "landed")
     figures, points = {key: [] for key in keys}, 0
     with Fleet(size) as fleet:
         try:
             for cycle in range(cycles + 1):
-                jid, start, called, after = call(fleet, stopped=False)
+                jid, start, called, after = call(fleet, "running")
                 receipts = delivered(fleet, jid, cycle)
                 back = time.monotonic() - start
                 landed = back + wait_landed(fleet, receipts)
@@ -85,10 +97,13 @@ def measure(size, cycles, spacing):
                 if not cycle:  # the first cycle creates files and state: not what we measure
                     continue
                 points = sum(r["points"] for r in receipts.values())
-                jid, start, called_stopped, after_stopped = call(fleet, stopped=True)
-                delivered(fleet, jid, cycle)
-                time.sleep(max(0.0, spacing - (time.monotonic() - start)))
-                row = (called, after, called_stopped, after_stopped, back, landed)
+                row = [called, after]
+                for mode in ("stopped", "own core"):
+                    jid, start, *timed = call(fleet, mode)
+                    delivered(fleet, jid, cycle)
+                    time.sleep(max(0.0, spacing - (time.monotonic() - start)))
+                    row += timed
+                row += [back, landed]
                 for key, value in zip(keys, row):
                     figures[key].append(value)
         finally:
@@ -109,12 +124,14 @@ def main():
     print(f"median of {args.cycles} cycles, returners carbon,influxdb, {os.cpu_count()} cores")
     print(
         f"{'minions':>8}{'points/cycle':>14}{'runner call (after reply)':>28}"
-        f"{'minions stopped (after reply)':>32}{'all receipts':>14}{'all points queryable':>22}"
+        f"{'minions stopped (after reply)':>32}{'master on own core (after)':>29}"
+        f"{'all receipts':>14}{'all points queryable':>22}"
     )
     for size, (m, points) in results.items():
         print(
             f"{size:>8}{points:>14}{m['call']:>17.3f} s ({m['after']:.3f} s)"
             f"{m['call_stopped']:>21.3f} s ({m['after_stopped']:.3f} s)"
+            f"{m['call_own']:>18.3f} s ({m['after_own']:.3f} s)"
             f"{m['receipts']:>12.2f} s{m['landed']:>20.2f} s"
         )
     one, many = results[1][0], results[args.minions][0]
@@ -126,6 +143,11 @@ def main():
     print(
         f"ratio {n} vs 1, vitals.pollpush runner call, minions stopped: "
         f"{many['call_stopped'] / one['call_stopped']:.2f}x   (the master and the runner alone)"
+    )
+    print(
+        f"ratio {n} vs 1, vitals.pollpush runner call, master on its own core: "
+        f"{many['call_own'] / one['call_own']:.2f}x   (the minions' jobs and the backends on"
+        f" the other {os.cpu_count() - 1} core(s), as on separate hosts)"
     )
     print(
         f"ratio {n} vs 1, publish -> all receipts back: {many['receipts'] / one['receipts']:.2f}x"
