@@ -150,6 +150,25 @@ def _timed_call(returner, ret, _unused):
     return time.perf_counter() - start
 
 
+def _footprint(returner, ret, _unused):
+    """[distinct Python functions, Python calls] of one return: in a freshly forked job each
+    distinct function (its code object, its module's globals) is first touched memory."""
+    functions, calls = set(), 0
+
+    def profile(frame, event, _arg):
+        nonlocal calls
+        if event == "call":
+            functions.add(frame.f_code)
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        returner(ret)
+    finally:
+        sys.setprofile(None)
+    return [len(functions), calls]
+
+
 def time_cold_calls(job, returner, ret, calls):
     """Per-call seconds of ``calls`` returns, each the first return of a freshly forked job."""
     times = []
@@ -180,6 +199,10 @@ def salt3007_side(spec):
     for name, ret in spec["returns"].items():  # every cold call before any warm one
         if spec["cold"]:
             results[name, "cold"] = time_cold_calls(funcs["test.ping"], theirs, ret, spec["cold"])
+        if spec["stages"] and spec["cold"]:
+            results[name, "footprint"] = [
+                in_fork(funcs["test.ping"], _footprint, theirs, ret, None)
+            ]
     for name, ret in spec["returns"].items():
         time_calls(theirs, ret, 5)  # warm-up
         results[name, "warm"] = time_calls(theirs, ret, spec["calls"])
@@ -208,6 +231,10 @@ def our_side(spec):
                     spec["cachedir"],
                 )
                 for _ in range(spec["cold"])
+            ]
+            returner, funcs = returners["pickle"][:2]
+            results[name, "pickle", "footprint"] = [
+                in_fork(funcs["test.ping"], _footprint, returner, ret, None)
             ]
     for name, ret in spec["returns"].items():
         for mode, (returner, _funcs, _opts) in returners.items():
@@ -401,6 +428,16 @@ def main():
                     )
 
                 print(f"  {stage:<38}{median_us(warm):>10.1f}{median_us(cold):>10.1f}")
+            if args.cold:
+                footprints = {
+                    side: [statistics.median(run[i] for run in times[name, key, "footprint"])
+                           for i in (0, 1)]
+                    for side, key in (("Salt 3007", "theirs"), ("ours", "pickle"))
+                }  # fmt: skip
+                print(
+                    "  cold return, Python functions executed (distinct / calls): "
+                    + ", ".join(f"{side} {d:.0f} / {c:.0f}" for side, (d, c) in footprints.items())
+                )
     for name, rate in serializer_rates().items():
         print(f"serializer {name:<22}{rate / 1e3:>8.0f} k points/s, best of 5 (goal >= 300 k)")
 

@@ -117,6 +117,11 @@ class Fleet(contextlib.AbstractContextManager):
             ret = runner.cmd("vitals.pollpush", kwarg=kwargs, print_event=False)
         finally:
             runner.destroy()
+            # Salt's RunnerClient.destroy() leaves the MasterMinion it built unclosed (a
+            # warning per call otherwise).
+            mminion = getattr(runner, "_mminion", None)
+            if mminion is not None:
+                mminion.destroy()
         if not ret.get("jid"):
             raise RuntimeError(f"pollpush published nothing: {ret}")
         return ret["jid"]
