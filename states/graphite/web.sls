@@ -40,6 +40,20 @@ graphite-web-logs:
     - require:
       - pkg: graphite-web-packages
 
+{#- graphite-web ships /var/lib/graphite owned by root and the whisper directory comes with
+    graphite-carbon (its postinst hands both to _graphite), which this apply may install later:
+    the database lives in the first, and graphite-web reads only a whisper directory that
+    existed when it started (STANDARD_DIRS is also set in local_settings) #}
+graphite-web-storage:
+  file.directory:
+    - names:
+      - /var/lib/graphite
+      - /var/lib/graphite/whisper
+    - user: _graphite
+    - group: _graphite
+    - require:
+      - pkg: graphite-web-packages
+
 {%- set manage = 'runuser -u _graphite -- env GRAPHITE_SETTINGS_MODULE=local_settings PYTHONPATH=/etc/graphite graphite-manage' %}
 graphite-web-migrate:
   cmd.run:
@@ -48,6 +62,7 @@ graphite-web-migrate:
     - require:
       - file: graphite-web-settings
       - file: graphite-web-logs
+      - file: graphite-web-storage
 
 {{ daemon('graphite-web-service', 'graphite-web', '/run/graphite-web/gunicorn.pid', '/var/log/graphite/gunicorn.log',
           '_graphite:_graphite', 'Listening at', gunicorn,
