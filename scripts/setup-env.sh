@@ -77,7 +77,7 @@ ensure_debian_daemons() {
     command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
     command -v carbon-c-relay >/dev/null || missing+=(carbon-c-relay)
     # the read-back and Grafana tests query a real graphite-web (Debian's, under gunicorn)
-    [[ -f /usr/lib/python3/dist-packages/graphite/wsgi.py ]] || missing+=(graphite-web)
+    command -v graphite-manage >/dev/null || missing+=(graphite-web)
     command -v gunicorn >/dev/null || missing+=(gunicorn)
     [[ ${#missing[@]} -eq 0 ]] && return
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then

@@ -40,15 +40,11 @@ graphite-web-logs:
     - require:
       - pkg: graphite-web-packages
 
-{#- graphite-web ships /var/lib/graphite owned by root and the whisper directory comes with
-    graphite-carbon (its postinst hands both to _graphite), which this apply may install later:
-    the database lives in the first, and graphite-web reads only a whisper directory that
-    existed when it started (STANDARD_DIRS is also set in local_settings) #}
+{#- the database lives here: graphite-web ships it owned by root, and graphite-carbon's postinst,
+    which hands it to _graphite, may run later in this apply or not at all #}
 graphite-web-storage:
   file.directory:
-    - names:
-      - /var/lib/graphite
-      - /var/lib/graphite/whisper
+    - name: /var/lib/graphite
     - user: _graphite
     - group: _graphite
     - require:
