@@ -222,19 +222,14 @@ def our_side(spec):
                     funcs["test.ping"], returner, ret, spec["cold"]
                 )
         if spec["stages"] and spec["cold"]:
+            pickle_returner, pickle_funcs, _opts = returners["pickle"]
+            job = pickle_funcs["test.ping"]
             results[name, "stages", "cold"] = [
-                in_fork(
-                    returners["pickle"][1]["test.ping"],
-                    our_stages,
-                    *returners["pickle"],
-                    ret,
-                    spec["cachedir"],
-                )
+                in_fork(job, our_stages, *returners["pickle"], ret, spec["cachedir"])
                 for _ in range(spec["cold"])
             ]
-            returner, funcs = returners["pickle"][:2]
             results[name, "pickle", "footprint"] = [
-                in_fork(funcs["test.ping"], _footprint, returner, ret, None)
+                in_fork(job, _footprint, pickle_returner, ret, None)
             ]
     for name, ret in spec["returns"].items():
         for mode, (returner, _funcs, _opts) in returners.items():
