@@ -151,14 +151,17 @@ def vitals_master_block(returners="carbon"):
         source = f"from {EXAMPLE_MASTER_CONF.relative_to(ROOT)}"
     else:
         block = {
-            "vitals": {
-                "pollpush": {"tgt": "*", "tgt_type": "glob", "returners": "carbon", "samples": 1}
+            "vitals_pollpush": {
+                "tgt": "*",
+                "tgt_type": "glob",
+                "returners": "carbon",
+                "samples": 1,
             },
             "schedule": {JOB_NAME: {"function": "vitals.pollpush", "seconds": 60, "maxrunning": 1}},
         }
         source = "inline copy of the README block (examples/master.d/vitals.conf is missing)"
-    block["vitals"]["pollpush"]["tgt"] = "demo-*"
-    block["vitals"]["pollpush"]["returners"] = returners
+    block["vitals_pollpush"]["tgt"] = "demo-*"
+    block["vitals_pollpush"]["returners"] = returners
     job = block["schedule"][JOB_NAME]
     for unit in ("minutes", "hours", "days"):
         job.pop(unit, None)
@@ -444,7 +447,7 @@ def read_back(master, carbon, stages):
         say(f"no vitals.top: {exc}")
         return 1
     stages[0].append(web.start())  # stopped with the backends
-    query = {"vitals": {"query": {"backend": "graphite", "url": web.url}}}
+    query = {"vitals_query": {"backend": "graphite", "url": web.url}}
     write_yaml(master.root / "master.d" / "vitals-query.conf", query)
     say(f"started graphite-web ({web.url}); salt-run vitals.top tgt='demo-*' window=1m:")
     salt_run = [str(BIN / "salt-run"), "-c", str(master.root)]

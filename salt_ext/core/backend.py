@@ -124,6 +124,9 @@ def _configured(
     nested = option(name, {}) or {}
     if not isinstance(nested, Mapping):
         raise ConfigError(name, f"expected a dict of options, got {type(nested).__name__}")
+    unknown = sorted(str(key) for key in nested if key not in spec)
+    if unknown:
+        raise ConfigError(f"{name}:{unknown[0]}", f"unknown option (known: {', '.join(spec)})")
     found = {}
     for key in spec:
         value = nested[key] if key in nested else option(f"{name}.{key}")

@@ -96,31 +96,42 @@ _CPU_FIELDS = ("user", "system", "iowait", "steal", "idle")
 _CORE_FIELDS = ("user", "system", "iowait")
 
 
+# Keys that lived under ``vitals:`` before 0.1.0 and now have a top-level key of their own (a
+# minion must not refuse them as mere typos: the error says where they went).
+MOVED_KEYS = {
+    "pollpush": "the master config key vitals_pollpush",
+    "query": "the master config key vitals_query",
+    "grafana": "the pillar key vitals_grafana",
+}
+
+
 def configured(
     config_get: Callable[..., Any], overrides: Optional[Mapping[str, Any]] = None
 ) -> dict[str, Any]:
     """The raw ``vitals:`` settings :func:`validate_options` takes: the minion's, read with
-    Salt's ``config.get``, without the master's ``pollpush:`` runner settings (visible through
-    ``config.get`` on a master that is also a minion), then ``overrides`` (a function's keyword
-    arguments; Salt's own ``__pub_*`` keys left out). Raises :class:`ConfigError` when
-    ``vitals:`` is not a dict."""
+    Salt's ``config.get``, then ``overrides`` (a function's keyword arguments; Salt's own
+    ``__pub_*`` keys left out). Raises :class:`ConfigError` when ``vitals:`` is not a dict."""
     found = config_get("vitals", {}) or {}
     if not isinstance(found, Mapping):
         raise ConfigError("vitals", f"must be a dict of options, got {type(found).__name__}")
-    raw = {key: value for key, value in found.items() if key != "pollpush"}
+    raw = dict(found)
     raw.update((key, value) for key, value in (overrides or {}).items() if not key.startswith("__"))
     return raw
 
 
-def validate_options(raw: object) -> Options:
+def validate_options(raw: object, prefix: str = "vitals") -> Options:
     """Parse the ``vitals:`` config dict and check group names: the options every other
-    function of this module takes."""
-    opts = parse("vitals", raw, VITALS_OPTIONS)
+    function of this module takes. ``prefix`` names where the dict was set, in errors."""
+    if isinstance(raw, Mapping):
+        for key, where in MOVED_KEYS.items():
+            if key in raw:
+                raise ConfigError(f"{prefix}:{key}", f"moved to {where} in salt-vitals 0.1.0")
+    opts = parse(prefix, raw, VITALS_OPTIONS)
     for key in ("groups", "exclude_groups"):
         unknown = [name for name in opts[key] if name not in GROUPS]
         if unknown:
             raise ConfigError(
-                f"vitals:{key}", f"unknown group {unknown[0]!r} (known: {', '.join(GROUPS)})"
+                f"{prefix}:{key}", f"unknown group {unknown[0]!r} (known: {', '.join(GROUPS)})"
             )
     return opts
 

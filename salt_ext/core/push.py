@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from salt_ext.core.collect import WINDOW_OPTIONS, validate_options
+from salt_ext.core.collect import VITALS_OPTIONS, WINDOW_OPTIONS, validate_options
 from salt_ext.core.config import Option, parse
 from salt_ext.core.delivery import DeliveryResult
 from salt_ext.core.errors import ConfigError
@@ -109,6 +109,10 @@ TARGET_TYPES = (
     "ipcidr",
 )
 
+# The runner's settings: a top-level key of the master config of their own, so that a master.d
+# file holding them (``state.apply vitals.master`` writes one) never shadows another reader's.
+POLLPUSH_KEY = "vitals_pollpush"
+
 POLLPUSH_OPTIONS = {
     "tgt": Option("str", "*", doc="target expression"),
     "tgt_type": Option("str", "glob", choices=TARGET_TYPES, doc="how tgt is matched"),
@@ -162,8 +166,8 @@ def publication(raw: Mapping[str, Any]) -> Publication:
     ``vitals:`` collection option, validated as the minions would (errors name ``vitals:<key>``)
     and published only when it differs from the default. Raises :class:`ConfigError`."""
     own = {key: value for key, value in raw.items() if key in POLLPUSH_OPTIONS}
-    opts = parse("vitals:pollpush", own, POLLPUSH_OPTIONS)
-    returners = ",".join(returner_names(opts["returners"], "vitals:pollpush:returners"))
+    opts = parse(POLLPUSH_KEY, own, POLLPUSH_OPTIONS)
+    returners = ",".join(returner_names(opts["returners"], f"{POLLPUSH_KEY}:returners"))
     collection = _non_default_collection({k: v for k, v in raw.items() if k not in own})
     collection["samples"] = opts["samples"]
     if opts["interval"] is not None:
@@ -188,5 +192,9 @@ def publication(raw: Mapping[str, Any]) -> Publication:
 def _non_default_collection(raw: dict[str, Any]) -> dict[str, Any]:
     if not raw:
         return {}
-    parsed, defaults = validate_options(raw), validate_options(None)
+    unknown = sorted(key for key in raw if key not in VITALS_OPTIONS)
+    if unknown:
+        known = ", ".join(sorted({*POLLPUSH_OPTIONS, *VITALS_OPTIONS}))
+        raise ConfigError(f"{POLLPUSH_KEY}:{unknown[0]}", f"unknown option (known: {known})")
+    parsed, defaults = validate_options(raw, POLLPUSH_KEY), validate_options(None)
     return {key: parsed[key] for key in raw if parsed[key] != defaults[key]}

@@ -2,7 +2,7 @@
 
 ``vitals.top``, ``vitals.history`` and ``vitals.least_loaded`` ask a *reader*
 (:mod:`salt_ext.core.query_graphite` or :mod:`salt_ext.core.query_influx`) for points and do the
-rest here, once: option parsing (``vitals:query:``), times (``-1h``, ``now``, ISO 8601, Unix
+rest here, once: option parsing (``vitals_query:``), times (``-1h``, ``now``, ISO 8601, Unix
 seconds), durations (``15m``), metric names, the bucket grid, staleness, sparklines and the
 headroom score.
 
@@ -39,6 +39,9 @@ SORTS = ("cpu", "load1", "mem", "swap", "disk", "temp", "age", "node")
 LOAD_BY = ("cpu", "load", "mem", "score")
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
+
+# The read-back settings: a top-level key of the master config of their own (see POLLPUSH_KEY).
+QUERY_KEY = "vitals_query"
 
 QUERY_OPTIONS = {
     "backend": Option(
@@ -100,26 +103,26 @@ class Reader(Protocol):
 def read_options(
     raw: Optional[Mapping[str, Any]], overrides: Optional[Mapping[str, Any]] = None
 ) -> Options:
-    """``vitals:query:`` from the master config, with command-line ``overrides``, validated.
+    """``vitals_query:`` from the master config, with command-line ``overrides``, validated.
 
     Raises :class:`ConfigError` naming the key; secrets are never part of its text.
     """
     merged = dict(raw or {})
     merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    opts = parse("vitals:query", merged, QUERY_OPTIONS)
+    opts = parse(QUERY_KEY, merged, QUERY_OPTIONS)
     if not opts["url"]:
         default = "http://127.0.0.1:8086" if opts["backend"] == "influxdb" else ""
         if not default:
-            raise ConfigError("vitals:query:url", "required (the graphite-web URL)")
+            raise ConfigError(f"{QUERY_KEY}:url", "required (the graphite-web URL)")
         opts["url"] = default
-    opts["stale_after"] = parse_duration(opts["stale_after"], "vitals:query:stale_after")
+    opts["stale_after"] = parse_duration(opts["stale_after"], f"{QUERY_KEY}:stale_after")
     if opts["backend"] == "influxdb" and opts["api"] == "v2":
         for name in ("bucket", "token"):
             if not opts[name]:
-                raise ConfigError(f"vitals:query:{name}", "required with api v2")
+                raise ConfigError(f"{QUERY_KEY}:{name}", "required with api v2")
     if bool(opts["user"]) != bool(opts["password"]):
         missing = "password" if opts["user"] else "user"
-        raise ConfigError(f"vitals:query:{missing}", "user and password go together")
+        raise ConfigError(f"{QUERY_KEY}:{missing}", "user and password go together")
     return opts
 
 

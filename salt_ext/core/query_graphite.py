@@ -37,7 +37,7 @@ class GraphiteReader:
         template = opts.get("template") or DEFAULT_TEMPLATE
         problem = validate_template(template)
         if problem:
-            raise QueryError(f"vitals:query:template: {problem}")
+            raise QueryError(f"vitals_query:template: {problem}")
         self.paths = PathBuilder(NODE, opts.get("prefix", "vitals"), template)
         try:
             self.http = HttpTransport(
@@ -49,7 +49,7 @@ class GraphiteReader:
                 gzip=False,
             )
         except ValueError as exc:
-            raise QueryError(f"vitals:query:url: {exc}") from None
+            raise QueryError(f"vitals_query:url: {exc}") from None
         self.label = self.http.label
 
     # -- paths -----------------------------------------------------------------------------

@@ -54,7 +54,7 @@ class InfluxReader:
                 gzip=False,
             )
         except ValueError as exc:
-            raise QueryError(f"vitals:query:url: {exc}") from None
+            raise QueryError(f"vitals_query:url: {exc}") from None
         self.label = self.http.label
 
     # -- InfluxQL ------------------------------------------------------------------------------

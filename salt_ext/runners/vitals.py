@@ -4,13 +4,12 @@ and returns at once; each minion sends its own vitals straight to Graphite/Influ
 
 Defaults come from the master config, overridable on the command line::
 
-    vitals:
-      pollpush:
-        tgt: '*'
-        tgt_type: glob
-        returners: carbon          # or carbon,influxdb
-        samples: 1
-        exclude_groups: [temp]     # any vitals: collection option, for every minion
+    vitals_pollpush:
+      tgt: '*'
+      tgt_type: glob
+      returners: carbon          # or carbon,influxdb
+      samples: 1
+      exclude_groups: [temp]     # any vitals: collection option, for every minion
 
 Run it from the master ``schedule:`` (see ``examples/master.d/vitals.conf``)::
 
@@ -56,7 +55,7 @@ def pollpush(
     Returns the jid and what was published; it never waits for minions. Each minion runs
     ``vitals.push``, which collects and calls the returners on the minion itself, so only a
     small receipt reaches the master's job cache. Every argument left out comes from the master
-    config ``vitals:pollpush:``, then from the defaults below.
+    config ``vitals_pollpush:``, then from the defaults below.
 
     tgt, tgt_type
         Which minions (default ``'*'``, ``glob``).
@@ -103,10 +102,10 @@ def pollpush(
         "ret_kwargs": ret_kwargs,
         "timeout": timeout,
     }
-    settings = dict((__opts__.get("vitals") or {}).get("pollpush") or {})
-    settings.update((k, v) for k, v in given.items() if v is not None)
-    settings.update((k, v) for k, v in collection.items() if not k.startswith("__"))
     try:
+        settings = _master_settings(core_push.POLLPUSH_KEY)
+        settings.update((k, v) for k, v in given.items() if v is not None)
+        settings.update((k, v) for k, v in collection.items() if not k.startswith("__"))
         publication = core_push.publication(settings)
     except ConfigError as exc:
         raise SaltInvocationError(str(exc)) from None
@@ -123,8 +122,20 @@ def pollpush(
     return {"jid": jid, "published": published}
 
 
+def _master_settings(key):
+    """The master config dict ``key`` (a copy); ConfigError when it is not a dict, or when the
+    settings still sit under ``vitals:`` where releases before 0.1.0 read them."""
+    for moved in ("pollpush", "query"):
+        if moved in (__opts__.get("vitals") or {}):
+            raise ConfigError(f"vitals:{moved}", f"moved to the master config key vitals_{moved}")
+    found = __opts__.get(key) or {}
+    if not isinstance(found, dict):
+        raise ConfigError(key, f"must be a dict of options, got {type(found).__name__}")
+    return dict(found)
+
+
 # -- reading it back -----------------------------------------------------------------------------
-# Where to read from is ``vitals:query:`` in the master config (see docs/readback.md); only the
+# Where to read from is ``vitals_query:`` in the master config (see docs/readback.md); only the
 # backend may be chosen on the command line, credentials never.
 
 
@@ -134,7 +145,7 @@ def _read_back(action, backend=None):
     from salt_ext.core.errors import QueryError
 
     try:
-        opts = query.read_options((__opts__.get("vitals") or {}).get("query"), {"backend": backend})
+        opts = query.read_options(_master_settings(query.QUERY_KEY), {"backend": backend})
         return action(query.open_reader(opts), opts)
     except ConfigError as exc:
         error = SaltInvocationError(str(exc))
@@ -154,7 +165,7 @@ def top(tgt="*", sort="cpu", window="15m", backend=None):
     One row per node from the metrics backend: latest CPU %, load1, memory %, swap %, fullest
     disk %, hottest temperature, throttled flag and the age of the newest point, with a
     sparkline of the window per column. Nodes whose newest point is older than
-    ``vitals:query:stale_after`` (default 3m) are marked stale, never left out.
+    ``vitals_query:stale_after`` (default 3m) are marked stale, never left out.
 
     Printed by the ``vitals_top`` outputter; ``--out=json`` / ``--out=yaml`` give the plain data.
 
@@ -169,7 +180,7 @@ def top(tgt="*", sort="cpu", window="15m", backend=None):
         Sparkline span: ``15m`` (default), ``1h``, ``90s``...
 
     backend
-        ``graphite`` or ``influxdb`` instead of ``vitals:query:backend``.
+        ``graphite`` or ``influxdb`` instead of ``vitals_query:backend``.
 
     CLI Example:
 

@@ -237,6 +237,14 @@ def test_nested_carbon_dict():
     assert opts["endpoints"] == [("g.example", 2013)]
 
 
+def test_unknown_key_in_the_nested_carbon_dict_is_named():
+    # a typo must not silently fall back to a default (the pillar of another reader, too)
+    with pytest.raises(ConfigError) as err:
+        options({"carbon": {"hots": "g.example", "port": 2003}})
+    assert err.value.key == "carbon:hots"
+    assert "unknown option (known: timeout, order," in str(err.value)
+
+
 def test_dotted_keys():
     opts = options({"carbon.host": "g2", "carbon.mode": "pickle", "carbon.timeout": "1.5"})
     assert (opts["host"], opts["mode"], opts["timeout"]) == ("g2", "pickle", 1.5)

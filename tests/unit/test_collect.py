@@ -829,13 +829,41 @@ def test_selection_is_fnmatchcase(include, exclude):
         assert readers._selected(name, include, exclude) == expected, name
 
 
-def test_configured_reads_vitals_without_pollpush_then_overrides():
-    config = {"vitals": {"exclude_groups": ["temp"], "mounts": ["/"], "pollpush": {"tgt": "*"}}}
+def test_configured_reads_vitals_then_overrides():
+    config = {"vitals": {"exclude_groups": ["temp"], "mounts": ["/"]}}
     get = lambda key, default=None: config.get(key, default)  # noqa: E731  (config.get)
     raw = vitals.configured(get, {"mounts": ["/srv"], "__pub_jid": "1", "samples": 2})
     assert raw == {"exclude_groups": ["temp"], "mounts": ["/srv"], "samples": 2}
     assert config["vitals"]["mounts"] == ["/"]  # the minion's config is not modified
     assert vitals.configured(lambda key, default=None: None) == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "where"),
+    [
+        ("pollpush", "the master config key vitals_pollpush"),
+        ("query", "the master config key vitals_query"),
+        ("grafana", "the pillar key vitals_grafana"),
+    ],
+)
+def test_a_key_that_moved_out_of_vitals_says_where_it_went(key, where):
+    with pytest.raises(ConfigError) as err:
+        vitals.validate_options({"mounts": ["/"], key: {"x": 1}})
+    assert err.value.key == f"vitals:{key}"
+    assert str(err.value) == f"vitals:{key}: moved to {where} in salt-vitals 0.1.0"
+
+
+def test_any_other_unknown_key_in_vitals_names_the_key_and_the_known_ones():
+    with pytest.raises(ConfigError) as err:
+        vitals.validate_options({"exclude_group": ["temp"]})
+    assert err.value.key == "vitals:exclude_group"
+    assert "unknown option (known: devices, exclude_devices," in str(err.value)
+
+
+def test_validate_options_names_where_the_dict_was_set():
+    with pytest.raises(ConfigError) as err:
+        vitals.validate_options({"groups": ["cpu", "gpu"]}, "vitals_pollpush")
+    assert err.value.key == "vitals_pollpush:groups"
 
 
 def test_configured_vitals_that_is_not_a_dict_names_the_key():

@@ -103,15 +103,8 @@ def test_explicit_arguments(client):
 
 
 def test_master_config_gives_the_defaults_and_arguments_win(client):
-    config = {
-        "pollpush": {
-            "tgt": "web*",
-            "returners": "influxdb",
-            "samples": 2,
-            "exclude_groups": ["temp"],
-        }
-    }
-    with patch.dict(vitals_runner.__opts__, {"vitals": config}):
+    config = {"tgt": "web*", "returners": "influxdb", "samples": 2, "exclude_groups": ["temp"]}
+    with patch.dict(vitals_runner.__opts__, {"vitals_pollpush": config}):
         vitals_runner.pollpush(tgt="db*", samples=1)
     assert published(client) == {
         "tgt": "db*",
@@ -153,16 +146,16 @@ def test_mode_return_publishes_vitals_current_with_ret(client):
 @pytest.mark.parametrize(
     "kwargs, key",
     [
-        ({"samples": 0}, "vitals:pollpush:samples"),
-        ({"samples": "many"}, "vitals:pollpush:samples"),
-        ({"interval": -1}, "vitals:pollpush:interval"),
-        ({"tgt_type": "regex"}, "vitals:pollpush:tgt_type"),
-        ({"mode": "pull"}, "vitals:pollpush:mode"),
-        ({"returners": " , "}, "vitals:pollpush:returners"),
-        ({"ret_kwargs": "db=x"}, "vitals:pollpush:ret_kwargs"),
-        ({"groups": "cpu,gpu"}, "vitals:groups"),
-        ({"sample_interval": "fast"}, "vitals:sample_interval"),
-        ({"intervall": 5}, "vitals:intervall"),
+        ({"samples": 0}, "vitals_pollpush:samples"),
+        ({"samples": "many"}, "vitals_pollpush:samples"),
+        ({"interval": -1}, "vitals_pollpush:interval"),
+        ({"tgt_type": "regex"}, "vitals_pollpush:tgt_type"),
+        ({"mode": "pull"}, "vitals_pollpush:mode"),
+        ({"returners": " , "}, "vitals_pollpush:returners"),
+        ({"ret_kwargs": "db=x"}, "vitals_pollpush:ret_kwargs"),
+        ({"groups": "cpu,gpu"}, "vitals_pollpush:groups"),
+        ({"sample_interval": "fast"}, "vitals_pollpush:sample_interval"),
+        ({"intervall": 5}, "vitals_pollpush:intervall"),
     ],
 )
 def test_bad_values_name_the_key_and_publish_nothing(client, kwargs, key):
@@ -173,9 +166,21 @@ def test_bad_values_name_the_key_and_publish_nothing(client, kwargs, key):
 
 
 def test_bad_master_config_names_the_key(client):
-    with patch.dict(vitals_runner.__opts__, {"vitals": {"pollpush": {"exclude_groups": 5}}}):
-        with pytest.raises(SaltInvocationError, match=r"^vitals:exclude_groups: "):
+    with patch.dict(vitals_runner.__opts__, {"vitals_pollpush": {"exclude_groups": 5}}):
+        with pytest.raises(SaltInvocationError, match=r"^vitals_pollpush:exclude_groups: "):
             vitals_runner.pollpush()
+    with patch.dict(vitals_runner.__opts__, {"vitals_pollpush": "tgt=*"}):
+        with pytest.raises(SaltInvocationError, match=r"^vitals_pollpush: must be a dict"):
+            vitals_runner.pollpush()
+    assert client.calls == []
+
+
+@pytest.mark.parametrize("moved", ["pollpush", "query"])
+def test_settings_left_under_vitals_say_where_they_moved(client, moved):
+    with patch.dict(vitals_runner.__opts__, {"vitals": {moved: {"tgt": "*"}}}):
+        with pytest.raises(SaltInvocationError) as err:
+            vitals_runner.pollpush()
+    assert str(err.value) == f"vitals:{moved}: moved to the master config key vitals_{moved}"
     assert client.calls == []
 
 

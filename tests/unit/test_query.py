@@ -110,16 +110,16 @@ def test_sort_rows_busiest_first_unknown_last():
 def test_options_name_the_key_and_hide_secrets():
     opts = query.read_options({"backend": "influxdb"})
     assert opts["url"] == "http://127.0.0.1:8086" and opts["stale_after"] == 180
-    with pytest.raises(ConfigError, match=r"^vitals:query:url: required"):
+    with pytest.raises(ConfigError, match=r"^vitals_query:url: required"):
         query.read_options({"backend": "graphite"})
-    with pytest.raises(ConfigError, match=r"^vitals:query:backend: must be one of"):
+    with pytest.raises(ConfigError, match=r"^vitals_query:backend: must be one of"):
         query.read_options({"backend": "prometheus"})
     with pytest.raises(ConfigError) as info:
         query.read_options({"backend": "influxdb", "password": ["s3cret-x"]})
     assert "s3cret-x" not in str(info.value)
-    with pytest.raises(ConfigError, match=r"^vitals:query:user"):
+    with pytest.raises(ConfigError, match=r"^vitals_query:user"):
         query.read_options({"backend": "influxdb", "password": "s3cret-x"})
-    with pytest.raises(ConfigError, match=r"^vitals:query:token: required with api v2"):
+    with pytest.raises(ConfigError, match=r"^vitals_query:token: required with api v2"):
         query.read_options({"backend": "influxdb", "api": "v2", "bucket": "b"})
 
 
@@ -127,7 +127,7 @@ def test_bad_url_is_a_query_error_without_the_password():
     opts = query.read_options({"backend": "influxdb", "url": "ftp://u:pw-hidden-1@x"})
     with pytest.raises(QueryError) as info:
         query.open_reader(opts)
-    assert "pw-hidden-1" not in str(info.value) and "vitals:query:url" in str(info.value)
+    assert "pw-hidden-1" not in str(info.value) and "vitals_query:url" in str(info.value)
 
 
 def _outputter():

@@ -19,7 +19,7 @@ from support.stack import (
 @pytest.fixture(scope="session")
 def salt_master(salt_factories, carbon):
     overrides = {
-        "vitals": {"pollpush": {"tgt": "vitals-minion-*", "returners": "carbon"}},
+        "vitals_pollpush": {"tgt": "vitals-minion-*", "returners": "carbon"},
         # The master schedule fires pollpush on its own; its points use their own prefix so
         # they never mix with what the tests publish.
         "schedule": {

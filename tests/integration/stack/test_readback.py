@@ -54,10 +54,10 @@ def stack(salt_factories, carbon, influxd, graphite_web):
 
 
 def configure(master, **query):
-    """Write ``vitals:query`` where the next salt-run reads it (master.d is read per run)."""
+    """Write ``vitals_query`` where the next salt-run reads it (master.d is read per run)."""
     path = Path(master.config_dir) / "master.d" / "vitals-query.conf"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"vitals": {"query": {"stale_after": f"{STALE_AFTER}s", **query}}}))
+    path.write_text(json.dumps({"vitals_query": {"stale_after": f"{STALE_AFTER}s", **query}}))
 
 
 def salt_run(master, *args):
