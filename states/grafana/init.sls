@@ -1,21 +1,9 @@
 {#- Grafana dashboards and provisioning for salt-vitals, only where Grafana is installed.
-
-    Pillar (all optional; see pillar.example):
-      vitals:grafana:
-        provisioning_dir: /etc/grafana/provisioning
-        dashboards_dir: /var/lib/grafana/dashboards/salt-vitals
-        folder: Vitals
-        graphite_url: http://graphite:8080       # omit to leave that data source out
-        influxdb_url: http://influxdb:8086
-        influxdb_db: salt
-        influxdb_user: grafana
-        influxdb_password: ...                   # goes to secureJsonData, file mode 0640
-        service: grafana-server                  # restarted when the data sources change
--#}
-{%- set g = salt['pillar.get']('vitals:grafana', {}) %}
-{%- set provisioning = g.get('provisioning_dir', '/etc/grafana/provisioning') %}
-{%- set dashboards = g.get('dashboards_dir', '/var/lib/grafana/dashboards/salt-vitals') %}
-{%- set service = g.get('service', 'grafana-server') %}
+    Pillar: vitals_grafana: (see pillar.example). #}
+{%- from 'grafana/map.jinja' import grafana as g with context %}
+{%- set provisioning = g.provisioning_dir %}
+{%- set dashboards = g.dashboards_dir %}
+{%- set service = g.service %}
 {%- set installed = salt['file.directory_exists'](provisioning) %}
 {%- if installed %}
 vitals-grafana-dashboards:
@@ -35,7 +23,7 @@ vitals-grafana-dashboard-provider:
     - makedirs: True
     - mode: '0644'
     - context:
-        folder: {{ g.get('folder', 'Vitals') | json }}
+        folder: {{ g.folder | json }}
         dashboards_dir: {{ dashboards | json }}
 
 vitals-grafana-datasources:
@@ -47,11 +35,11 @@ vitals-grafana-datasources:
     - mode: '0640'
     - show_changes: False
     - context:
-        graphite_url: {{ g.get('graphite_url', '') | json }}
-        influxdb_url: {{ g.get('influxdb_url', '') | json }}
-        influxdb_db: {{ g.get('influxdb_db', 'salt') | json }}
-        influxdb_user: {{ g.get('influxdb_user', '') | json }}
-        influxdb_password: {{ g.get('influxdb_password', '') | json }}
+        graphite_url: {{ g.graphite_url | json }}
+        influxdb_url: {{ g.influxdb_url | json }}
+        influxdb_db: {{ g.influxdb_db | json }}
+        influxdb_user: {{ g.influxdb_user | json }}
+        influxdb_password: {{ g.influxdb_password | json }}
 {%- if 'service.available' in salt and salt['service.available'](service) %}
 
 vitals-grafana-restart:

@@ -1,6 +1,6 @@
 {#- InfluxDB 1.x from Debian's package: config, the service, then (auth on) the first admin, the
     database, its default retention policy and the users with their grants. Pillar: see
-    pillar.example (influxdb:). #}
+    pillar.example (influxdb_server:). #}
 {%- from 'influxdb/map.jinja' import influxdb with context %}
 {%- from 'vitals/macros.jinja' import daemon with context %}
 {%- set url = 'http://127.0.0.1:' ~ influxdb.port %}

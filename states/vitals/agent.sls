@@ -1,6 +1,7 @@
 {#- salt-vitals on a minion: the package into the minion's own Python (from wheels the master
-    serves, or the index), the returner options in minion.d/vitals.conf (mode 0600: it holds
-    the InfluxDB password), and a minion restart only when one of them changed. #}
+    serves, or the index), the returner options in minion.d/vitals-agent.conf (mode 0600: it
+    holds the InfluxDB password; the file owns the top-level carbon: and influxdb: keys), and a
+    minion restart only when one of them changed. #}
 {%- from 'vitals/map.jinja' import agent with context %}
 {%- set onedir_pip = agent.onedir_root ~ '/salt-pip' %}
 {%- if agent.bin_env %}
@@ -17,8 +18,8 @@
 {%-   do settings.update({'carbon': agent.carbon}) %}
 {%- endif %}
 {%- if 'influxdb' in agent.returners %}
-{%-   set influx_user = salt['pillar.get']('influxdb:users:salt:password') %}
-{%-   set influx = {'db': salt['pillar.get']('influxdb:database', 'salt')} %}
+{%-   set influx_user = salt['pillar.get']('influxdb_server:users:salt:password') %}
+{%-   set influx = {'db': salt['pillar.get']('influxdb_server:database', 'salt')} %}
 {%-   if influx_user %}
 {%-     do influx.update({'user': 'salt', 'password': influx_user}) %}
 {%-   endif %}
@@ -48,7 +49,7 @@ vitals-agent-package:
 
 vitals-agent-config:
   file.serialize:
-    - name: {{ conf_dir }}/minion.d/vitals.conf
+    - name: {{ conf_dir }}/minion.d/vitals-agent.conf
     - dataset: {{ settings|json }}
     - serializer: yaml
     - mode: '0600'

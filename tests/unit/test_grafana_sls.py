@@ -13,7 +13,7 @@ PASSWORD = "graf-Pw-9x-secret"
 
 def salt_call(root, pillar, *args):
     return support_salt_call(
-        root, {"vitals": {"grafana": pillar}}, *args, minion_id="grafana-host", secrets=[PASSWORD]
+        root, {"vitals_grafana": pillar}, *args, minion_id="grafana-host", secrets=[PASSWORD]
     )
 
 

@@ -54,7 +54,7 @@ def _pillar(tmp, master_conf_dir):
             "retentions": "5s:1d,1m:30d",
             "web": {"enabled": True, "secret_key": "states-test-secret-key"},
         },
-        "influxdb": {
+        "influxdb_server": {
             "admin": {"user": "admin", "password": ADMIN_PASSWORD},
             "users": {
                 "salt": {"password": SALT_PASSWORD, "grant": "WRITE"},
@@ -225,7 +225,7 @@ def test_test_mode_after_a_pillar_change_reports_and_changes_nothing(salt_cli, b
     carbon_conf = Path("/etc/carbon/carbon.conf").read_text()
     change = {
         "graphite": {"carbon": {"max_creates_per_minute": 700}},
-        "influxdb": {
+        "influxdb_server": {
             "retention": {"duration": "30d"},
             "users": {"grafana": {"password": "rd-new-never-shown", "grant": "WRITE"}},
         },
@@ -315,7 +315,7 @@ def agent_and_master(salt_cli, master, minion, backends, workdir):
     # restart_command ran (a service restart in production); here the test restarts the
     # factories' daemons, which are no system services
     assert (workdir / "minion-restarted").exists() and (workdir / "master-restarted").exists()
-    conf = Path(minion.config_dir) / "minion.d" / "vitals.conf"
+    conf = Path(minion.config_dir) / "minion.d" / "vitals-agent.conf"
     assert oct(conf.stat().st_mode & 0o777) == "0o600"
     minion.terminate()
     master.terminate()
