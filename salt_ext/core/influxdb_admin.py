@@ -27,7 +27,7 @@ from salt_ext.core.http import Endpoint, HttpTransport, parse_url
 CONNECTION_OPTIONS = {
     "url": Option("str", "http://127.0.0.1:8086", doc="base URL, http(s)://host[:port]"),
     "admin_user": Option("str", "", doc="user the statements run as; empty: no auth"),
-    "admin_password": Option("str", "", secret=True),
+    "admin_password": Option("str", "", secret=True, doc="that user's password"),
     "timeout": Option("float", 10.0, minimum=0.1, doc="seconds per request"),
     "verify": Option("bool", True, doc="verify HTTPS certificates"),
     "ca_bundle": Option("str", "", doc="CA certificates file for HTTPS"),
