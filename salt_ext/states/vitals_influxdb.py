@@ -387,8 +387,10 @@ def grant_present(name, database, grant, **connection):
         wanted = check_privilege(grant)
     except ValueError as exc:
         raise SaltInvocationError(f"grant: {exc}") from None
-    current = _call("grant_list", name, **conn).get(database)
     what = f"privilege of {name!r} on {database!r}"
+    # test=True before the user_present that creates the user: nothing to list yet
+    missing = __opts__["test"] and name not in _call("user_list", **conn)
+    current = None if missing else _call("grant_list", name, **conn).get(database)
     if current == wanted:
         ret["comment"] = f"{what} is {wanted}"
         return ret

@@ -138,3 +138,13 @@ def test_unreachable_server_is_a_failed_state(state):
 def test_test_mode_without_a_running_server_says_so(state):
     ret = state("database_present", "any_db", url="http://127.0.0.1:9", test=True)
     assert ret.result is None and "not running" in ret.comment, ret.comment
+
+
+def test_test_mode_grant_for_a_user_not_created_yet_would_be_changed(state, influxd):
+    # state.apply influxdb test=True with a new user in the pillar: user_present would create
+    # it, so its grant is a change to come, not a failure
+    planned = state("grant_present", "newcomer", database="grants_db", grant="READ", test=True)
+    assert planned.result is None, planned.comment
+    assert planned.changes == {"old": {}, "new": {"grant": "READ"}}
+    users = influxd.query("SHOW USERS")["results"][0].get("series", [{}])[0].get("values", [])
+    assert "newcomer" not in [row[0] for row in users]
