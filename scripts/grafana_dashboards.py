@@ -42,7 +42,8 @@ OUT = Path(__file__).resolve().parent.parent / "states" / "grafana" / "dashboard
 GRAPHITE_UID = "vitals-graphite"
 INFLUX_UID = "vitals-influxdb"
 
-# (title, unit, metrics "<group>.<field>", aggregate over a display interval)
+# (title, unit, metrics "<group>.<field>", aggregate over a display interval: an InfluxQL
+# function; graphite-web's consolidateBy has the same names, except mean, its default "average")
 PANELS = (
     ("CPU total", "percent", ("cpu.percent", "cpu.user", "cpu.system", "cpu.iowait"), "mean"),
     ("CPU per core", "percent", ("cores.percent",), "mean"),
@@ -127,8 +128,10 @@ def metric(text: str) -> Metric:
     return Metric(group, field)
 
 
-def graphite_target(paths: PathBuilder, text: str) -> GraphiteTarget:
+def graphite_target(paths: PathBuilder, text: str, agg: str) -> GraphiteTarget:
     pattern, node_at, tag_at, field_at = metric_pattern(paths, metric(text), "$node")
+    if agg != "mean":  # graphite-web averages the points it merges to fit the panel's width
+        pattern = f"consolidateBy({pattern}, '{agg}')"
     keep = [i for i in (node_at, tag_at, field_at) if i is not None]
     return GraphiteTarget(f"aliasByNode({pattern}, {', '.join(map(str, keep))})")
 
@@ -219,7 +222,7 @@ def graphite_dashboard(prefix: str = "vitals") -> DashboardModel:
         "Salt vitals (Graphite)",
         DataSourceRef(type_val="graphite", uid=GRAPHITE_UID),
         cpu.split(".*.", 1)[0] + ".*",
-        lambda text, agg: graphite_target(paths, text),
+        lambda text, agg: graphite_target(paths, text, agg),
         all_value="*",
     )
 

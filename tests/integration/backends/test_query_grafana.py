@@ -33,7 +33,8 @@ DASHBOARDS = Path(salt_ext.__file__).parent / "sls" / "grafana" / "dashboards"
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    """Backends holding one real collection of this machine, written for two nodes."""
+    """Backends holding one real collection of this machine (and a second point per series),
+    written for two nodes."""
     if shutil.which("influxd") is None:
         pytest.skip("influxd is not installed")
     root = tmp_path_factory.mktemp("grafana")
@@ -59,12 +60,14 @@ def written(tmp_path_factory):
         pytest.skip(str(exc))
     with carbon, web, influxd:
         influxd.query(f'CREATE DATABASE "{DB}"')
+        # and each value once more, 1 higher, 10 s earlier: a mean and a max of the two differ
+        earlier = [s._replace(ts=s.ts - 10, value=s.value + 1) for s in samples]
         expected = set()
         for node in (NODE, OTHER):
             paths = graphite.PathBuilder(node, "vitals")
             with socket.create_connection((carbon.host, carbon.line_port)) as sock:
-                sock.sendall(graphite.plaintext(samples, paths))
-            influxd.write(line_protocol.serialize(samples, node).decode(), DB)
+                sock.sendall(graphite.plaintext(earlier + samples, paths))
+            influxd.write(line_protocol.serialize(earlier + samples, node).decode(), DB)
             expected |= {paths.path(s) for s in samples}
         poll(lambda: expected <= set(carbon.metrics()), 30, "every whisper file")
         yield {"carbon": carbon, "web": web, "influxd": influxd, "ts": int(ts)}
@@ -137,5 +140,42 @@ def test_every_influxdb_panel_query_returns_data(written, all_nodes):
         assert {s["tags"]["host"] for s in series} == nodes, series
         for tag in re.findall(r"\$tag_(\w+)", target["alias"]):
             assert all(tag in s["tags"] for s in series), (title, tag)
+        checked += 1
+    assert checked >= 20
+
+
+def test_both_dashboards_draw_the_same_numbers(written):
+    """Where a panel's pixel covers several points (here: both points of every series in one),
+    the Graphite panel merges them as the InfluxDB panel aggregates them (mean, or max for the
+    peaks: disk space, temperature, throttling flags)."""
+    web, influxd, ts = written["web"], written["influxd"], written["ts"]
+    session = requests.Session()
+    session.trust_env = False
+    influx_targets = dict(
+        ((title, t["refId"]), t) for title, t in targets(dashboard("vitals-influxdb.json"))
+    )
+    checked = 0
+    for title, target in targets(dashboard("vitals-graphite.json")):
+        answer = session.get(
+            web.url + "/render",
+            params={
+                "target": target["target"].replace("$node", NODE),
+                "from": ts - 60,
+                "until": ts + 1,
+                "maxDataPoints": 1,
+                "format": "json",
+            },
+            timeout=30,
+        ).json()
+        drawn = sorted(v for s in answer for v, _ in s["datapoints"] if v is not None)
+        q = (
+            influx_targets[title, target["refId"]]["query"]
+            .replace("$node", re.escape(NODE))
+            .replace("$timeFilter", f"time >= {ts - 60}s AND time <= {ts + 1}s")
+            .replace("$__interval", "1000d")  # one bucket holding both points
+        )
+        series = influxd.query(q, db=DB)["results"][0].get("series") or []
+        aggregated = sorted(v for s in series for _, v in s["values"] if v is not None)
+        assert drawn and drawn == pytest.approx(aggregated), (title, target, q)
         checked += 1
     assert checked >= 20
