@@ -59,6 +59,7 @@ def test_dashboard_schema(path):
     for panel in board["panels"]:
         assert panel["type"] == "timeseries" and panel["datasource"] == expected
         assert set(panel["gridPos"]) == {"h", "w", "x", "y"}
+        assert panel["options"]["legend"]["showLegend"] is True  # the SDK's default is False
         refs = [t["refId"] for t in panel["targets"]]
         assert refs and len(refs) == len(set(refs))
         for target in panel["targets"]:
