@@ -33,7 +33,7 @@ build_dist() {
 ensure_venv() {
     mkdir -p "$ROOT/.tmp"
     local stamp="$VENV/.salt-vitals-deps" want
-    want="$(cat "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1)"
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
         echo "==> installing dependencies into $VENV (first run takes a minute or two)" >&2
