@@ -73,7 +73,8 @@ JOB_NAME = "vitals-pollpush"
 FIRED = re.compile(r"Running scheduled job: (\S+).* with jid (\d+)")
 
 STARTED = time.monotonic()
-# set by scripts/demo.sh: "<packages> not installed, and apt-get cannot install them here (why)"
+# set by scripts/demo.sh: "<packages> not installed, and apt-get cannot install packages here
+# (<why>)"
 NOT_INSTALLED = os.environ.get("VITALS_NOT_INSTALLED", "")
 
 

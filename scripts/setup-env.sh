@@ -127,5 +127,5 @@ ensure_system_packages() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
         return 0
     fi
-    NOT_INSTALLED="${missing[*]} not installed, and apt-get cannot install them here ($why)"
+    NOT_INSTALLED="${missing[*]} not installed, and apt-get cannot install packages here ($why)"
 }

@@ -227,13 +227,13 @@ def test_ensure_with_nothing_missing_runs_no_apt_get(tmp_path):
 
 def test_ensure_as_a_user_says_what_is_missing_and_why(tmp_path):
     assert ensure(tmp_path, "test", uid=1000) == (
-        "absent nowhere not installed, and apt-get cannot install them here (not root)",
+        "absent nowhere not installed, and apt-get cannot install packages here (not root)",
         [],
     )
 
 
 def test_ensure_without_apt_get_says_what_is_missing_and_why(tmp_path):
     assert ensure(tmp_path, "demo", apt=False) == (
-        "absent not installed, and apt-get cannot install them here (no apt-get)",
+        "absent not installed, and apt-get cannot install packages here (no apt-get)",
         [],
     )
