@@ -129,6 +129,13 @@ def _require_executable(name: str, *, prefer_dir: Path | None = None) -> str:
     return found
 
 
+def _require_file(path: Path, package: str) -> str:
+    """``path``, a file the Debian ``package`` installs (an interpreter, a web application)."""
+    if not path.is_file():
+        raise BackendUnavailable(f"{package} is not installed (apt-get install {package})")
+    return str(path)
+
+
 _T = TypeVar("_T")
 
 
@@ -1006,8 +1013,8 @@ class GraphiteWeb(_HTTPDaemon):
 
     def __init__(self, root: Path, carbon: CarbonCache, workers: int = 2) -> None:
         super().__init__(root)
-        if not (self.WEBAPP_DIR / "wsgi.py").is_file():
-            raise BackendUnavailable("graphite-web is not installed (apt-get install graphite-web)")
+        self._python = _require_file(Path(self.PYTHON), "python3")
+        _require_file(self.WEBAPP_DIR / "wsgi.py", "graphite-web")
         self._gunicorn = _require_executable("gunicorn")
         self.carbon = carbon
         self.workers = workers
@@ -1045,7 +1052,7 @@ class GraphiteWeb(_HTTPDaemon):
         body = "".join(f"{key} = {value!r}\n" for key, value in settings.items())
         (self.root / "local_settings.py").write_text(body)
         subprocess.run(
-            [self.PYTHON, "-m", "django", "migrate", "--run-syncdb", "--verbosity", "0"],
+            [self._python, "-m", "django", "migrate", "--run-syncdb", "--verbosity", "0"],
             cwd=self.root,
             env=self._environment(),
             stdout=subprocess.DEVNULL,
@@ -1067,7 +1074,7 @@ class GraphiteWeb(_HTTPDaemon):
 
     def _command(self) -> list[str]:
         return [
-            self.PYTHON,
+            self._python,
             self._gunicorn,
             f"--bind={self.host}:{self.http_port}",
             f"--workers={self.workers}",

@@ -3,8 +3,23 @@
 #   ensure_venv            .venv with the built wheel installed (never editable) and the test/dev
 #                          tools, pinned by requirements/ci-constraints.txt (install_requires stays loose)
 #   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
-#   ensure_debian_daemons  influxd and victoria-metrics from Debian, when root and missing
+#   ensure_system_packages the Debian packages of SYSTEM_PACKAGES a command needs, when missing
 set -euo pipefail
+
+# The Debian packages this checkout runs, one a line:
+#   package | what shows it is installed (commands on PATH or absolute paths; all of them)
+#           | who needs it: demo (scripts/demo.sh), demo-influxdb (scripts/demo.sh --influxdb),
+#             test (scripts/test.sh)
+# tests/unit/test_setup_env.py fails when scripts/daemons.py launches something for the demo
+# or the tests that no line here (or the venv) provides.
+SYSTEM_PACKAGES='
+python3          | /usr/bin/python3                                | demo test
+graphite-web     | /usr/lib/python3/dist-packages/graphite/wsgi.py | demo test
+gunicorn         | gunicorn                                        | demo test
+influxdb         | influxd                                         | demo-influxdb test
+victoria-metrics | victoria-metrics                                | test
+carbon-c-relay   | carbon-c-relay                                  | test
+'
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -33,7 +48,7 @@ build_dist() {
 ensure_venv() {
     mkdir -p "$ROOT/.tmp"
     local stamp="$VENV/.salt-vitals-deps" want
-    want="$(cat "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1)"
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
         echo "==> installing dependencies into $VENV (first run takes a minute or two)" >&2
@@ -71,20 +86,46 @@ ensure_salt3007_venv() {
     fi
 }
 
-ensure_debian_daemons() {
-    local missing=()
-    command -v influxd >/dev/null || missing+=(influxdb)
-    command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
-    command -v carbon-c-relay >/dev/null || missing+=(carbon-c-relay)
-    # the read-back and Grafana tests query a real graphite-web (Debian's, under gunicorn)
-    command -v graphite-manage >/dev/null || missing+=(graphite-web)
-    command -v gunicorn >/dev/null || missing+=(gunicorn)
-    [[ ${#missing[@]} -eq 0 ]] && return
-    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-        echo "==> ${missing[*]} not installed and cannot apt-get here: their tests will skip" >&2
-        return
+# system_packages ROLE...: "package probe..." for each line of SYSTEM_PACKAGES a ROLE needs.
+system_packages() {
+    local package probes users role
+    while IFS='|' read -r package probes users; do
+        package="${package//[[:space:]]/}"
+        [[ -n $package ]] || continue
+        for role in "$@"; do
+            if [[ " ${users//[[:space:]]/ } " == *" $role "* ]]; then
+                echo "$package" $probes
+                break
+            fi
+        done
+    done <<< "$SYSTEM_PACKAGES"
+}
+
+_present() {
+    if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null; fi
+}
+
+# ensure_system_packages ROLE...: apt-get install the packages a ROLE needs whose probes are
+# not all present. Where apt-get cannot run (not root, no apt-get) it installs nothing and sets
+# NOT_INSTALLED to a phrase naming the missing packages and why (empty when nothing is missing).
+ensure_system_packages() {
+    local missing=() package probes probe why=""
+    NOT_INSTALLED=""
+    while read -r package probes; do
+        for probe in $probes; do
+            _present "$probe" || { missing+=("$package"); break; }
+        done
+    done < <(system_packages "$@")
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    if [[ $(id -u) -ne 0 ]]; then
+        why="not root"
+    elif ! command -v apt-get >/dev/null; then
+        why="no apt-get"
+    else
+        echo "==> apt-get install ${missing[*]}" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        return 0
     fi
-    echo "==> apt-get install ${missing[*]}" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    NOT_INSTALLED="${missing[*]} not installed, and apt-get cannot install packages here ($why)"
 }

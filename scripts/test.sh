@@ -5,7 +5,8 @@
 # VictoriaMetrics) against that installed wheel: the checkout itself is never on sys.path.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
 source "$(dirname "$0")/setup-env.sh"
-ensure_debian_daemons
+ensure_system_packages test
+[[ -z $NOT_INSTALLED ]] || echo "==> $NOT_INSTALLED: their tests will skip" >&2
 ensure_venv
 ensure_salt3007_venv
 cd "$ROOT"

@@ -2,8 +2,10 @@
 (``$VITALS_DIST``, or built here when absent) hold every loader module and data file, the sdist
 builds a wheel with the same files, and the metadata renders."""
 
+import configparser
 import email
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -80,7 +82,7 @@ def test_the_wheel_holds_every_documented_module_and_data_file(wheel):
 
 def test_the_wheel_holds_every_file_of_the_source_tree(wheel):
     missing = sorted(_source_files() - set(wheel.namelist()))
-    assert not missing, f"in the checkout but not in the wheel (pyproject packages?): {missing}"
+    assert not missing, f"in the checkout but not in the wheel (setup.cfg packages?): {missing}"
 
 
 def test_the_wheel_holds_nothing_else(wheel):
@@ -123,3 +125,28 @@ def test_the_salt_loader_entry_point(wheel):
     text = wheel.read(name).decode()
     assert "[salt.loader]" in text
     assert "salt-vitals = salt_ext" in text
+
+
+def test_setup_cfg_alone_declares_the_package(wheel):
+    """The metadata has one home: a ``[project]`` table in pyproject.toml would win over
+    setup.cfg, so a dependency added there would silently replace these."""
+    pyproject = (CHECKOUT / "pyproject.toml").read_text(encoding="utf-8")
+    tables = re.findall(r"^\[+([^\]]+)\]", pyproject, re.MULTILINE)
+    assert not [t for t in tables if t.startswith(("project", "tool.setuptools"))], tables
+    cfg = configparser.ConfigParser()
+    cfg.read(CHECKOUT / "setup.cfg", encoding="utf-8")
+
+    def lines(value):
+        return [line.strip() for line in value.splitlines() if line.strip()]
+
+    declared = [(r, None) for r in lines(cfg["options"]["install_requires"])]
+    for extra, value in cfg["options.extras_require"].items():
+        declared += [(r, extra) for r in lines(value)]
+    meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    meta = email.message_from_string(wheel.read(meta_name).decode("utf-8"))
+    built = []
+    for req in meta.get_all("Requires-Dist"):
+        spec, _, marker = req.partition(";")
+        built.append((spec.strip(), marker.split("==")[1].strip(' "') if marker else None))
+    assert built == declared
+    assert meta.get_all("Provides-Extra") == list(cfg["options.extras_require"])
