@@ -131,7 +131,7 @@ def in_process(config_file, sink_port, rounds):
     import salt.config
     import salt.loader
 
-    from salt_ext.core import vitals_beacon
+    from salt_ext.core.beacon import beacon as vitals_beacon
 
     opts = salt.config.minion_config(str(config_file))
     opts["carbon"] = {"host": LOCALHOST, "port": sink_port, "timeout": 2}

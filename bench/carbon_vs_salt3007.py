@@ -269,7 +269,8 @@ def ours(port, mode, cachedir):
 
 
 def serializer_rates(seconds=0.5):
-    from salt_ext.core import graphite, line_protocol
+    from salt_ext.core.graphite import paths as graphite
+    from salt_ext.core.influxdb import line_protocol
     from salt_ext.core.samples import from_vitals_dict
 
     samples = from_vitals_dict(vitals_return(time.time()))
@@ -306,11 +307,11 @@ STAGES = (
 
 def our_stages(returner, funcs, opts, ret, cachedir):
     """``deliver_return``'s steps for one return, timed one by one (seconds, STAGES order)."""
-    from salt_ext.core import backend
-    from salt_ext.core.carbon import BACKEND
-    from salt_ext.core.delivery import Delivery
+    from salt_ext.core.delivery import returner as backend
+    from salt_ext.core.delivery.delivery import Delivery
+    from salt_ext.core.delivery.spool import Spool
+    from salt_ext.core.graphite.carbon import BACKEND
     from salt_ext.core.samples import Skipped, samples_from_return
-    from salt_ext.core.spool import Spool
 
     clock = time.perf_counter
     marks = [clock()]

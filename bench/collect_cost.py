@@ -19,8 +19,8 @@ import time
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import psutil
 
-from salt_ext.core import rates
-from salt_ext.core.collect import collect_vitals, collect_window, validate_options
+from salt_ext.core.collect import rates
+from salt_ext.core.collect.collection import collect_vitals, collect_window, validate_options
 
 
 def bare_psutil(skip_fstypes):

@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
-from salt_ext.core import backend as core
-from salt_ext.core import line_protocol
-from salt_ext.core.influxdb import BACKEND as INFLUXDB
+from salt_ext.core.delivery import returner as core
+from salt_ext.core.influxdb import line_protocol
+from salt_ext.core.influxdb.write import BACKEND as INFLUXDB
 from salt_ext.core.samples import from_vitals_dict
 from support.saltconfig import salt_funcs
 from support.vitals import vitals_return

@@ -16,7 +16,7 @@ import tempfile
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import salt.payload
 
-from salt_ext.core.collect import collect_window, validate_options
+from salt_ext.core.collect.collection import collect_window, validate_options
 from salt_ext.core.samples import Sample, to_vitals_dict
 
 

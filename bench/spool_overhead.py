@@ -17,11 +17,11 @@ import time
 
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 
-from salt_ext.core import graphite
-from salt_ext.core.collect import collect_window, validate_options
-from salt_ext.core.delivery import Delivery
-from salt_ext.core.spool import Spool
-from salt_ext.core.tcp import TcpTransport
+from salt_ext.core.collect.collection import collect_window, validate_options
+from salt_ext.core.delivery.delivery import Delivery
+from salt_ext.core.delivery.spool import Spool
+from salt_ext.core.graphite import paths as graphite
+from salt_ext.core.net.tcp import TcpTransport
 
 ROUNDS = 400
 

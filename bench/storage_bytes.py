@@ -24,9 +24,9 @@ import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import whisper
 
 from daemons import InfluxD, VictoriaMetrics, poll
-from salt_ext.core.collect import collect_window, validate_options
-from salt_ext.core.graphite import PathBuilder
-from salt_ext.core.line_protocol import serialize
+from salt_ext.core.collect.collection import collect_window, validate_options
+from salt_ext.core.graphite.paths import PathBuilder
+from salt_ext.core.influxdb.line_protocol import serialize
 
 SCHEMAS = {
     "10s:1y (raw year)": "10s:1y",

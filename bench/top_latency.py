@@ -20,8 +20,10 @@ from pathlib import Path
 import benchpath
 
 from daemons import CarbonCache, GraphiteWeb, InfluxD, poll
-from salt_ext.core import graphite, line_protocol, query
-from salt_ext.core.collect import collect, validate_options
+from salt_ext.core.collect.collection import collect, validate_options
+from salt_ext.core.graphite import paths as graphite
+from salt_ext.core.influxdb import line_protocol
+from salt_ext.core.readback import options, views
 from salt_ext.core.samples import Sample
 
 NODES = 20
@@ -101,11 +103,11 @@ def main():
                 flush=True,
             )
             readers = {
-                "graphite": query.open_reader(
-                    query.read_options({"backend": "graphite", "url": web.url})
+                "graphite": options.open_reader(
+                    options.read_options({"backend": "graphite", "url": web.url})
                 ),
-                "influxdb": query.open_reader(
-                    query.read_options({"backend": "influxdb", "url": influxd.url, "db": DB})
+                "influxdb": options.open_reader(
+                    options.read_options({"backend": "influxdb", "url": influxd.url, "db": DB})
                 ),
             }
             now = end + 5
@@ -113,15 +115,15 @@ def main():
             for name, reader in readers.items():
                 row = {}
                 for label, func in (
-                    ("top 15m", lambda r=reader: query.top(r, window="15m", now=now)),
-                    ("top 1h", lambda r=reader: query.top(r, window="1h", now=now)),
+                    ("top 15m", lambda r=reader: views.top(r, window="15m", now=now)),
+                    ("top 1h", lambda r=reader: views.top(r, window="1h", now=now)),
                     (
                         "least_loaded 5m",
-                        lambda r=reader: query.least_loaded(r, 3, window="5m", now=now),
+                        lambda r=reader: views.least_loaded(r, 3, window="5m", now=now),
                     ),
                     (
                         "history cpu 1h/1m",
-                        lambda r=reader: query.history(
+                        lambda r=reader: views.history(
                             r, "cpu.percent", start="-1h", resample="1m", now=now
                         ),
                     ),

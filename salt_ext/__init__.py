@@ -16,14 +16,12 @@ import importlib
 
 __version__ = "0.1.0"
 
-_JOB_MODULES = (
-    "salt_ext.core.baseinfo",  # imported by the vitals loader module
-    "salt_ext.core.collect",
-    "salt_ext.core.push",
-    "salt_ext.core.pushing",  # vitals.push finds our returners' backends there
-    "salt_ext.core.backend",
-    "salt_ext.core.carbon",
-    "salt_ext.core.influxdb",
+_JOB_MODULES = (  # what the vitals loader module imports
+    "salt_ext.core.collect.baseinfo",
+    "salt_ext.core.collect.collection",
+    "salt_ext.core.delivery.spool",
+    "salt_ext.core.jobs.push",  # and with it our returners' backends
+    "salt_ext.translate",
 )
 
 for _name in _JOB_MODULES:

@@ -18,15 +18,15 @@ from typing import Optional
 
 import yaml
 
-from salt_ext.core.backend import DELIVERY_OPTIONS
-from salt_ext.core.carbon import BACKEND as CARBON
-from salt_ext.core.collect import VITALS_OPTIONS
-from salt_ext.core.influxdb import BACKEND as INFLUXDB
-from salt_ext.core.influxdb_admin import CONNECTION_OPTIONS
-from salt_ext.core.push import POLLPUSH_KEY, POLLPUSH_OPTIONS
-from salt_ext.core.pushing import PUSH_OPTIONS
-from salt_ext.core.query import QUERY_KEY, QUERY_OPTIONS
-from salt_ext.core.rules import RULE_OPTIONS
+from salt_ext.core.beacon.rules import RULE_OPTIONS
+from salt_ext.core.beacon.worker import PUSH_OPTIONS
+from salt_ext.core.collect.collection import VITALS_OPTIONS
+from salt_ext.core.delivery.returner import DELIVERY_OPTIONS
+from salt_ext.core.graphite.carbon import BACKEND as CARBON
+from salt_ext.core.influxdb.admin import CONNECTION_OPTIONS
+from salt_ext.core.influxdb.write import BACKEND as INFLUXDB
+from salt_ext.core.jobs.pollpush import POLLPUSH_KEY, POLLPUSH_OPTIONS
+from salt_ext.core.readback.options import QUERY_KEY, QUERY_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 STATES = ROOT / "states"

@@ -3,7 +3,7 @@
 The dashboards are built with Grafana's own typed builders (``grafana-foundation-sdk``, pinned
 in requirements/ci-constraints.txt; a build-time tool, never a run-time dependency) and encoded
 by its JSON encoder. Every Graphite path and every InfluxDB measurement, field and tag comes
-from the returners' own code (:func:`salt_ext.core.query_graphite.metric_pattern` over the
+from the returners' own code (:func:`salt_ext.core.graphite.render.metric_pattern` over the
 carbon returner's ``PathBuilder``; :data:`salt_ext.core.samples.GROUPS` through
 ``query.Metric``), so a renamed metric changes the dashboards; tests/unit/test_grafana_dashboards.py
 checks the committed files equal this output, and
@@ -33,10 +33,10 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableSort,
 )
 
-from salt_ext.core.graphite import PathBuilder
-from salt_ext.core.influxdb_admin import influxql_ident
-from salt_ext.core.query import Metric
-from salt_ext.core.query_graphite import NODE, metric_pattern
+from salt_ext.core.graphite.paths import PathBuilder
+from salt_ext.core.graphite.render import NODE, metric_pattern
+from salt_ext.core.influxdb.admin import influxql_ident
+from salt_ext.core.samples import Metric
 
 OUT = Path(__file__).resolve().parent.parent / "states" / "grafana" / "dashboards"
 GRAPHITE_UID = "vitals-graphite"

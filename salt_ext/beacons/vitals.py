@@ -38,8 +38,8 @@ import logging
 
 from salt.loader.context import NamedLoaderContext
 
-from salt_ext.core import vitals_beacon as core
-from salt_ext.core.collect import configured
+from salt_ext.core.beacon import beacon as core
+from salt_ext.core.collect.collection import configured
 from salt_ext.core.errors import VitalsError
 
 log = logging.getLogger(__name__)

@@ -340,3 +340,38 @@ def _describe(value: object) -> str:
     if isinstance(value, float):
         text = repr(value)
     return text
+
+
+# -- the read direction: what the read-back runners ask a backend for ----------------------------
+Series = tuple[str, Optional[str]]  # (node, tag value or None)
+Points = list[tuple[int, float]]
+Buckets = list[tuple[int, Optional[float]]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """``<group>.<field>``: ``group`` is a key of ``vitals.current`` (:data:`GROUPS`)."""
+
+    group: str
+    field: str
+
+    @property
+    def measurement(self) -> str:
+        return GROUPS[self.group].measurement
+
+    @property
+    def tag(self) -> Optional[str]:
+        return GROUPS[self.group].tag
+
+    @property
+    def other_tags(self) -> list[str]:
+        """Tags of the other groups sharing this measurement (``cores`` shares ``cpu``):
+        a series of this group has none of them."""
+        return sorted(
+            g.tag
+            for key, g in GROUPS.items()
+            if key != self.group and g.measurement == self.measurement and g.tag
+        )
+
+    def __str__(self) -> str:
+        return f"{self.group}.{self.field}"

@@ -20,15 +20,13 @@ import logging
 import os
 
 import salt.loader
-from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_ext.core import collect as core_collect
-from salt_ext.core import push as core_push
-from salt_ext.core import pushing as core_pushing
-from salt_ext.core.backend import deliver_return, spool_root
-from salt_ext.core.baseinfo import baseinfo as read_baseinfo
-from salt_ext.core.errors import ConfigError, VitalsError
-from salt_ext.core.spool import Spool
+from salt_ext.core.collect import collection
+from salt_ext.core.collect.baseinfo import baseinfo as read_baseinfo
+from salt_ext.core.delivery.returner import deliver_return, spool_root
+from salt_ext.core.delivery.spool import Spool
+from salt_ext.core.jobs import push as jobs
+from salt_ext.translate import salt_errors
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +38,7 @@ def __virtual__():
 
 
 def _options(kwargs):
-    try:
-        return core_collect.validate_options(
-            core_collect.configured(__salt__["config.get"], kwargs)
-        )
-    except ConfigError as exc:
-        raise SaltInvocationError(str(exc)) from None
+    return collection.validate_options(collection.configured(__salt__["config.get"], kwargs))
 
 
 def _state_dir():
@@ -75,15 +68,10 @@ def current(samples=1, interval=None, **kwargs):
         salt '*' vitals.current samples=5 interval=2
         salt '*' vitals.current groups=cpu,mem,load
     """
-    options = _options(kwargs)
-    try:
-        samples, interval = core_collect.parse_window(samples, interval)
-    except ConfigError as exc:
-        raise SaltInvocationError(str(exc)) from None
-    try:
-        return core_collect.collect_vitals(options, _state_dir(), samples, interval)
-    except VitalsError as exc:
-        raise CommandExecutionError(str(exc)) from None
+    with salt_errors():
+        options = _options(kwargs)
+        samples, interval = collection.parse_window(samples, interval)
+        return collection.collect_vitals(options, _state_dir(), samples, interval)
 
 
 def baseinfo():
@@ -101,8 +89,8 @@ def baseinfo():
 
 
 def push(
-    returners=core_push.PUSH_DEFAULTS["returners"],
-    samples=core_push.PUSH_DEFAULTS["samples"],
+    returners=jobs.PUSH_DEFAULTS["returners"],
+    samples=jobs.PUSH_DEFAULTS["samples"],
     interval=None,
     ret_config=None,
     ret_kwargs=None,
@@ -132,27 +120,24 @@ def push(
         salt '*' vitals.push
         salt '*' vitals.push returners=carbon,influxdb samples=3 interval=5
     """
-    try:
-        names = core_push.returner_names(returners)
-    except ConfigError as exc:
-        raise SaltInvocationError(str(exc)) from None
+    with salt_errors():
+        names = jobs.returner_names(returners)
     data = current(samples=samples, interval=interval, **kwargs)
-    ret = core_push.job_return(
+    ret = jobs.job_return(
         __opts__["id"], data, kwargs.get("__pub_jid", "req"), ret_config, ret_kwargs
     )
     loaded = None
     results = {}
     for name in names:
-        if name in core_pushing.BACKENDS:
+        if name in jobs.BACKENDS:
             # What our returner module would do, without building a returner loader (~2 ms).
-            backend = core_pushing.backend(name)
-            results[name] = deliver_return(backend, ret, __salt__, __opts__)
+            results[name] = deliver_return(jobs.BACKENDS[name], ret, __salt__, __opts__)
             continue
         if loaded is None:
             loaded = salt.loader.returners(__opts__, __salt__)
         func = f"{name}.returner"
-        results[name] = loaded[func](ret) if func in loaded else core_push.UNAVAILABLE
-    receipt, ok = core_push.receipt(data["ts"], results)
+        results[name] = loaded[func](ret) if func in loaded else jobs.UNAVAILABLE
+    receipt, ok = jobs.receipt(data["ts"], results)
     if not ok:
         __context__["retcode"] = 1
     return receipt

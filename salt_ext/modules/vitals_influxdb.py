@@ -21,8 +21,8 @@ in a return, an error or a log line.
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_ext.core import influxdb_admin
 from salt_ext.core.errors import ConfigError
+from salt_ext.core.influxdb import admin as influxdb_admin
 
 __virtualname__ = "vitals_influxdb"
 

@@ -19,8 +19,8 @@ given per job with ``--return_kwargs '{"prefix": "lab"}'``. The file is named
 ``carbon_return.py`` like Salt 3007's own, so that this one shadows it deterministically.
 """
 
-from salt_ext.core.backend import deliver_return
-from salt_ext.core.carbon import BACKEND
+from salt_ext.core.delivery.returner import deliver_return
+from salt_ext.core.graphite.carbon import BACKEND
 
 __virtualname__ = "carbon"
 
@@ -33,7 +33,7 @@ def returner(ret):
     """
     Send the numeric values of one job return to carbon; never raises.
 
-    Returns a :class:`~salt_ext.core.delivery.DeliveryResult` (Salt ignores it;
+    Returns a :class:`~salt_ext.core.delivery.delivery.DeliveryResult` (Salt ignores it;
     ``vitals.push`` turns it into its receipt).
 
     CLI Example:

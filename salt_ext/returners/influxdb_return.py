@@ -6,7 +6,7 @@ tags are ``host`` (the minion id), the group's own tag (``path``, ``interface``,
 configured ``tags``. ``vitals.current`` returns keep their collection time. One HTTP request
 per return; a dead server costs at most ``timeout`` seconds per URL, and undeliverable points
 are spooled under the minion cachedir and replayed by the next successful job. How names are
-escaped is documented in :mod:`salt_ext.core.line_protocol`.
+escaped is documented in :mod:`salt_ext.core.influxdb.line_protocol`.
 
 InfluxDB 1.x (the database, and the retention policy when ``retention_duration`` is set, are
 created on first use if missing; that needs an admin user)::
@@ -41,8 +41,8 @@ given per job with ``--return_kwargs '{"db": "lab"}'``. The file is named
 ``influxdb_return.py`` like Salt's own, so that this one shadows it deterministically.
 """
 
-from salt_ext.core.backend import deliver_return
-from salt_ext.core.influxdb import BACKEND
+from salt_ext.core.delivery.returner import deliver_return
+from salt_ext.core.influxdb.write import BACKEND
 
 __virtualname__ = "influxdb"
 
@@ -55,7 +55,7 @@ def returner(ret):
     """
     Send the numeric values of one job return to InfluxDB; never raises.
 
-    Returns a :class:`~salt_ext.core.delivery.DeliveryResult` (Salt ignores it;
+    Returns a :class:`~salt_ext.core.delivery.delivery.DeliveryResult` (Salt ignores it;
     ``vitals.push`` turns it into its receipt).
 
     CLI Example:

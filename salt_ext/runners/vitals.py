@@ -22,11 +22,11 @@ Run it from the master ``schedule:`` (see ``examples/master.d/vitals.conf``)::
 import logging
 
 import salt.client
-from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_ext.core import push as core_push
-from salt_ext.core import sls_tree
-from salt_ext.core.errors import ConfigError
+from salt_ext.core.errors import ConfigError, VitalsError
+from salt_ext.core.jobs.pollpush import POLLPUSH_KEY, publication
+from salt_ext.runners import _sls_tree as sls_tree
+from salt_ext.translate import salt_errors, salt_exception
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +102,12 @@ def pollpush(
         "ret_kwargs": ret_kwargs,
         "timeout": timeout,
     }
-    try:
-        settings = _master_settings(core_push.POLLPUSH_KEY)
+    with salt_errors():
+        settings = _master_settings(POLLPUSH_KEY)
         settings.update((k, v) for k, v in given.items() if v is not None)
         settings.update((k, v) for k, v in collection.items() if not k.startswith("__"))
-        publication = core_push.publication(settings)
-    except ConfigError as exc:
-        raise SaltInvocationError(str(exc)) from None
-    publish = publication.client_kwargs()
+        planned = publication(settings)
+    publish = planned.client_kwargs()
     client = salt.client.LocalClient(mopts=__opts__)
     try:
         jid = client.cmd_async(**publish)
@@ -117,7 +115,7 @@ def pollpush(
         client.destroy()
     published = {k: v for k, v in publish.items() if k != "arg"}
     if not jid:
-        log.warning("vitals.pollpush: no minion matched %r", publication.tgt)
+        log.warning("vitals.pollpush: no minion matched %r", planned.tgt)
         return {"jid": None, "published": published, "error": "no minion matched the target"}
     return {"jid": jid, "published": published}
 
@@ -141,16 +139,13 @@ def _master_settings(key):
 
 def _read_back(action, backend=None):
     """Run ``action(reader, opts)``; an error is one line and exit status 1, not a traceback."""
-    from salt_ext.core import query
-    from salt_ext.core.errors import QueryError
+    from salt_ext.core.readback.options import QUERY_KEY, open_reader, read_options
 
     try:
-        opts = query.read_options(_master_settings(query.QUERY_KEY), {"backend": backend})
-        return action(query.open_reader(opts), opts)
-    except ConfigError as exc:
-        error = SaltInvocationError(str(exc))
-    except QueryError as exc:
-        error = CommandExecutionError(str(exc))
+        opts = read_options(_master_settings(QUERY_KEY), {"backend": backend})
+        return action(open_reader(opts), opts)
+    except VitalsError as exc:
+        error = salt_exception(exc)
     log.error("vitals: %s", error)
     __context__["retcode"] = 1
     # salt-run exits with data["retcode"]; the outputter prints the one line
@@ -190,10 +185,10 @@ def top(tgt="*", sort="cpu", window="15m", backend=None):
         salt-run vitals.top tgt='pi-*' sort=temp window=1h
         salt-run vitals.top --out=json
     """
-    from salt_ext.core import query
+    from salt_ext.core.readback import views
 
     def action(reader, opts):
-        table = query.top(reader, tgt, sort, window, opts["stale_after"])
+        table = views.top(reader, tgt, sort, window, opts["stale_after"])
         return {"outputter": "vitals_top", "data": table}
 
     return _read_back(action, backend)
@@ -235,17 +230,18 @@ def history(
         salt-run vitals.history temp.celsius start=2026-11-25T00:00 end=2026-11-25T06:00
         salt-run vitals.history cpu.percent png=/tmp/cpu.png
     """
-    from salt_ext.core import query
     from salt_ext.core.errors import QueryError
+    from salt_ext.core.readback import views
+    from salt_ext.core.readback.model import parse_metric
 
     def action(reader, opts):
-        result = query.history(reader, metric, tgt, start, end, resample, agg)
+        result = views.history(reader, metric, tgt, start, end, resample, agg)
         if png:
             if opts["backend"] != "graphite":
                 raise QueryError("png: graphs are rendered by graphite-web (backend graphite)")
             nodes = sorted({name.split(":")[0] for name in result["series"]})
             size = reader.png(
-                query.parse_metric(metric),
+                parse_metric(metric),
                 nodes,
                 result["times"][0],
                 result["until"],
@@ -280,10 +276,10 @@ def least_loaded(n=1, tgt="*", by="score", window="5m", details=False, backend=N
         salt-run vitals.least_loaded n=3 tgt='build-*' by=cpu window=15m
         salt -L "$(salt-run vitals.least_loaded)" cmd.run 'make -j4'
     """
-    from salt_ext.core import query
+    from salt_ext.core.readback import views
 
     def action(reader, opts):
-        result = query.least_loaded(reader, n, tgt, by, window, opts["stale_after"])
+        result = views.least_loaded(reader, n, tgt, by, window, opts["stale_after"])
         # printed comma-separated, ready for ``salt -L``; --out=json gives the list
         return result if details else {"outputter": "vitals_top", "data": result["nodes"]}
 

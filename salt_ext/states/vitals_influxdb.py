@@ -34,7 +34,7 @@ import functools
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_ext.core.influxdb_admin import (
+from salt_ext.core.influxdb.admin import (
     CONNECTION_OPTIONS,
     check_privilege,
     duration_seconds,

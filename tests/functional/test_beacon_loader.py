@@ -14,7 +14,7 @@ import salt.beacons
 import salt.loader
 import salt.payload
 
-from salt_ext.core import vitals_beacon
+from salt_ext.core.beacon import beacon as vitals_beacon
 from support.tcp import RecordingTcpServer
 
 

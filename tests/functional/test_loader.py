@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from salt.exceptions import SaltInvocationError
 
-from salt_ext.core.push import POLLPUSH_OPTIONS
+from salt_ext.core.jobs.pollpush import POLLPUSH_OPTIONS
 from salt_ext.core.samples import GROUPS
 
 SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"]).resolve()

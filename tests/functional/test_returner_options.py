@@ -4,9 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salt_ext.core import backend
-from salt_ext.core.carbon import BACKEND
-from salt_ext.core.influxdb import BACKEND as INFLUX
+from salt_ext.core.delivery import returner as backend
+from salt_ext.core.graphite.carbon import BACKEND
+from salt_ext.core.influxdb.write import BACKEND as INFLUX
 
 VALUES = st.sampled_from([None, "", 0, False, True, 1, "x", "127.0.0.1", 2003, [], ["a:1"]])
 SOURCES = ("__opts__", "__grains__", "__pillar__", "master")

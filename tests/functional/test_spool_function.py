@@ -10,7 +10,7 @@ import os
 import time
 
 from daemons import refused_port
-from salt_ext.core.backend import spool_root
+from salt_ext.core.delivery.returner import spool_root
 from support.tcp import RecordingTcpServer
 
 PUSHES = 6

@@ -1,8 +1,8 @@
 """The InfluxDB backend's options and HTTP transports, built the way a returner builds them
 (from a config dict through ``read_options``), and the data the transport tests send."""
 
-from salt_ext.core import backend as core
-from salt_ext.core.influxdb import BACKEND
+from salt_ext.core.delivery import returner as core
+from salt_ext.core.influxdb.write import BACKEND
 from support.saltconfig import salt_funcs
 
 SECRET = "Sup3r-Secret-Pw"

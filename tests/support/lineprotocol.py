@@ -11,7 +11,7 @@ import re
 
 from hypothesis import strategies as st
 
-from salt_ext.core import line_protocol
+from salt_ext.core.influxdb import line_protocol
 
 TS = 1732240000.5
 BS = "\\"

@@ -3,7 +3,7 @@ otherwise go to a tmpfs such as /dev/shm (tests/unit/test_rates.py covers that c
 
 import pytest
 
-from salt_ext.core import rates
+from salt_ext.core.collect import rates
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,11 @@ import struct
 
 import pytest
 
-from salt_ext.core import backend
-from salt_ext.core.carbon import BACKEND, CarbonBackend, parse_endpoint
+from salt_ext.core.delivery import returner as backend
+from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.graphite import DEFAULT_TEMPLATE
-from salt_ext.core.spool import Spool
+from salt_ext.core.graphite.carbon import BACKEND, CarbonBackend, parse_endpoint
+from salt_ext.core.graphite.paths import DEFAULT_TEMPLATE
 from salt_ext.returners import carbon_return
 from support.saltconfig import salt_funcs
 from support.tcp import RecordingTcpServer

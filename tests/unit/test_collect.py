@@ -1,4 +1,5 @@
-"""Unit tests of salt_ext.core.collect with a fake psutil, a fake /sys tree and a fake vcgencmd."""
+"""Unit tests of salt_ext.core.collect.collection with a fake psutil, a fake /sys tree and a
+fake vcgencmd."""
 
 import fnmatch
 import json
@@ -10,11 +11,11 @@ from collections import namedtuple
 import psutil
 import pytest
 
-from salt_ext.core import baseinfo as base
-from salt_ext.core import collect as vitals
-from salt_ext.core import readers
+from salt_ext.core.collect import baseinfo as base
+from salt_ext.core.collect import collection as vitals
+from salt_ext.core.collect import readings as readers
+from salt_ext.core.collect.rates import STATE_FILE
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.rates import STATE_FILE
 from salt_ext.core.samples import GROUPS, to_vitals_dict
 
 CPU_FIELDS = "user nice system idle iowait irq softirq steal guest guest_nice"

@@ -1,5 +1,6 @@
-"""Unit tests for salt_ext.core.delivery: the TCP transport against real loopback sockets, and
-the Delivery logic (failover, round robin, spool, replay) with small fake transports."""
+"""Unit tests for salt_ext.core.delivery.delivery: the TCP transport against real loopback
+sockets, and the Delivery logic (failover, round robin, spool, replay) with small fake
+transports."""
 
 import random
 import socket
@@ -9,11 +10,11 @@ import time
 import pytest
 
 from daemons import refused_port
-from salt_ext.core import delivery as delivery_module
-from salt_ext.core.delivery import Delivery, DeliveryResult
+from salt_ext.core.delivery import delivery as delivery_module
+from salt_ext.core.delivery.delivery import Delivery, DeliveryResult
+from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.spool import Spool
-from salt_ext.core.tcp import TcpTransport
+from salt_ext.core.net.tcp import TcpTransport
 from support.faults import BlackholeServer
 from support.tcp import RecordingTcpServer
 

@@ -1,4 +1,4 @@
-"""Unit tests for salt_ext.core.graphite: sanitising, paths, plaintext and pickle bytes."""
+"""Unit tests for salt_ext.core.graphite.paths: sanitising, paths, plaintext and pickle bytes."""
 
 import hashlib
 import math
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salt_ext.core import graphite
-from salt_ext.core.graphite import (
+from salt_ext.core.graphite import paths as graphite
+from salt_ext.core.graphite.paths import (
     DEFAULT_TEMPLATE,
     MAX_SEGMENT,
     PathBuilder,

@@ -1,4 +1,4 @@
-"""Unit tests of the HTTP transport (salt_ext.core.http) against a scripted HTTP server on
+"""Unit tests of the HTTP transport (salt_ext.core.net.http) against a scripted HTTP server on
 127.0.0.1: how answers are classified, bounded timeouts, TLS, and credentials that are used but
 never labelled or logged."""
 
@@ -10,7 +10,7 @@ import time
 import pytest
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.http import HttpTransport, parse_url, redact_url
+from salt_ext.core.net.http import HttpTransport, parse_url, redact_url
 from support.httpserver import Scripted
 from support.influxdb import PAYLOAD, SECRET, transport
 from support.tls import self_signed_cert
@@ -140,14 +140,14 @@ def test_https_with_ca_bundle(self_signed):
 
 
 def test_https_verify_false(self_signed, caplog):
-    caplog.set_level(logging.WARNING, logger="salt_ext.core.http")
+    caplog.set_level(logging.WARNING, logger="salt_ext.core.net.http")
     with Scripted((204, b""), tls=self_signed) as server:
         transport(server.url, verify=False).send(PAYLOAD)
     assert len(server.requests) == 1 and "verification is disabled" in caplog.text
 
 
 def test_verify_false_warns_once(caplog):
-    caplog.set_level(logging.WARNING, logger="salt_ext.core.http")
+    caplog.set_level(logging.WARNING, logger="salt_ext.core.net.http")
     for _ in range(3):
         transport("https://insecure.example:8086", verify=False)
     warnings = [r for r in caplog.records if "verification is disabled" in r.getMessage()]

@@ -3,7 +3,7 @@
 import pytest
 
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.influxdb_admin import (
+from salt_ext.core.influxdb.admin import (
     check_privilege,
     connect,
     create_database_statement,

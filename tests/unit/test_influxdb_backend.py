@@ -1,4 +1,4 @@
-"""Unit tests of the InfluxDB backend (salt_ext.core.influxdb): options, the write request of
+"""Unit tests of the InfluxDB backend (salt_ext.core.influxdb.write): options, the write request of
 each API and database creation against a scripted HTTP server on 127.0.0.1, and the path through
 the shared core and the returner loader module."""
 
@@ -6,10 +6,10 @@ import base64
 
 import pytest
 
-from salt_ext.core import backend as core
-from salt_ext.core import line_protocol
+from salt_ext.core.delivery import returner as core
 from salt_ext.core.errors import ConfigError, DeliveryError
-from salt_ext.core.influxdb import BACKEND
+from salt_ext.core.influxdb import line_protocol
+from salt_ext.core.influxdb.write import BACKEND
 from salt_ext.core.samples import Sample, from_vitals_dict
 from support.httpserver import Scripted
 from support.influxdb import PAYLOAD, SECRET, options, transport

@@ -1,5 +1,5 @@
-"""Unit tests of the line protocol (salt_ext.core.line_protocol): exact bytes, the documented
-naming rules, and properties.
+"""Unit tests of the line protocol (salt_ext.core.influxdb.line_protocol): exact bytes, the
+documented naming rules, and properties.
 
 The property tests read the payload back with two reference parsers written from the parsers
 the payload meets in production: InfluxDB 1.x/2.x ``models/points.go`` (a delimiter is escaped
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salt_ext.core import line_protocol
+from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.samples import Sample, from_vitals_dict, samples_from_return
 from support.lineprotocol import (
     BS,
@@ -116,7 +116,7 @@ def test_format_value(value, text):
 
 
 def test_bad_values_dropped_with_debug_line(caplog):
-    caplog.set_level(logging.DEBUG, logger="salt_ext.core.line_protocol")
+    caplog.set_level(logging.DEBUG, logger="salt_ext.core.influxdb.line_protocol")
     samples = [
         Sample("x", ("nan",), float("nan"), TS),
         Sample("x", ("big",), 2**70, TS),

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.http import HttpTransport
-from salt_ext.core.netutil import create_connection, resolve
-from salt_ext.core.tcp import TcpTransport
+from salt_ext.core.net.http import HttpTransport
+from salt_ext.core.net.resolve import create_connection, resolve
+from salt_ext.core.net.tcp import TcpTransport
 from support.tcp import RecordingTcpServer
 
 

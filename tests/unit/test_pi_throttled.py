@@ -3,8 +3,8 @@ a Pi 1-4 and a Pi 5 layout; ``vcgencmd`` only where the attribute is absent."""
 
 import pytest
 
-from salt_ext.core.collect import validate_options
-from salt_ext.core.readers import READERS, Reading
+from salt_ext.core.collect.collection import validate_options
+from salt_ext.core.collect.readings import READERS, Reading
 
 PI4 = "sys/devices/platform/soc/soc:firmware/get_throttled"
 PI5 = "sys/devices/platform/soc@107c000000/soc@107c000000:firmware/get_throttled"

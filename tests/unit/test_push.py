@@ -1,12 +1,12 @@
 """``vitals.push`` with Salt's loader-module mocking: the job return each returner receives and
-the one receipt format (``salt_ext.core.push``)."""
+the one receipt format (``salt_ext.core.jobs.push``)."""
 
 import pytest
 import salt.loader
 import salt.utils.args
 from salt.exceptions import SaltInvocationError
 
-from salt_ext.core.delivery import DeliveryResult
+from salt_ext.core.delivery.delivery import DeliveryResult
 from salt_ext.core.samples import Sample, to_vitals_dict
 from salt_ext.modules import vitals as vitals_module
 
@@ -44,7 +44,7 @@ def collected(monkeypatch):
         calls.append((options, samples, interval))
         return to_vitals_dict(SAMPLES, TS)
 
-    monkeypatch.setattr(vitals_module.core_collect, "collect_vitals", collect_vitals)
+    monkeypatch.setattr(vitals_module.collection, "collect_vitals", collect_vitals)
     return calls
 
 

@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from salt_ext.core import vitals_beacon
-from salt_ext.core.collect import validate_options
-from salt_ext.core.delivery import DeliveryResult
+from salt_ext.core.beacon import beacon as vitals_beacon
+from salt_ext.core.beacon.worker import DeliveryWorker, Pusher, SpoolOnly, parse_push
+from salt_ext.core.collect.collection import validate_options
+from salt_ext.core.delivery.delivery import DeliveryResult
+from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.push import job_return
-from salt_ext.core.pushing import DeliveryWorker, Pusher, SpoolOnly, parse_push
-from salt_ext.core.spool import Spool
+from salt_ext.core.jobs.push import job_return
 from support.faults import BlackholeServer
 from support.saltconfig import salt_funcs
 from support.tcp import RecordingTcpServer

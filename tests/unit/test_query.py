@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import salt_ext
-from salt_ext.core import query
 from salt_ext.core.errors import ConfigError, QueryError
+from salt_ext.core.readback import model, options, times, views
 from salt_ext.core.samples import GROUPS
 
 NOW = 1_795_000_000
@@ -29,13 +29,13 @@ NOW = 1_795_000_000
     ],
 )
 def test_durations(text, seconds):
-    assert query.parse_duration(text) == seconds
+    assert times.parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "0", "soon", "5x", "m5", "1h-", "-"])
 def test_bad_durations_name_the_key(text):
     with pytest.raises(ConfigError, match=r"^window: expected a duration"):
-        query.parse_duration(text, "window")
+        times.parse_duration(text, "window")
 
 
 @pytest.mark.parametrize(
@@ -51,82 +51,82 @@ def test_bad_durations_name_the_key(text):
     ],
 )
 def test_times(text, ts):
-    assert query.parse_time(text, NOW) == ts
+    assert times.parse_time(text, NOW) == ts
 
 
 def test_bad_time_names_the_key():
     with pytest.raises(ConfigError, match=r"^start: expected now, -<duration>"):
-        query.parse_time("yesterday", NOW, "start")
+        times.parse_time("yesterday", NOW, "start")
 
 
 def test_grid_aligns_to_the_step_like_summarize_and_group_by_time():
-    assert query.grid(125, 300, 60) == [120, 180, 240]
-    assert query.align([(180, 1.5), (999, 2.0)], [120, 180, 240]) == [None, 1.5, None]
+    assert times.grid(125, 300, 60) == [120, 180, 240]
+    assert times.align([(180, 1.5), (999, 2.0)], [120, 180, 240]) == [None, 1.5, None]
 
 
 def test_metrics_come_from_the_samples_groups():
-    cores = query.parse_metric("cores.percent")
+    cores = model.parse_metric("cores.percent")
     assert (cores.measurement, cores.tag) == (GROUPS["cores"].measurement, GROUPS["cores"].tag)
-    cpu = query.parse_metric("cpu.percent")
+    cpu = model.parse_metric("cpu.percent")
     assert cpu.tag is None and cpu.other_tags == ["cpu"]  # cores share the measurement
-    assert all(c.metric.group in GROUPS for c in query.TOP_COLUMNS)
+    assert all(c.metric.group in GROUPS for c in model.TOP_COLUMNS)
     with pytest.raises(QueryError, match=r"unknown group 'gpu'.*cpu, cores"):
-        query.parse_metric("gpu.percent")
+        model.parse_metric("gpu.percent")
     with pytest.raises(QueryError, match=r"expected <group>.<field>"):
-        query.parse_metric("cpu")
+        model.parse_metric("cpu")
 
 
 def test_sparkline():
-    assert query.sparkline([0, 50, 100], 0, 100) == "▁▅█"
-    assert query.sparkline([None, 1.0, 2.0]) == " ▁█"
-    assert query.sparkline([None, None]) == "  "
-    assert query.sparkline([3.0, 3.0]) == "▅▅"
+    assert views.sparkline([0, 50, 100], 0, 100) == "▁▅█"
+    assert views.sparkline([None, 1.0, 2.0]) == " ▁█"
+    assert views.sparkline([None, None]) == "  "
+    assert views.sparkline([3.0, 3.0]) == "▅▅"
 
 
 def test_select_nodes_globs_and_lists():
     known = ["pi-01", "pi-02", "web-1"]
-    assert query.select_nodes(known, "pi-*") == ["pi-01", "pi-02"]
-    assert query.select_nodes(known, "web-1,pi-02") == ["pi-02", "web-1"]
-    assert query.select_nodes(known, None) == known
+    assert views.select_nodes(known, "pi-*") == ["pi-01", "pi-02"]
+    assert views.select_nodes(known, "web-1,pi-02") == ["pi-02", "web-1"]
+    assert views.select_nodes(known, None) == known
 
 
 def test_headroom_score():
-    loads = query.headroom(
+    loads = views.headroom(
         {"cpu": [(0, 20.0), (1, 40.0)], "mem": [(0, 50.0)], "load1": [(0, 2.0)]}, 4
     )
     assert loads["cpu"] == 30.0 and loads["mem"] == 50.0 and loads["load"] == 50.0
     assert loads["score"] == pytest.approx(0.5 * 30 + 0.3 * 50 + 0.2 * 50)
-    only_cpu = query.headroom({"cpu": [(0, 10.0)], "mem": [], "load1": []}, None)
+    only_cpu = views.headroom({"cpu": [(0, 10.0)], "mem": [], "load1": []}, None)
     assert only_cpu == {"cpu": 10.0, "score": 10.0}
 
 
 def test_sort_rows_busiest_first_unknown_last():
     rows = [{"node": "a", "cpu": 5.0}, {"node": "b", "cpu": None}, {"node": "c", "cpu": 9.0}]
-    assert [r["node"] for r in query.sort_rows(rows, "cpu")] == ["c", "a", "b"]
+    assert [r["node"] for r in views.sort_rows(rows, "cpu")] == ["c", "a", "b"]
     with pytest.raises(ConfigError, match=r"^sort: must be one of"):
-        query.sort_rows(rows, "color")
+        views.sort_rows(rows, "color")
 
 
 def test_options_name_the_key_and_hide_secrets():
-    opts = query.read_options({"backend": "influxdb"})
+    opts = options.read_options({"backend": "influxdb"})
     assert opts["url"] == "http://127.0.0.1:8086" and opts["stale_after"] == 180
     with pytest.raises(ConfigError, match=r"^vitals_query:url: required"):
-        query.read_options({"backend": "graphite"})
+        options.read_options({"backend": "graphite"})
     with pytest.raises(ConfigError, match=r"^vitals_query:backend: must be one of"):
-        query.read_options({"backend": "prometheus"})
+        options.read_options({"backend": "prometheus"})
     with pytest.raises(ConfigError) as info:
-        query.read_options({"backend": "influxdb", "password": ["s3cret-x"]})
+        options.read_options({"backend": "influxdb", "password": ["s3cret-x"]})
     assert "s3cret-x" not in str(info.value)
     with pytest.raises(ConfigError, match=r"^vitals_query:user"):
-        query.read_options({"backend": "influxdb", "password": "s3cret-x"})
+        options.read_options({"backend": "influxdb", "password": "s3cret-x"})
     with pytest.raises(ConfigError, match=r"^vitals_query:token: required with api v2"):
-        query.read_options({"backend": "influxdb", "api": "v2", "bucket": "b"})
+        options.read_options({"backend": "influxdb", "api": "v2", "bucket": "b"})
 
 
 def test_bad_url_is_a_query_error_without_the_password():
-    opts = query.read_options({"backend": "influxdb", "url": "ftp://u:pw-hidden-1@x"})
+    opts = options.read_options({"backend": "influxdb", "url": "ftp://u:pw-hidden-1@x"})
     with pytest.raises(QueryError) as info:
-        query.open_reader(opts)
+        options.open_reader(opts)
     assert "pw-hidden-1" not in str(info.value) and "vitals_query:url" in str(info.value)
 
 
@@ -145,7 +145,7 @@ def test_outputter_table_and_error_line():
         "window": 900,
         "stale_after": 180,
         "at": "T",
-        "columns": [c.name for c in query.TOP_COLUMNS],
+        "columns": [c.name for c in model.TOP_COLUMNS],
         "nodes": [
             {
                 "node": "pi-01",

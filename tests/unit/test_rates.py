@@ -1,4 +1,4 @@
-"""Unit tests of salt_ext.core.rates: snapshots, counter arithmetic and the state file."""
+"""Unit tests of salt_ext.core.collect.rates: snapshots, counter arithmetic and the state file."""
 
 import json
 import multiprocessing
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salt_ext.core import rates
-from salt_ext.core.rates import LOCK_FILE, STATE_FILE, RateStore, Snapshot
+from salt_ext.core.collect import rates
+from salt_ext.core.collect.rates import LOCK_FILE, STATE_FILE, RateStore, Snapshot
 
 BOOT = 1_700_000_000.0
 MIN, MAX = 0.5, 3600.0

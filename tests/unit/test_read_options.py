@@ -7,10 +7,10 @@ import salt.returners
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salt_ext.core import backend
-from salt_ext.core.carbon import BACKEND
+from salt_ext.core.delivery import returner as backend
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.influxdb import BACKEND as INFLUX
+from salt_ext.core.graphite.carbon import BACKEND
+from salt_ext.core.influxdb.write import BACKEND as INFLUX
 from support.saltconfig import salt_funcs
 
 VALUES = st.sampled_from([None, "", 0, False, True, 1, "x", "127.0.0.1", 2003, [], ["a:1"]])

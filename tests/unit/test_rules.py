@@ -2,8 +2,7 @@
 
 import pytest
 
-from salt_ext.core.errors import ConfigError
-from salt_ext.core.rules import (
+from salt_ext.core.beacon.rules import (
     RuleSet,
     matches,
     parse_rule,
@@ -11,6 +10,7 @@ from salt_ext.core.rules import (
     required_groups,
     worst_match,
 )
+from salt_ext.core.errors import ConfigError
 
 VITALS = {
     "ts": 1000.0,

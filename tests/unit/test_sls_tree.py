@@ -8,7 +8,7 @@ import salt.config
 import salt.utils.yaml
 
 import salt_ext
-from salt_ext.core import sls_tree
+from salt_ext.runners import _sls_tree as sls_tree
 
 
 def test_the_tree_is_the_installed_package_s_sls_dir():

@@ -1,4 +1,5 @@
-"""Unit tests for salt_ext.core.spool: durable records, corruption, bounds, status and locking."""
+"""Unit tests for salt_ext.core.delivery.spool: durable records, corruption, bounds, status and
+locking."""
 
 import os
 import stat
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from salt_ext.core.spool import Spool
+from salt_ext.core.delivery.spool import Spool
 
 T0 = 1_700_000_000.0
 HEADER_SIZE = 24  # magic, length, crc32, points, created
@@ -302,7 +303,7 @@ def test_status_survives_broken_stats_file(spool, clock, content):
 HOLDER = textwrap.dedent(
     """
     import sys
-    from salt_ext.core.spool import Spool
+    from salt_ext.core.delivery.spool import Spool
     with Spool(sys.argv[1]).locked(blocking=True) as acquired:
         print("locked" if acquired else "failed", flush=True)
         sys.stdin.readline()

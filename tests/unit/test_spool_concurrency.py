@@ -13,10 +13,10 @@ import traceback
 
 import pytest
 
-from salt_ext.core.delivery import Delivery
+from salt_ext.core.delivery.delivery import Delivery
+from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.spool import Spool
-from salt_ext.core.tcp import TcpTransport
+from salt_ext.core.net.tcp import TcpTransport
 from support.tcp import RecordingTcpServer
 
 RECORDS = 40

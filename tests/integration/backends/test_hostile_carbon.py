@@ -10,8 +10,8 @@ import time
 import pytest
 
 from daemons import CarbonCache
-from salt_ext.core import backend
-from salt_ext.core.carbon import BACKEND
+from salt_ext.core.delivery import returner as backend
+from salt_ext.core.graphite.carbon import BACKEND
 from support.hostile import TS, cases
 from support.saltconfig import salt_funcs
 
@@ -88,7 +88,7 @@ def test_skips_are_logged_in_one_line(carbon, tmp_path, caplog):
         "cachedir": str(tmp_path),
         "carbon": {"port": carbon.line_port, "prefix": "hostile-log"},
     }
-    with caplog.at_level("INFO", logger="salt_ext.core.backend"):
+    with caplog.at_level("INFO", logger="salt_ext.core.delivery.returner"):
         backend.deliver_return(BACKEND, case.ret, salt_funcs(opts), opts)
     lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert len(lines) == 1 and "nan" in lines[0] and "none" in lines[0], lines

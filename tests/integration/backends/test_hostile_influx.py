@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from daemons import BackendUnavailable, InfluxD
-from salt_ext.core import backend
-from salt_ext.core import line_protocol as influx_lp
 from salt_ext.core.config import parse
-from salt_ext.core.influxdb import BACKEND
-from salt_ext.core.line_protocol import serialize as influx_serialize
+from salt_ext.core.delivery import returner as backend
+from salt_ext.core.influxdb import line_protocol as influx_lp
+from salt_ext.core.influxdb.line_protocol import serialize as influx_serialize
+from salt_ext.core.influxdb.write import BACKEND
 from salt_ext.core.samples import Sample
 from support.hostile import cases
 from support.lineprotocol import expected_points, names, sample_specs

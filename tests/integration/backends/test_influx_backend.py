@@ -1,7 +1,7 @@
 """The InfluxDB returner against real servers: influxd 1.6 (auth off and on) and VictoriaMetrics'
 ``/api/v2/write``. Each test drives the whole path -- options read like Salt's
 ``config.option`` does, samples, serializer, HTTP transport, spool -- through
-``salt_ext.core.backend.deliver_return`` and reads the points back from the server.
+``salt_ext.core.delivery.returner.deliver_return`` and reads the points back from the server.
 """
 
 import logging
@@ -10,9 +10,9 @@ import time
 import pytest
 
 from daemons import BackendUnavailable, InfluxD, VictoriaMetrics, refused_port
-from salt_ext.core import backend as core
-from salt_ext.core import line_protocol
-from salt_ext.core.influxdb import BACKEND
+from salt_ext.core.delivery import returner as core
+from salt_ext.core.influxdb import line_protocol
+from salt_ext.core.influxdb.write import BACKEND
 from salt_ext.core.samples import samples_from_return
 from support.faults import BlackholeServer
 from support.saltconfig import salt_funcs

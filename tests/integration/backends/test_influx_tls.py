@@ -4,8 +4,8 @@ and fails clearly (points spooled), succeeds with ``ca_bundle``; ``verify: false
 import pytest
 
 from daemons import BackendUnavailable, InfluxD
-from salt_ext.core import backend
-from salt_ext.core.influxdb import BACKEND
+from salt_ext.core.delivery import returner as backend
+from salt_ext.core.influxdb.write import BACKEND
 from support.hostile import TS
 from support.saltconfig import salt_funcs
 from support.tls import self_signed_cert
@@ -59,6 +59,6 @@ def test_https_with_ca_bundle_lands_and_replays(influx_https, tmp_path):
 
 def test_verify_false_is_possible_and_warned(influx_https, tmp_path, caplog):
     daemon, _cert = influx_https
-    with caplog.at_level("WARNING", logger="salt_ext.core.http"):
+    with caplog.at_level("WARNING", logger="salt_ext.core.net.http"):
         assert _send(daemon, tmp_path, verify=False).status == "sent"
     assert "verification is disabled" in caplog.text

@@ -12,8 +12,11 @@ import time
 import pytest
 
 from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
-from salt_ext.core import graphite, line_protocol, query
+from salt_ext.core import samples
 from salt_ext.core.errors import ConfigError, QueryError
+from salt_ext.core.graphite import paths as graphite
+from salt_ext.core.influxdb import line_protocol
+from salt_ext.core.readback import options, times, views
 from salt_ext.core.samples import from_vitals_dict
 
 pytestmark = pytest.mark.integration
@@ -94,11 +97,11 @@ def backends(tmp_path_factory):
 
 @pytest.fixture(params=["graphite", "influxdb"])
 def reader(request, backends):
-    opts = query.read_options(backends[request.param])
-    found = query.open_reader(opts)
+    opts = options.read_options(backends[request.param])
+    found = options.open_reader(opts)
     # carbon creates whisper files as it goes: wait until graphite-web lists every node
     poll(
-        lambda: len(found.nodes(query.Metric("temp", "celsius"))) == 3,
+        lambda: len(found.nodes(samples.Metric("temp", "celsius"))) == 3,
         30,
         "all nodes listed",
     )
@@ -106,8 +109,7 @@ def reader(request, backends):
 
 
 def expected_buckets(node, group, field, tag, start, end, step, agg):
-    times = query.grid(start, end, step)
-    values = {t: [] for t in times}
+    values = {t: [] for t in times.grid(start, end, step)}
     for ts, data in written()[node]:
         if start <= ts < end:
             fields = data[group][tag] if tag else data[group]
@@ -119,7 +121,7 @@ def expected_buckets(node, group, field, tag, start, end, step, agg):
 @pytest.mark.parametrize("agg", ["mean", "max", "min", "last"])
 def test_history_buckets_equal_what_was_written(reader, agg):
     start, end = NOW - 300, NOW - 60
-    got = query.history(reader, "cpu.percent", "*", str(start), str(end), "1m", agg, now=NOW)
+    got = views.history(reader, "cpu.percent", "*", str(start), str(end), "1m", agg, now=NOW)
     assert got["times"] == list(range(start, end, 60))
     assert set(got["series"]) == {"a", "b", "c"}
     for node in ("a", "b", "c"):
@@ -130,7 +132,7 @@ def test_history_buckets_equal_what_was_written(reader, agg):
 
 
 def test_history_tagged_series_relative_times_and_glob(reader):
-    got = query.history(reader, "disk.percent", "a", "-5m", "now", "30s", "max", now=NOW)
+    got = views.history(reader, "disk.percent", "a", "-5m", "now", "30s", "max", now=NOW)
     start = NOW - 300
     assert got["times"][0] == start - start % 30
     names = sorted(got["series"])
@@ -143,25 +145,25 @@ def test_history_tagged_series_relative_times_and_glob(reader):
 
 
 def test_history_cores_are_not_mixed_with_cpu(reader):
-    got = query.history(reader, "cores.percent", "b", "-2m", "now", "1m", now=NOW)
+    got = views.history(reader, "cores.percent", "b", "-2m", "now", "1m", now=NOW)
     assert sorted(got["series"]) == ["b:0", "b:1"]
-    cpu = query.history(reader, "cpu.percent", "b", "-2m", "now", "1m", now=NOW)
+    cpu = views.history(reader, "cpu.percent", "b", "-2m", "now", "1m", now=NOW)
     assert sorted(cpu["series"]) == ["b"]
 
 
 def test_unknown_metric_or_node_lists_what_exists(reader):
     with pytest.raises(QueryError, match=r"unknown metric cpu\.nope.*percent"):
-        query.history(reader, "cpu.nope", now=NOW)
+        views.history(reader, "cpu.nope", now=NOW)
     with pytest.raises(QueryError, match=r"no node matches 'zz\*'.*nodes: a, b, c"):
-        query.history(reader, "cpu.percent", "zz*", now=NOW)
+        views.history(reader, "cpu.percent", "zz*", now=NOW)
     with pytest.raises(QueryError, match=r"unknown group 'cpux'.*cores"):
-        query.history(reader, "cpux.percent", now=NOW)
+        views.history(reader, "cpux.percent", now=NOW)
     with pytest.raises(ConfigError, match="resample"):
-        query.history(reader, "cpu.percent", resample="often", now=NOW)
+        views.history(reader, "cpu.percent", resample="often", now=NOW)
 
 
 def test_top_latest_values_and_stale_node(reader):
-    table = query.top(reader, "*", "cpu", "15m", stale_after=180, now=NOW + 5)
+    table = views.top(reader, "*", "cpu", "15m", stale_after=180, now=NOW + 5)
     rows = {r["node"]: r for r in table["nodes"]}
     assert [r["node"] for r in table["nodes"]] == ["a", "b", "c"]  # busiest first
     last_a = written()["a"][-1][1]
@@ -173,48 +175,48 @@ def test_top_latest_values_and_stale_node(reader):
     assert rows["a"]["cpu_count"] == 4
     assert rows["a"]["age"] == 5.0 and not rows["a"]["stale"]
     assert rows["c"]["stale"] and rows["c"]["age"] == NOW + 5 - STALE_UNTIL
-    assert len(rows["a"]["spark"]["cpu"]) == query.SPARK_WIDTH
+    assert len(rows["a"]["spark"]["cpu"]) == views.SPARK_WIDTH
 
 
 def test_top_a_node_silent_for_the_whole_window_is_still_listed(reader):
-    table = query.top(reader, "*", "node", "2m", stale_after=60, now=NOW + 5)
+    table = views.top(reader, "*", "node", "2m", stale_after=60, now=NOW + 5)
     rows = {r["node"]: r for r in table["nodes"]}
     assert rows["c"]["stale"] and rows["c"]["age"] is None and rows["c"]["cpu"] is None
 
 
 def test_least_loaded_uses_the_window_and_skips_stale_nodes(reader):
-    got = query.least_loaded(reader, 1, "*", "score", "5m", stale_after=180, now=NOW + 5)
+    got = views.least_loaded(reader, 1, "*", "score", "5m", stale_after=180, now=NOW + 5)
     assert got["nodes"] == ["b"] and got["stale"] == ["c"]
     points = [d for ts, d in written()["b"] if ts > NOW + 5 - 300]
     mean_cpu = sum(d["cpu"]["percent"] for d in points) / len(points)
     assert got["load"]["b"]["cpu"] == pytest.approx(mean_cpu, abs=0.01)
     assert got["load"]["b"]["load"] == pytest.approx(0.5 / 4 * 100, abs=0.01)
-    two = query.least_loaded(reader, 5, "*", "mem", "5m", stale_after=180, now=NOW + 5)
+    two = views.least_loaded(reader, 5, "*", "mem", "5m", stale_after=180, now=NOW + 5)
     assert two["nodes"] == ["b", "a"]
 
 
 def test_wrong_url_gives_one_clear_line(backends):
     for name, opts in backends.items():
         bad = dict(opts, url="http://127.0.0.1:1")
-        reader = query.open_reader(query.read_options(bad))
+        reader = options.open_reader(options.read_options(bad))
         with pytest.raises(QueryError) as info:
-            query.top(reader)
+            views.top(reader)
         text = str(info.value)
         assert "cannot connect to http://127.0.0.1:1" in text and "\n" not in text, name
 
 
 def test_wrong_password_gives_one_clear_line_without_the_secret(backends):
     opts = dict(backends["influxdb"], password="wrong-pw-123")
-    reader = query.open_reader(query.read_options(opts))
+    reader = options.open_reader(options.read_options(opts))
     with pytest.raises(QueryError) as info:
-        query.top(reader)
+        views.top(reader)
     text = str(info.value)
     assert text.startswith("authentication failed for http://127.0.0.1:")
     assert "wrong-pw-123" not in text and PASSWORD not in text and "\n" not in text
 
 
 def test_graphite_png(backends, tmp_path):
-    reader = query.open_reader(query.read_options(backends["graphite"]))
+    reader = options.open_reader(options.read_options(backends["graphite"]))
     target = tmp_path / "cpu.png"
-    size = reader.png(query.Metric("cpu", "percent"), None, NOW - 600, NOW, 60, "mean", target)
+    size = reader.png(samples.Metric("cpu", "percent"), None, NOW - 600, NOW, 60, "mean", target)
     assert size > 1000 and target.read_bytes()[:4] == b"\x89PNG"

@@ -20,8 +20,9 @@ import requests
 
 import salt_ext
 from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
-from salt_ext.core import graphite, line_protocol
-from salt_ext.core.collect import collect, validate_options
+from salt_ext.core.collect.collection import collect, validate_options
+from salt_ext.core.graphite import paths as graphite
+from salt_ext.core.influxdb import line_protocol
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from daemons import CarbonCache, poll
-from salt_ext.core.spool import Spool
+from salt_ext.core.delivery.spool import Spool
 from support.faults import BlackholeServer
 from support.stack import INFLUX_PASSWORD, INFLUX_USER
 

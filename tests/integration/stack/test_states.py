@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from daemons import poll
-from salt_ext.core import sls_tree
+from salt_ext.runners import _sls_tree as sls_tree
 
 pytestmark = [
     pytest.mark.integration,

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from daemons import BackendUnavailable, CarbonCRelay
-from salt_ext.core import backend
-from salt_ext.core.carbon import BACKEND
+from salt_ext.core.delivery import returner as backend
+from salt_ext.core.graphite.carbon import BACKEND
 from support.saltconfig import salt_funcs
 from support.topology import wait_until_landed
 from support.vitals import vitals_return

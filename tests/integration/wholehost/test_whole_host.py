@@ -31,7 +31,7 @@ import pytest
 import salt.utils.yaml
 
 from daemons import BackendUnavailable, GraphiteWeb, poll
-from salt_ext.core import sls_tree
+from salt_ext.runners import _sls_tree as sls_tree
 
 pytestmark = pytest.mark.integration
 

@@ -2,9 +2,9 @@
 
 Gauges (sizes, temperatures, load) come straight from the current snapshot. Rates and CPU
 percentages come from counter deltas against a reference snapshot: the previous job's, kept by
-:class:`~salt_ext.core.rates.RateStore`, or one taken ``sample_interval`` seconds earlier in this
-process. The output layout is :data:`salt_ext.core.samples.GROUPS`; the per-group readers are
-:mod:`salt_ext.core.readers`.
+:class:`~salt_ext.core.collect.rates.RateStore`, or one taken ``sample_interval`` seconds earlier
+in this process. The output layout is :data:`salt_ext.core.samples.GROUPS`; the per-group readers
+are :mod:`salt_ext.core.collect.readings`.
 
 Options are validated once, by :func:`validate_options`; every other function here takes the
 dict it returned.
@@ -18,11 +18,19 @@ from typing import Any, Optional, Union
 
 import psutil
 
-from salt_ext.core import rates
+from salt_ext.core.collect import rates
+from salt_ext.core.collect.rates import RateStore, Snapshot
+from salt_ext.core.collect.readings import (
+    RATES,
+    READERS,
+    SELECTIONS,
+    Reading,
+    attempt,
+    natural,
+    selector,
+)
 from salt_ext.core.config import Option, Options, parse
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.rates import RateStore, Snapshot
-from salt_ext.core.readers import RATES, READERS, SELECTIONS, Reading, attempt, natural, selector
 from salt_ext.core.samples import (
     GROUPS,
     Sample,

@@ -1,12 +1,12 @@
 """The carbon (Graphite) backend: options, serializer choice and TCP transports."""
 
-from salt_ext.core import graphite
-from salt_ext.core.backend import Backend
 from salt_ext.core.config import Option, Options
-from salt_ext.core.delivery import Transport
+from salt_ext.core.delivery.delivery import Transport
+from salt_ext.core.delivery.returner import Backend
 from salt_ext.core.errors import ConfigError
+from salt_ext.core.graphite import paths as graphite
+from salt_ext.core.net.tcp import TcpTransport
 from salt_ext.core.samples import Sample
-from salt_ext.core.tcp import TcpTransport
 
 DEFAULT_PORTS = {"text": 2003, "pickle": 2004}
 

@@ -2,9 +2,10 @@
 
 The beacon runs inside the salt-minion process, on its event loop, so it must never wait for a
 backend. Each returner gets one :class:`DeliveryWorker`: a thread that delivers through the very
-pipeline the returners use (:func:`salt_ext.core.backend.deliver_return`: options, serializer,
-transports, spool and replay), so nothing is serialized or spooled by a second copy of that code.
-The job return it delivers is :func:`salt_ext.core.push.job_return`, as for ``vitals.push``.
+pipeline the returners use (:func:`~salt_ext.core.delivery.returner.deliver_return`: options,
+serializer, transports, spool and replay), so nothing is serialized or spooled by a second copy of
+that code. The job return it delivers is :func:`salt_ext.core.jobs.push.job_return`, as for
+``vitals.push``.
 
 Bounds: at most one delivery in flight per returner. What arrives meanwhile waits in memory
 (at most ``max_pending`` payloads) and, as soon as the delivery in flight returns, goes straight
@@ -14,23 +15,20 @@ and a success replays the spool. A backend that black-holes therefore costs the 
 """
 
 import collections
-import importlib
 import logging
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from salt_ext.core.backend import Backend, deliver_return
 from salt_ext.core.config import Option, Options, parse
-from salt_ext.core.delivery import DeliveryResult
+from salt_ext.core.delivery.delivery import DeliveryResult
+from salt_ext.core.delivery.returner import Backend, deliver_return
 from salt_ext.core.errors import ConfigError, DeliveryError
-from salt_ext.core.push import job_return
+from salt_ext.core.jobs.push import BACKENDS, backend, job_return
 
 log = logging.getLogger(__name__)
 
-# Returner name -> module holding its ``BACKEND``, imported on first use.
-BACKENDS = {"carbon": "salt_ext.core.carbon", "influxdb": "salt_ext.core.influxdb"}
 
 Send = Callable[..., DeliveryResult]
 
@@ -39,12 +37,6 @@ PUSH_OPTIONS = {
     "ret_config": Option("str", "", doc="returner profile, as for --return_config"),
     "max_pending": Option("int", 64, minimum=1, doc="payloads waiting in memory per returner"),
 }
-
-
-def backend(name: str) -> Backend:
-    """The :class:`~salt_ext.core.backend.Backend` of returner ``name``."""
-    found: Backend = importlib.import_module(BACKENDS[name]).BACKEND
-    return found
 
 
 def parse_push(raw: object, prefix: str = "beacons:vitals:push") -> tuple[Options, dict[str, Any]]:

@@ -1,10 +1,10 @@
 """Delivery shared by every returner: transports with timeouts, failover, spool and replay.
 
-A transport (:class:`Transport`: :class:`~salt_ext.core.tcp.TcpTransport`,
-:class:`~salt_ext.core.http.HttpTransport`) has a ``label`` that is safe to log (never a
+A transport (:class:`Transport`: :class:`~salt_ext.core.net.tcp.TcpTransport`,
+:class:`~salt_ext.core.net.http.HttpTransport`) has a ``label`` that is safe to log (never a
 credential) and ``send(payload)`` that raises :class:`DeliveryError` on failure.
 :class:`Delivery` wraps a list of transports (tried in order, or round-robin) and a
-:class:`~salt_ext.core.spool.Spool`:
+:class:`~salt_ext.core.delivery.spool.Spool`:
 
 1. the current payload goes to the first destination that takes it;
 2. if none does, it is spooled (unless the error says retrying can never help);
@@ -12,7 +12,7 @@ credential) and ``send(payload)`` that raises :class:`DeliveryError` on failure.
    spool lock; a chunk that fails again stays spooled, and replay stops for this job.
 
 Worst-case time of a job against dead backends: per destination, one connect timeout (name
-resolution included, see :mod:`salt_ext.core.netutil`) plus one send timeout (``sendall`` with
+resolution included, see :mod:`salt_ext.core.net.resolve`) plus one send timeout (``sendall`` with
 a socket timeout bounds the whole send since Python 3.5).
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
+from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Transport(Protocol):
 @dataclass
 class DeliveryResult:
     """What happened to one return; returned by returners and summarised in
-    :func:`salt_ext.core.push.receipt`."""
+    :func:`salt_ext.core.jobs.push.receipt`."""
 
     points: int = 0
     sent: int = 0

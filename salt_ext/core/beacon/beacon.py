@@ -3,8 +3,8 @@
 The beacon runs inside the salt-minion process: no fork, no fsync, no waiting on a backend.
 It reads one snapshot through the collection core (only the groups its rules need, all enabled
 groups in push mode), computes rates against the previous snapshot kept in memory, renders the
-``vitals.current`` dict, evaluates the rules (:mod:`salt_ext.core.rules`) and queues the dict for
-the returners (:mod:`salt_ext.core.pushing`).
+``vitals.current`` dict, evaluates the rules (:mod:`~salt_ext.core.beacon.rules`) and queues
+the dict for the returners (:mod:`~salt_ext.core.beacon.worker`).
 
 Beacon state lives in :data:`RUNNING`, keyed by the beacon's name, in this regular module rather
 than in the loader module, which Salt re-creates on every beacon or pillar refresh: a refresh
@@ -18,10 +18,11 @@ from typing import Any, Callable, Optional
 
 import psutil
 
-from salt_ext.core import collect, rates
+from salt_ext.core.beacon.rules import RuleSet, parse_rules, required_groups
+from salt_ext.core.beacon.worker import Pusher, parse_push
+from salt_ext.core.collect import collection as collect
+from salt_ext.core.collect import rates
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.pushing import Pusher, parse_push
-from salt_ext.core.rules import RuleSet, parse_rules, required_groups
 
 PREFIX = "beacons:vitals"
 # Keys of a beacon config that Salt itself handles.

@@ -1,6 +1,7 @@
-"""Per-group readers: one function per vitals group returns ``(gauges, counters)`` read from a
-psutil-like ``source``, ``/sys`` and ``vcgencmd``. :func:`salt_ext.core.collect.read_snapshot`
-runs the enabled ones into one :class:`~salt_ext.core.rates.Snapshot`.
+"""Per-group readings: one function per vitals group returns ``(gauges, counters)`` read from a
+psutil-like ``source``, ``/sys`` and ``vcgencmd``.
+:func:`~salt_ext.core.collect.collection.read_snapshot` runs the enabled ones into one
+:class:`~salt_ext.core.collect.rates.Snapshot`.
 
 Counters are cumulative (``"net.eth0.rx_bytes"``); the collection turns them into rates with
 :data:`RATES`. Nothing here raises for a platform that lacks a sensor: a reader that fails is

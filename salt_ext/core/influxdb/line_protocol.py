@@ -1,7 +1,7 @@
 r"""InfluxDB line protocol: escaping and the serializer. Pure functions, no I/O, no Salt.
 
-The counterpart of :mod:`salt_ext.core.graphite` for carbon; the InfluxDB backend (options,
-HTTP transports, database creation) is :mod:`salt_ext.core.influxdb`.
+The counterpart of :mod:`salt_ext.core.graphite.paths` for carbon; the InfluxDB backend (options,
+HTTP transports, database creation) is :mod:`salt_ext.core.influxdb.write`.
 
 Data model
 ----------

@@ -1,4 +1,4 @@
-"""InfluxDB 1.x administration in InfluxQL over the HTTP transport of :mod:`salt_ext.core.http`.
+"""InfluxDB 1.x administration in InfluxQL over the HTTP transport of :mod:`salt_ext.core.net.http`.
 
 What the ``vitals_influxdb`` execution and state modules need: databases, retention policies,
 users, grants and passwords, read with ``SHOW ...`` and changed with ``CREATE``/``ALTER``/
@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError, DeliveryError, VitalsError
-from salt_ext.core.http import Endpoint, HttpTransport, parse_url
+from salt_ext.core.net.http import Endpoint, HttpTransport, parse_url
 
 # How the execution/state modules reach the server: a ``vitals_influxdb:`` dict in minion
 # config or pillar, each key overridable per call.

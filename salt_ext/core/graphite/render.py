@@ -1,11 +1,11 @@
 """Read vitals back from graphite-web: the render API (``format=json``, ``summarize``,
 ``consolidateBy``, ``aliasByNode``, ``format=png``) and the find API to list what exists.
 
-Metric paths are the carbon returner's own (:class:`salt_ext.core.graphite.PathBuilder` with the
-configured ``prefix`` and ``template``): a placeholder minion and tag value are rendered through
-it and become ``*`` (or ``{a,b}``), so a path can never be spelled differently here than where
-it is written. Node names and tag values read back sanitised, as they are stored (``/boot`` is
-``boot``, ``/`` is ``root``, ``web.example.com`` is ``web_example_com``).
+Metric paths are the carbon returner's own (:class:`~salt_ext.core.graphite.paths.PathBuilder`
+with the configured ``prefix`` and ``template``): a placeholder minion and tag value are rendered
+through it and become ``*`` (or ``{a,b}``), so a path can never be spelled differently here than
+where it is written. Node names and tag values read back sanitised, as they are stored (``/boot``
+is ``boot``, ``/`` is ``root``, ``web.example.com`` is ``web_example_com``).
 
 Whisper includes a point at ``from`` only when asked from one second earlier, and includes
 ``until``; buckets cover ``[start, end)`` as InfluxQL's ``time >= start AND time < end`` does.
@@ -17,11 +17,11 @@ from fnmatch import fnmatchcase
 from typing import Any, Optional
 from urllib.parse import urlencode
 
+from salt_ext.core.config import Options
 from salt_ext.core.errors import DeliveryError, QueryError
-from salt_ext.core.graphite import DEFAULT_TEMPLATE, PathBuilder, validate_template
-from salt_ext.core.http import HttpTransport, Response
-from salt_ext.core.query import Buckets, Metric, Options, Points, Series
-from salt_ext.core.samples import Sample
+from salt_ext.core.graphite.paths import DEFAULT_TEMPLATE, PathBuilder, validate_template
+from salt_ext.core.net.http import HttpTransport, Response
+from salt_ext.core.samples import Buckets, Metric, Points, Sample, Series
 
 SUMMARIZE = {"mean": "avg", "max": "max", "min": "min", "last": "last"}
 CONSOLIDATE = {"mean": "average", "max": "max", "min": "min", "last": "last"}
@@ -31,7 +31,7 @@ _FIELD = "FIELDx9q"
 
 
 class GraphiteReader:
-    """The reader protocol of :mod:`salt_ext.core.query` over one graphite-web."""
+    """The reader protocol of :mod:`salt_ext.core.readback.views` over one graphite-web."""
 
     def __init__(self, opts: Options) -> None:
         template = opts.get("template") or DEFAULT_TEMPLATE

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from typing import Any, Optional
 from urllib.parse import urlencode
 
+from salt_ext.core.config import Options
 from salt_ext.core.errors import DeliveryError, QueryError
-from salt_ext.core.http import HttpTransport
-from salt_ext.core.influxdb_admin import influxql_ident
-from salt_ext.core.query import Buckets, Metric, Options, Points, Series
+from salt_ext.core.influxdb.admin import influxql_ident
+from salt_ext.core.net.http import HttpTransport
+from salt_ext.core.samples import Buckets, Metric, Points, Series
 
 SELECTORS = {"mean": "mean", "max": "max", "min": "min", "last": "last"}
 
@@ -28,7 +29,7 @@ def influxql_string(value: object) -> str:
 
 
 class InfluxReader:
-    """The reader protocol of :mod:`salt_ext.core.query` over one InfluxDB."""
+    """The reader protocol of :mod:`salt_ext.core.readback.views` over one InfluxDB."""
 
     def __init__(self, opts: Options) -> None:
         headers, auth = {}, None

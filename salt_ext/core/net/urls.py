@@ -1,6 +1,6 @@
 """Base URLs of HTTP backends: parsed once, shown without credentials.
 
-:func:`parse_url` and :func:`redact_url` are re-exported by :mod:`salt_ext.core.http`, the
+:func:`parse_url` and :func:`redact_url` are re-exported by :mod:`salt_ext.core.net.http`, the
 transport that uses them.
 """
 

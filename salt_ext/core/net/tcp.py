@@ -1,12 +1,13 @@
 """The TCP transport of the delivery core (carbon plaintext and pickle), as
-:mod:`salt_ext.core.http` is the HTTP one. Both follow :class:`~salt_ext.core.delivery.Transport`.
+:mod:`~salt_ext.core.net.http` is the HTTP one. Both follow
+:class:`~salt_ext.core.delivery.delivery.Transport`.
 """
 
 import socket
 from collections.abc import Callable
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.netutil import create_connection, error_reason
+from salt_ext.core.net.resolve import create_connection, error_reason
 
 
 class TcpTransport:

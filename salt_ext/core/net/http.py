@@ -1,10 +1,10 @@
 """A small HTTP POST transport (stdlib :mod:`http.client`) for the delivery core.
 
-:class:`HttpTransport` follows the transport protocol of :mod:`salt_ext.core.delivery`: it has a
-``label`` that is safe to log (the URL without user, password or query) and ``send(payload)``
-that raises :class:`~salt_ext.core.errors.DeliveryError` on failure. One payload is one POST on
-a fresh connection (gzip ``Content-Encoding`` when enabled); the socket timeout bounds the
-connect and every send/receive, and the answer is classified like a mature client does:
+:class:`HttpTransport` follows the transport protocol of :mod:`~salt_ext.core.delivery.delivery`:
+it has a ``label`` that is safe to log (the URL without user, password or query) and
+``send(payload)`` that raises :class:`~salt_ext.core.errors.DeliveryError` on failure. One payload
+is one POST on a fresh connection (gzip ``Content-Encoding`` when enabled); the socket timeout
+bounds the connect and every send/receive, and the answer is classified like a mature client does:
 
 ====================================  ============================================  =========
 outcome                               error text                                    retryable
@@ -43,8 +43,8 @@ from typing import Optional, Union
 from urllib.parse import urlencode
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.netutil import create_connection, error_reason
-from salt_ext.core.urls import Endpoint, parse_url, redact_url
+from salt_ext.core.net.resolve import create_connection, error_reason
+from salt_ext.core.net.urls import Endpoint, parse_url, redact_url
 
 log = logging.getLogger(__name__)
 

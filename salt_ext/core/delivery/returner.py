@@ -19,10 +19,10 @@ import salt.loader.context
 import salt.returners
 
 from salt_ext.core.config import Option, Options, parse
-from salt_ext.core.delivery import Delivery, DeliveryResult, Transport
+from salt_ext.core.delivery.delivery import Delivery, DeliveryResult, Transport
+from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.samples import Sample, Skipped, samples_from_return
-from salt_ext.core.spool import Spool
 
 log = logging.getLogger(__name__)
 

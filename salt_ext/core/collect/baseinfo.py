@@ -7,8 +7,8 @@ from typing import Any, Optional
 
 import psutil
 
-from salt_ext.core.collect import validate_options
-from salt_ext.core.readers import Reading, attempt, read_disk, read_text
+from salt_ext.core.collect.collection import validate_options
+from salt_ext.core.collect.readings import Reading, attempt, read_disk, read_text
 
 
 def baseinfo(source: Any = psutil, sys_root: str = "/") -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The InfluxDB backend: options, HTTP transports, database creation and grain tags.
 
-The bytes it sends come from :mod:`salt_ext.core.line_protocol`; everything else (option
+The bytes it sends come from :mod:`salt_ext.core.influxdb.line_protocol`; everything else (option
 reading, samples, spool, failover, replay) is the shared core, so this module differs from the
 carbon backend only in its serializer and transports. Imports Salt for one helper:
 ``salt.utils.data.traverse_dict_and_list`` walks nested grains for ``grain_tags``.
@@ -32,18 +32,18 @@ from typing import Any
 
 import salt.utils.data
 
-from salt_ext.core import line_protocol
-from salt_ext.core.backend import Backend
 from salt_ext.core.config import Option, Options
-from salt_ext.core.delivery import Transport
+from salt_ext.core.delivery.delivery import Transport
+from salt_ext.core.delivery.returner import Backend
 from salt_ext.core.errors import ConfigError, DeliveryError
-from salt_ext.core.http import HttpTransport, Response, parse_url
-from salt_ext.core.influxdb_admin import (
+from salt_ext.core.influxdb import line_protocol
+from salt_ext.core.influxdb.admin import (
     AdminError,
     InfluxAdmin,
     create_database_statement,
     retention_policy_statement,
 )
+from salt_ext.core.net.http import HttpTransport, Response, parse_url
 from salt_ext.core.samples import Sample
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ _DURATION = re.compile(r"(?:\d+(?:ns|us|u|µs|µ|ms|s|m|h|d|w))+|INF|inf")
 # -- database creation (api v1) ----------------------------------------------------------------
 class DatabaseCreator:
     """``recover`` hook of the v1 transports: create what a write found missing (through
-    :class:`~salt_ext.core.influxdb_admin.InfluxAdmin` over the same transport), then the
+    :class:`~salt_ext.core.influxdb.admin.InfluxAdmin` over the same transport), then the
     transport sends the payload once more. Never used on the healthy path."""
 
     def __init__(self, opts: Options) -> None:

@@ -1,248 +1,30 @@
-"""Reading vitals back: everything the read-back runners share, whatever the backend.
+"""``vitals.top``, ``vitals.history`` and ``vitals.least_loaded`` over any reader: node
+selection, the bucket grid, staleness, sparklines and the headroom score, once for both
+backends."""
 
-``vitals.top``, ``vitals.history`` and ``vitals.least_loaded`` ask a *reader*
-(:mod:`salt_ext.core.query_graphite` or :mod:`salt_ext.core.query_influx`) for points and do the
-rest here, once: option parsing (``vitals_query:``), times (``-1h``, ``now``, ISO 8601, Unix
-seconds), durations (``15m``), metric names, the bucket grid, staleness, sparklines and the
-headroom score.
-
-A *metric* is ``<group>.<field>`` with the group a key of ``vitals.current``
-(:data:`salt_ext.core.samples.GROUPS`): ``cpu.percent``, ``cores.percent``, ``disk.percent``.
-A tagged group (cores, disk, diskio, net, temp) gives one series per node and tag value, named
-``<node>:<tag value>``.
-
-A reader implements::
-
-    nodes(metric)                              -> sorted node names that have the metric
-    fields(group)                              -> sorted field names the group has
-    points(metrics, nodes, start, end)         -> {metric: {series: [(ts, value), ...]}}
-    buckets(metric, nodes, start, end, step, agg) -> {series: [(bucket ts, value or None)]}
-
-``series`` is ``(node, tag value or None)``; ``nodes`` a list of node names (None: all).
-"""
-
-import datetime
 import fnmatch
-import math
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
-from salt_ext.core.config import Option, parse
 from salt_ext.core.errors import ConfigError, QueryError
-from salt_ext.core.samples import GROUPS
+from salt_ext.core.readback.model import (
+    AGGREGATES,
+    COLUMNS_BY_NAME,
+    CPU_COUNT,
+    LOAD_BY,
+    SORTS,
+    TOP_COLUMNS,
+    Reader,
+    Row,
+    parse_metric,
+    series_name,
+)
+from salt_ext.core.readback.times import align, grid, isotime, parse_duration, parse_time
+from salt_ext.core.samples import Metric, Points, Series
 
-AGGREGATES = ("mean", "max", "min", "last")
-SORTS = ("cpu", "load1", "mem", "swap", "disk", "temp", "age", "node")
-LOAD_BY = ("cpu", "load", "mem", "score")
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
-
-# The read-back settings: a top-level key of the master config of their own (see POLLPUSH_KEY).
-QUERY_KEY = "vitals_query"
-
-QUERY_OPTIONS = {
-    "backend": Option(
-        "str", "graphite", choices=("graphite", "influxdb"), doc="where to read vitals back"
-    ),
-    "url": Option("str", "", doc="graphite-web URL, or the InfluxDB HTTP URL (default :8086)"),
-    "prefix": Option("str", "vitals", doc="graphite: the carbon returner's prefix"),
-    "template": Option("str", "", doc="graphite: the carbon returner's path template, if changed"),
-    "api": Option("str", "v1", choices=("v1", "v2"), doc="influxdb: query API"),
-    "db": Option("str", "salt", doc="influxdb v1 database"),
-    "rp": Option("str", "", doc="influxdb v1 retention policy (default: the db's)"),
-    "user": Option("str", "", doc="influxdb v1 basic auth user"),
-    "password": Option("str", "", secret=True, doc="influxdb v1 basic auth password"),
-    "org": Option("str", "", doc="influxdb v2 organization (informational)"),
-    "bucket": Option("str", "", doc="influxdb v2 bucket (queried through the v1 /query API)"),
-    "token": Option("str", "", secret=True, doc="influxdb token (v2; v1 without user)"),
-    "timeout": Option("float", 10.0, minimum=0.1, doc="seconds per request"),
-    "verify": Option("bool", True, doc="verify HTTPS certificates"),
-    "ca_bundle": Option("str", "", doc="CA certificates file for HTTPS"),
-    "stale_after": Option("str", "3m", doc="a node whose newest point is older is stale"),
-}
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|secs|min|m|h|d|w|y)?", re.IGNORECASE)
-_UNITS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_UNITS["y"] = 365 * 86400
-
-Series = tuple[str, Optional[str]]  # (node, tag value)
-Points = list[tuple[int, float]]
-Buckets = list[tuple[int, Optional[float]]]
-Options = dict[str, Any]
-Row = dict[str, Any]
-
-
-class Reader(Protocol):
-    """What a backend reader offers (see the module docstring)."""
-
-    label: str
-
-    def nodes(self, metric: "Metric") -> list[str]: ...
-
-    def fields(self, group: str) -> list[str]: ...
-
-    def points(
-        self, metrics: Sequence["Metric"], nodes: Optional[Sequence[str]], start: int, end: int
-    ) -> dict["Metric", dict[Series, Points]]: ...
-
-    def buckets(
-        self,
-        metric: "Metric",
-        nodes: Optional[Sequence[str]],
-        start: int,
-        end: int,
-        step: int,
-        agg: str,
-    ) -> dict[Series, Buckets]: ...
-
-
-# -- options and times -----------------------------------------------------------------------
-def read_options(
-    raw: Optional[Mapping[str, Any]], overrides: Optional[Mapping[str, Any]] = None
-) -> Options:
-    """``vitals_query:`` from the master config, with command-line ``overrides``, validated.
-
-    Raises :class:`ConfigError` naming the key; secrets are never part of its text.
-    """
-    merged = dict(raw or {})
-    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    opts = parse(QUERY_KEY, merged, QUERY_OPTIONS)
-    if not opts["url"]:
-        default = "http://127.0.0.1:8086" if opts["backend"] == "influxdb" else ""
-        if not default:
-            raise ConfigError(f"{QUERY_KEY}:url", "required (the graphite-web URL)")
-        opts["url"] = default
-    opts["stale_after"] = parse_duration(opts["stale_after"], f"{QUERY_KEY}:stale_after")
-    if opts["backend"] == "influxdb" and opts["api"] == "v2":
-        for name in ("bucket", "token"):
-            if not opts[name]:
-                raise ConfigError(f"{QUERY_KEY}:{name}", "required with api v2")
-    if bool(opts["user"]) != bool(opts["password"]):
-        missing = "password" if opts["user"] else "user"
-        raise ConfigError(f"{QUERY_KEY}:{missing}", "user and password go together")
-    return opts
-
-
-def parse_duration(text: object, key: str = "duration") -> int:
-    """``90``, ``90s``, ``15m``, ``1h``, ``2d``, ``1w``, ``1h30m`` -> seconds (int, > 0)."""
-    raw = str(text).strip().lower()
-    if raw.startswith("-"):
-        raw = raw[1:]
-    total, pos = 0.0, 0
-    for match in _DURATION.finditer(raw):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2) or "s"]
-        pos = match.end()
-    if not raw or pos != len(raw) or total <= 0:
-        raise ConfigError(key, f"expected a duration such as 30s, 15m, 1h or 2d, got {text!r}")
-    return math.ceil(total)
-
-
-def parse_time(text: object, now: float, key: str = "time") -> int:
-    """``now``, ``-1h`` (relative to ``now``), Unix seconds or ISO 8601 (naive = UTC) -> int."""
-    raw = str(text).strip()
-    if raw.lower() in ("now", ""):
-        return int(now)
-    if raw.startswith("-"):
-        return int(now) - parse_duration(raw[1:], key)
-    try:
-        return int(float(raw))
-    except ValueError:
-        pass
-    try:
-        when = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            key, f"expected now, -<duration> (-1h), Unix seconds or ISO 8601, got {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return int(when.timestamp())
-
-
-def isotime(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def grid(start: int, end: int, step: int) -> list[int]:
-    """Bucket start times ``floor(start/step)*step`` ... up to ``end`` (excluded), like
-    graphite's ``summarize`` and InfluxQL's ``GROUP BY time()``."""
-    first = start - start % step
-    return list(range(first, end, step)) or [first]
-
-
-def align(
-    points: Iterable[tuple[int, Optional[float]]], times: Sequence[int]
-) -> list[Optional[float]]:
-    """``[(ts, value)]`` placed on the ``times`` grid; missing buckets stay None."""
-    found = {int(ts): value for ts, value in points}
-    return [found.get(ts) for ts in times]
-
-
-# -- metrics ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Metric:
-    """``<group>.<field>``: ``group`` is a key of ``vitals.current`` (samples.GROUPS)."""
-
-    group: str
-    field: str
-
-    @property
-    def measurement(self) -> str:
-        return GROUPS[self.group].measurement
-
-    @property
-    def tag(self) -> Optional[str]:
-        return GROUPS[self.group].tag
-
-    @property
-    def other_tags(self) -> list[str]:
-        """Tags of the other groups sharing this measurement (``cores`` shares ``cpu``):
-        a series of this group has none of them."""
-        return sorted(
-            g.tag
-            for key, g in GROUPS.items()
-            if key != self.group and g.measurement == self.measurement and g.tag
-        )
-
-    def __str__(self) -> str:
-        return f"{self.group}.{self.field}"
-
-
-def parse_metric(text: object, key: str = "metric") -> Metric:
-    group, sep, field = str(text).strip().partition(".")
-    if group not in GROUPS:
-        raise QueryError(f"{key}: unknown group {group!r} in {text!r}; groups: {', '.join(GROUPS)}")
-    if not sep or not field or "." in field:
-        raise QueryError(f"{key}: expected <group>.<field> such as cpu.percent, got {text!r}")
-    return Metric(group, field)
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of ``vitals.top``: a metric, and how tagged series fold into one value."""
-
-    name: str
-    metric: Metric
-    fold: Optional[str] = None  # "max" across tag values (fullest disk, hottest sensor)
-
-
-TOP_COLUMNS = (
-    Column("cpu", Metric("cpu", "percent")),
-    Column("load1", Metric("load", "load1")),
-    Column("mem", Metric("mem", "percent")),
-    Column("swap", Metric("swap", "percent")),
-    Column("disk", Metric("disk", "percent"), fold="max"),
-    Column("temp", Metric("temp", "celsius"), fold="max"),
-    Column("throttled", Metric("pi", "throttling"), fold="max"),
-)
-CPU_COUNT = Metric("cpu", "count")
-COLUMNS_BY_NAME = {c.name: c for c in TOP_COLUMNS}
-LOAD_COLUMNS = {"cpu": "cpu", "load": "load1", "mem": "mem"}
 
 
 def select_nodes(known: Iterable[str], tgt: object) -> list[str]:
@@ -266,11 +48,6 @@ def _listing(names: Iterable[str], limit: int = 40) -> str:
     names = list(names)
     more = len(names) - limit
     return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
-
-
-def series_name(series: Series) -> str:
-    node, tag = series
-    return node if tag is None else f"{node}:{tag}"
 
 
 # -- history ---------------------------------------------------------------------------------
@@ -539,14 +316,3 @@ def least_loaded(
         "load": {node: {k: round(v, 2) for k, v in loads.items()} for _, node, loads in chosen},
         "stale": stale,
     }
-
-
-def open_reader(opts: Options) -> Reader:
-    """The reader for ``opts["backend"]`` (options from :func:`read_options`)."""
-    if opts["backend"] == "influxdb":
-        from salt_ext.core.query_influx import InfluxReader
-
-        return InfluxReader(opts)
-    from salt_ext.core.query_graphite import GraphiteReader
-
-    return GraphiteReader(opts)

@@ -1,0 +1,1 @@
+"""The ``vitals`` beacon: threshold rules, and push mode's delivery worker."""

@@ -1,0 +1,1 @@
+"""The master's jobs: what ``vitals.pollpush`` publishes and what ``vitals.push`` returns."""

@@ -1,0 +1,88 @@
+"""What the read-back runners work with, whatever the backend: the reader protocol, the
+columns of ``vitals.top`` and the names they take.
+
+A *metric* is ``<group>.<field>`` (:class:`salt_ext.core.samples.Metric`); a tagged group
+(cores, disk, diskio, net, temp) gives one series per node and tag value, named
+``<node>:<tag value>``. A reader (:mod:`salt_ext.core.graphite.render`,
+:mod:`salt_ext.core.influxdb.read`) implements :class:`Reader`::
+
+    nodes(metric)                              -> sorted node names that have the metric
+    fields(group)                              -> sorted field names the group has
+    points(metrics, nodes, start, end)         -> {metric: {series: [(ts, value), ...]}}
+    buckets(metric, nodes, start, end, step, agg) -> {series: [(bucket ts, value or None)]}
+
+``series`` is ``(node, tag value or None)``; ``nodes`` a list of node names (None: all).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol
+
+from salt_ext.core.errors import QueryError
+from salt_ext.core.samples import GROUPS, Buckets, Metric, Points, Series
+
+AGGREGATES = ("mean", "max", "min", "last")
+SORTS = ("cpu", "load1", "mem", "swap", "disk", "temp", "age", "node")
+LOAD_BY = ("cpu", "load", "mem", "score")
+Row = dict[str, Any]
+
+
+class Reader(Protocol):
+    """What a backend reader offers (see the module docstring)."""
+
+    label: str
+
+    def nodes(self, metric: "Metric") -> list[str]: ...
+
+    def fields(self, group: str) -> list[str]: ...
+
+    def points(
+        self, metrics: Sequence["Metric"], nodes: Optional[Sequence[str]], start: int, end: int
+    ) -> dict["Metric", dict[Series, Points]]: ...
+
+    def buckets(
+        self,
+        metric: "Metric",
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: int,
+        agg: str,
+    ) -> dict[Series, Buckets]: ...
+
+
+def parse_metric(text: object, key: str = "metric") -> Metric:
+    group, sep, field = str(text).strip().partition(".")
+    if group not in GROUPS:
+        raise QueryError(f"{key}: unknown group {group!r} in {text!r}; groups: {', '.join(GROUPS)}")
+    if not sep or not field or "." in field:
+        raise QueryError(f"{key}: expected <group>.<field> such as cpu.percent, got {text!r}")
+    return Metric(group, field)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of ``vitals.top``: a metric, and how tagged series fold into one value."""
+
+    name: str
+    metric: Metric
+    fold: Optional[str] = None  # "max" across tag values (fullest disk, hottest sensor)
+
+
+TOP_COLUMNS = (
+    Column("cpu", Metric("cpu", "percent")),
+    Column("load1", Metric("load", "load1")),
+    Column("mem", Metric("mem", "percent")),
+    Column("swap", Metric("swap", "percent")),
+    Column("disk", Metric("disk", "percent"), fold="max"),
+    Column("temp", Metric("temp", "celsius"), fold="max"),
+    Column("throttled", Metric("pi", "throttling"), fold="max"),
+)
+CPU_COUNT = Metric("cpu", "count")
+COLUMNS_BY_NAME = {c.name: c for c in TOP_COLUMNS}
+LOAD_COLUMNS = {"cpu": "cpu", "load": "load1", "mem": "mem"}
+
+
+def series_name(series: Series) -> str:
+    node, tag = series
+    return node if tag is None else f"{node}:{tag}"
