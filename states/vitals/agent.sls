@@ -1,7 +1,7 @@
 {#- salt-vitals on a minion: the package into the minion's own Python (from wheels the master
     serves, or the index), the returner options in minion.d/vitals.conf (mode 0600: it holds
     the InfluxDB password), and a minion restart only when one of them changed. #}
-{%- from 'vitals/map.jinja' import agent with context %}
+{%- from 'vitals/map.jinja' import agent, salt_bin with context %}
 {%- set onedir_pip = agent.onedir_root ~ '/salt-pip' %}
 {%- if agent.bin_env %}
 {%-   set bin_env = agent.bin_env %}
@@ -59,6 +59,7 @@ vitals-agent-restart:
   cmd.run:
     - name: {{ agent.restart_command|json }}
     - bg: true
+    - prepend_path: {{ salt_bin|json }}
     - onchanges:
       - pip: vitals-agent-package
       - file: vitals-agent-config

@@ -1,7 +1,7 @@
 {#- The master side: master.d/vitals.conf with the vitals:pollpush defaults and the schedule
     that runs vitals.pollpush every vitals_master:schedule_seconds; the master is restarted
     only when that file changed. Apply it to the minion that runs on the master host. #}
-{%- from 'vitals/map.jinja' import master with context %}
+{%- from 'vitals/map.jinja' import master, salt_bin with context %}
 {%- set config = {
       'vitals': {'pollpush': master.pollpush},
       'schedule': {'vitals-pollpush': {'function': 'vitals.pollpush',
@@ -20,5 +20,6 @@ vitals-master-restart:
   cmd.run:
     - name: {{ master.restart_command|json }}
     - bg: true
+    - prepend_path: {{ salt_bin|json }}
     - onchanges:
       - file: vitals-master-config
