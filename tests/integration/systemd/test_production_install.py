@@ -446,6 +446,8 @@ def landed(salt_host, first_apply):
 def test_the_schedule_lands_every_point_in_both_backends(landed):
     points = {r["points"] for r in landed.values()}
     assert min(points) > 20, landed  # a whole collection: cpu, mem, disks, net...
+    # the master's job cache holds the receipts only
+    assert all(set(r) == {"ts", "points", "carbon", "influxdb"} for r in landed.values())
 
 
 def test_vitals_top_shows_the_node(salt_host, landed):
@@ -483,3 +485,19 @@ def test_a_minion_restart_and_influxdb_down_for_two_cycles_lose_nothing(salt_hos
         _wait_all_landed(box, receipts)
     total = sum(r["points"] for r in receipts.values())
     print(f"\noutage: {len(receipts)} cycles, {total} points in each backend, 0 lost")
+
+
+def test_no_password_in_the_journal_the_logs_or_the_job_cache(salt_host, landed):
+    # under systemd the daemons' output (influxd's query log included) goes to the journal
+    where = "/var/log/salt /var/log/graphite /var/cache/salt/master/jobs"
+    for secret in (
+        ADMIN_PASSWORD,
+        SALT_PASSWORD,
+        GRAFANA_PASSWORD,
+        PILLAR["graphite:web:secret_key"],
+    ):
+        found = salt_host.run(
+            f"journalctl --no-pager -o cat | grep -c -F {secret}; grep -rlF {secret} {where}",
+            check=False,
+        )
+        assert found.stdout.split() == ["0"], (secret, found.stdout)
