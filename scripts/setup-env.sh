@@ -19,6 +19,7 @@ gunicorn         | gunicorn                                        | demo test
 influxdb         | influxd                                         | demo-influxdb test
 victoria-metrics | victoria-metrics                                | test
 carbon-c-relay   | carbon-c-relay                                  | test
+systemd-container | systemd-nspawn                                 | test
 '
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

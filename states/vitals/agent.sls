@@ -2,7 +2,7 @@
     serves, or the index), the returner options in minion.d/vitals-agent.conf (mode 0600: it
     holds the InfluxDB password; the file owns the top-level carbon: and influxdb: keys), and a
     minion restart only when one of them changed. #}
-{%- from 'vitals/map.jinja' import agent with context %}
+{%- from 'vitals/map.jinja' import agent, salt_bin with context %}
 {%- set onedir_pip = agent.onedir_root ~ '/salt-pip' %}
 {%- if agent.bin_env %}
 {%-   set bin_env = agent.bin_env %}
@@ -60,6 +60,7 @@ vitals-agent-restart:
   cmd.run:
     - name: {{ agent.restart_command|json }}
     - bg: true
+    - prepend_path: {{ salt_bin|json }}
     - onchanges:
       - pip: vitals-agent-package
       - file: vitals-agent-config

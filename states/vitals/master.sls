@@ -3,7 +3,7 @@
     restarted only when that file changed. Apply it to the minion that runs on the master host.
     The file owns the top-level keys vitals_pollpush: and schedule: (Salt merges schedule
     entries across master.d files, but a master.d file's schedule: replaces the main file's). #}
-{%- from 'vitals/map.jinja' import master with context %}
+{%- from 'vitals/map.jinja' import master, salt_bin with context %}
 {%- set config = {
       'vitals_pollpush': master.pollpush,
       'schedule': {'vitals-pollpush': {'function': 'vitals.pollpush',
@@ -22,5 +22,6 @@ vitals-master-restart:
   cmd.run:
     - name: {{ master.restart_command|json }}
     - bg: true
+    - prepend_path: {{ salt_bin|json }}
     - onchanges:
       - file: vitals-master-config

@@ -1,7 +1,8 @@
 """The bundled SLS rendered by Salt's real renderer (``salt-call --local state.show_sls``, no
 daemon, nothing applied): the systemd and the no-systemd service branches, the onedir
-``salt-pip`` choice of ``vitals.agent``, and pillar.example against the defaults. The states
-applied for real are in tests/integration/stack/test_states.py."""
+``salt-pip`` choice of ``vitals.agent``, the restart commands' PATH, and pillar.example against
+the defaults. The states applied for real are in tests/integration/stack/test_states.py
+(without systemd) and tests/integration/systemd/ (with)."""
 
 import json
 import os
@@ -113,6 +114,17 @@ def test_a_python_outside_the_onedir_root_uses_its_own_pip(tmp_path):
     grains = {"pythonexecutable": "/usr/bin/python3"}
     ret = show_sls(tmp_path / "call", "vitals.agent", pillar, grains=grains)
     assert states(ret, "pip.installed")["vitals-agent-package"]["bin_env"] == "/usr/bin/python3"
+
+
+def test_the_restart_commands_run_with_the_minion_s_own_salt_first_on_path(tmp_path):
+    # with Salt in a venv, a systemd unit's PATH has no salt-call (tests/integration/systemd)
+    grains = {"pythonexecutable": "/opt/salt-venv/bin/python3"}
+    ret = show_sls(tmp_path, "vitals.agent,vitals.master", {}, grains=grains)
+    restarts = states(ret, "cmd.run")
+    for sid, daemon in (("vitals-agent-restart", "minion"), ("vitals-master-restart", "master")):
+        assert restarts[sid]["name"] == f"salt-call --local service.restart salt-{daemon}"
+        assert restarts[sid]["prepend_path"] == "/opt/salt-venv/bin", restarts[sid]
+        assert restarts[sid]["bg"] is True
 
 
 def test_a_bad_package_list_fails_the_render_naming_the_key(tmp_path):
