@@ -34,7 +34,7 @@ import whisper
 import yaml
 
 from daemons import poll
-from salt_ext.core import sls_tree
+from salt_ext.runners import _sls_tree as sls_tree
 from support import systemd_container
 from support.systemd_container import ContainerError, SystemdContainer
 
