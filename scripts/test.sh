@@ -15,6 +15,8 @@ echo "==> ruff check, ruff format --check" >&2
 "$VENV/bin/ruff" format --check --quiet .
 echo "==> mypy (salt_ext/core)" >&2
 "$VENV/bin/mypy"
+echo "==> lint-imports (the layers of pyproject.toml's [tool.importlinter])" >&2
+"$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache
 echo "==> sphinx-build -W docs -> .tmp/docs" >&2
 rm -rf "$ROOT/.tmp/docs"
 "$VENV/bin/sphinx-build" -W -q -b html docs "$ROOT/.tmp/docs"
