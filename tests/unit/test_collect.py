@@ -6,8 +6,10 @@ import fnmatch
 import json
 import logging
 import os
+import re
 import time
 from collections import namedtuple
+from pathlib import Path
 
 import psutil
 import pytest
@@ -32,6 +34,7 @@ NetIo = namedtuple(
 )
 Temp = namedtuple("shwtemp", "label current high critical", defaults=(None, None))
 
+CHECKOUT = Path(__file__).resolve().parents[2]
 T0 = 1000.0
 DEFAULTS = vitals.validate_options(None)
 BOOT = 100
@@ -356,6 +359,34 @@ def test_second_reading_adds_rates(reader, fake, clock):
         **FIRST_READING["net"]["eth0"],
     }
     assert data["system"]["uptime"] == 910.0
+
+
+def defined_fields(doc):
+    """{group: fields} of the definition tables of docs/metrics.md (first column)."""
+    defined, group = {}, None
+    for line in doc.splitlines():
+        if line.startswith("### "):
+            group = re.findall(r"`(\w+)`", line)
+        elif group and line.startswith("| `"):
+            names = re.findall(r"`(\w+)`", line.split(" | ")[0])
+            for key in group:
+                defined.setdefault(key, set()).update(names)
+    return defined
+
+
+def test_every_field_has_a_definition_in_the_docs(reader, fake, clock):
+    first = reader()
+    fake.advance()
+    clock.now += 10
+    data = vitals_dict(first, reader())
+    defined = defined_fields((CHECKOUT / "docs" / "metrics.md").read_text(encoding="utf-8"))
+    undefined = []
+    for key, content in data.items():
+        series = content.values() if key != "ts" and GROUPS[key].tag else [content]
+        for fields in series if key != "ts" else []:
+            undefined += [f"{key}.{name}" for name in fields if name not in defined.get(key, ())]
+    assert set(data) - {"ts"} == set(GROUPS)
+    assert sorted(set(undefined)) == []
 
 
 def test_samples_are_ordered_deterministically(reader, fake, clock):
