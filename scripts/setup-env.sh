@@ -3,6 +3,7 @@
 #   ensure_venv            .venv with the built wheel installed (never editable) and the test/dev
 #                          tools, pinned by requirements/ci-constraints.txt (install_requires stays loose)
 #   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
+#   ensure_psutil5_venv    the same wheel (no Salt) with Debian 12's psutil 5.9.4, for tests/compat
 #   ensure_system_packages the Debian packages of SYSTEM_PACKAGES a command needs, when missing
 set -euo pipefail
 
@@ -83,6 +84,26 @@ ensure_salt3007_venv() {
         echo "$want" > "$stamp"
     else
         echo "==> Salt 3007 venv unusable: the compatibility test will skip" >&2
+    fi
+}
+
+# The oldest psutil line this package allows that users actually have (python3-psutil of
+# Debian 12 / Raspberry Pi OS): tests/compat checks that it gives the same metrics as psutil 7.
+ensure_psutil5_venv() {
+    local venv="$ROOT/.tmp/venv-psutil5" constraints="$ROOT/requirements/psutil5-constraints.txt"
+    local stamp="$venv/.installed" want
+    want="$(sha1sum < "$constraints" | cut -d' ' -f1)"
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+        echo "==> installing psutil 5 into $venv for the compatibility test" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        _pip "$venv/bin/python" --only-binary :all: -r "$constraints"
+    fi
+    _pip "$venv/bin/python" --no-deps --force-reinstall "$WHEEL"
+    if (cd / && "$venv/bin/python" -c "import psutil, salt_ext.core.collect"); then
+        echo "$want" > "$stamp"
+    else
+        echo "==> psutil 5 venv unusable: the compatibility test will skip" >&2
     fi
 }
 
