@@ -11,7 +11,13 @@ import sys
 
 import pytest
 
-from support.kernel import HOST_MEMINFO, PI3_MEMINFO, PI4_MEMINFO, machine_root
+from support.kernel import (
+    HOST_MEMINFO,
+    PI3_MEMINFO,
+    PI4_MEMINFO,
+    cpufreq_policy,
+    machine_root,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PSUTIL5_PYTHON = os.path.join(ROOT, ".tmp", "venv-psutil5", "bin", "python")
@@ -41,15 +47,7 @@ def psutil5():
 )
 def test_the_same_numbers_with_psutil_5_and_7(psutil5, tmp_path, meminfo, psutil5_used):
     root = machine_root(tmp_path, meminfo)
-    policy = tmp_path / "sys/devices/system/cpu/cpufreq/policy0"
-    policy.mkdir(parents=True)
-    for name, text in (
-        ("affected_cpus", "0 1 2 3"),
-        ("scaling_cur_freq", "1500000"),
-        ("scaling_min_freq", "600000"),
-        ("scaling_max_freq", "1800000"),
-    ):
-        (policy / name).write_text(f"{text}\n")
+    cpufreq_policy(root, "policy0", "0 1 2 3", 1_500_000, 600_000, 1_800_000)
     old, new = check(psutil5, root), check(sys.executable, root)
     assert old["psutil"] == "5.9.4" and new["psutil"].split(".")[0] == "7"
     assert old["vitals"] == new["vitals"]

@@ -169,3 +169,18 @@ def machine_root(root, meminfo, swapped=(0, 0)):
     with open(os.path.join(proc, "vmstat"), "w") as handle:
         handle.write(VMSTAT.format(*swapped))
     return str(root)
+
+
+def cpufreq_policy(root, name, cpus, cur_khz, min_khz, max_khz):
+    """A cpufreq policy directory under ``root`` (``sys/devices/system/cpu/cpufreq/<name>``)
+    for the CPUs ``cpus`` (a string such as ``"0 1"``, empty when they are all offline)."""
+    policy = os.path.join(root, "sys/devices/system/cpu/cpufreq", name)
+    os.makedirs(policy)
+    for file, text in (
+        ("affected_cpus", cpus),
+        ("scaling_cur_freq", cur_khz),
+        ("scaling_min_freq", min_khz),
+        ("scaling_max_freq", max_khz),
+    ):
+        with open(os.path.join(policy, file), "w") as handle:
+            handle.write(f"{text}\n")

@@ -20,6 +20,7 @@ from salt_ext.core import readers
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.rates import STATE_FILE
 from salt_ext.core.samples import GROUPS, to_vitals_dict
+from support.kernel import cpufreq_policy
 
 CPU_FIELDS = "user nice system idle iowait irq softirq steal guest guest_nice"
 CpuTimes = namedtuple("scputimes", CPU_FIELDS, defaults=(0.0,) * 10)
@@ -196,15 +197,7 @@ def sys_root(tmp_path):
         "Buffers:             100 kB\nCached:             3000 kB\nSwapCached:            0 kB\n"
         "SwapTotal:          1000 kB\nSwapFree:            750 kB\nHugePages_Total:       0\n"
     )
-    policy = root / "sys/devices/system/cpu/cpufreq/policy0"
-    policy.mkdir(parents=True)
-    for name, text in (
-        ("affected_cpus", "0 1"),
-        ("scaling_cur_freq", "1500000"),
-        ("scaling_min_freq", "600000"),
-        ("scaling_max_freq", "1800000"),
-    ):
-        (policy / name).write_text(text + "\n")
+    cpufreq_policy(root, "policy0", "0 1", 1_500_000, 600_000, 1_800_000)
     (root / "etc").mkdir()
     (root / "etc/os-release").write_text('NAME="Debian"\nPRETTY_NAME="Debian GNU/Linux 12"\n')
     return str(root)

@@ -9,7 +9,13 @@ import pytest
 from salt_ext.core import collect as vitals
 from salt_ext.core import readers
 from salt_ext.core.rates import Snapshot
-from support.kernel import HOST_MEMINFO, PI3_MEMINFO, PI4_MEMINFO, machine_root
+from support.kernel import (
+    HOST_MEMINFO,
+    PI3_MEMINFO,
+    PI4_MEMINFO,
+    cpufreq_policy,
+    machine_root,
+)
 
 CpuTimes = namedtuple("scputimes", "user system idle")
 MEM_SWAP = vitals.validate_options({"groups": ["mem", "swap"]})
@@ -134,18 +140,6 @@ def test_a_reference_from_before_the_page_counters_gives_no_swap_rate(tmp_path):
     }
 
 
-def write_policy(root, name, cpus, cur, low, high):
-    policy = root / "sys/devices/system/cpu/cpufreq" / name
-    policy.mkdir(parents=True)
-    for file, text in (
-        ("affected_cpus", cpus),
-        ("scaling_cur_freq", cur),
-        ("scaling_min_freq", low),
-        ("scaling_max_freq", high),
-    ):
-        (policy / file).write_text(f"{text}\n")
-
-
 def cpu_fields(root):
     cpu = current(root, CPU)[1]["cpu"]
     return {name: value for name, value in cpu.items() if name.startswith("freq")}
@@ -153,10 +147,10 @@ def cpu_fields(root):
 
 def test_frequency_is_the_mean_over_cpus_of_their_policy(tmp_path):
     """A big.LITTLE board (RK3588): four A55 cores in policy0, two pairs of A76 cores."""
-    write_policy(tmp_path, "policy0", "0 1 2 3", 1_800_000, 408_000, 1_800_000)
-    write_policy(tmp_path, "policy4", "4 5", 2_352_000, 408_000, 2_352_000)
-    write_policy(tmp_path, "policy6", "6 7", 408_000, 408_000, 2_352_000)
-    write_policy(tmp_path, "policy8", "", 0, 0, 0)  # every CPU of it offline: not counted
+    cpufreq_policy(tmp_path, "policy0", "0 1 2 3", 1_800_000, 408_000, 1_800_000)
+    cpufreq_policy(tmp_path, "policy4", "4 5", 2_352_000, 408_000, 2_352_000)
+    cpufreq_policy(tmp_path, "policy6", "6 7", 408_000, 408_000, 2_352_000)
+    cpufreq_policy(tmp_path, "policy8", "", 0, 0, 0)  # every CPU of it offline: not counted
     assert cpu_fields(str(tmp_path)) == {
         "freq_mhz": (4 * 1800 + 2 * 2352 + 2 * 408) / 8,  # 1590.0
         "freq_min_mhz": 408.0,
