@@ -24,7 +24,10 @@ from salt_ext.core.collect.collection import collect_vitals, collect_window, val
 
 
 def bare_psutil(skip_fstypes):
-    """The psutil and os calls one collection makes, and nothing else."""
+    """The same readings through psutil and os, and nothing else: the calls one collection
+    makes, with ``virtual_memory``, ``swap_memory`` and ``cpu_freq`` standing for the
+    /proc/meminfo, /proc/vmstat and cpufreq reads it makes itself (psutil's meaning of those
+    moved between versions, docs/metrics.md)."""
     psutil.cpu_count(logical=True)
     psutil.cpu_times()
     psutil.cpu_times(percpu=True)

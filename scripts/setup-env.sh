@@ -3,6 +3,7 @@
 #   ensure_venv            .venv with the built wheel installed (never editable) and the test/dev
 #                          tools, pinned by requirements/ci-constraints.txt (install_requires stays loose)
 #   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
+#   ensure_psutil5_venv    the same wheel (no Salt) with Debian 12's psutil 5.9.4, for tests/compat
 #   ensure_system_packages the Debian packages of SYSTEM_PACKAGES a command needs, when missing
 set -euo pipefail
 
@@ -66,25 +67,40 @@ ensure_venv() {
     echo "$want" > "$stamp"
 }
 
+# A venv under .tmp with the pins of a constraints file and the built wheel, for tests/compat;
+# made again when the pins change. Arguments: the venv's name, the constraints file, what it
+# holds (for the messages), the imports that prove it usable, then pip options for the pins.
+_compat_venv() {
+    local venv="$ROOT/.tmp/$1" constraints="$2" what="$3" imports="$4"
+    local stamp="$venv/.installed" want
+    want="$(sha1sum < "$constraints" | cut -d' ' -f1)"
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+        echo "==> installing $what into $venv for the compatibility test" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        _pip "$venv/bin/python" "${@:5}" -r "$constraints"
+    fi
+    _pip "$venv/bin/python" --no-deps --force-reinstall "$WHEEL"
+    if (cd / && "$venv/bin/python" -c "import $imports"); then
+        echo "$want" > "$stamp"
+    else
+        echo "==> $what venv unusable: the compatibility test will skip" >&2
+    fi
+}
+
 # Salt 3007.8's sdist ignores its requirements files: install it without deps, then its deps
 # pinned by requirements/salt3007-constraints.txt; used by tests/compat to prove that 3007 loads
 # this extension and that our returners win over the carbon/influxdb ones 3007 still ships.
 ensure_salt3007_venv() {
-    local venv="$ROOT/.tmp/venv-salt3007" constraints="$ROOT/requirements/salt3007-constraints.txt"
-    local stamp="$venv/.installed" want
-    want="$(sha1sum < "$constraints" | cut -d' ' -f1)"
-    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-        echo "==> installing Salt 3007 into $venv for the compatibility test" >&2
-        rm -rf "$venv"
-        python3 -m venv "$venv"
-        _pip "$venv/bin/python" --no-deps -r "$constraints"
-    fi
-    _pip "$venv/bin/python" --no-deps --force-reinstall "$WHEEL"
-    if (cd / && "$venv/bin/python" -c "import salt.loader, psutil, salt_ext"); then
-        echo "$want" > "$stamp"
-    else
-        echo "==> Salt 3007 venv unusable: the compatibility test will skip" >&2
-    fi
+    _compat_venv venv-salt3007 "$ROOT/requirements/salt3007-constraints.txt" "Salt 3007" \
+        "salt.loader, psutil, salt_ext" --no-deps
+}
+
+# The oldest psutil line this package allows that users actually have (python3-psutil of
+# Debian 12 / Raspberry Pi OS): tests/compat checks that it gives the same metrics as psutil 7.
+ensure_psutil5_venv() {
+    _compat_venv venv-psutil5 "$ROOT/requirements/psutil5-constraints.txt" "psutil 5" \
+        "psutil, salt_ext.core.collect" --only-binary :all:
 }
 
 # system_packages ROLE...: "package probe..." for each line of SYSTEM_PACKAGES a ROLE needs.

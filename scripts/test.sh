@@ -9,6 +9,7 @@ ensure_system_packages test
 [[ -z $NOT_INSTALLED ]] || echo "==> $NOT_INSTALLED: their tests will skip" >&2
 ensure_venv
 ensure_salt3007_venv
+ensure_psutil5_venv
 cd "$ROOT"
 echo "==> ruff check, ruff format --check" >&2
 "$VENV/bin/ruff" check --quiet .

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import readme_renderer.markdown
+from packaging.markers import Marker
+from packaging.requirements import Requirement
 
 import salt_ext
 
@@ -139,14 +141,16 @@ def test_setup_cfg_alone_declares_the_package(wheel):
     def lines(value):
         return [line.strip() for line in value.splitlines() if line.strip()]
 
-    declared = [(r, None) for r in lines(cfg["options"]["install_requires"])]
+    declared = [str(Requirement(r)) for r in lines(cfg["options"]["install_requires"])]
     for extra, value in cfg["options.extras_require"].items():
-        declared += [(r, extra) for r in lines(value)]
+        for text in lines(value):
+            req = Requirement(text)
+            # the wheel adds the extra to the requirement's own marker, as setuptools writes it
+            both = [str(req.marker)] if req.marker else []
+            req.marker = Marker(" and ".join([*both, f'extra == "{extra}"']))
+            declared.append(str(req))
     meta_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     meta = email.message_from_string(wheel.read(meta_name).decode("utf-8"))
-    built = []
-    for req in meta.get_all("Requires-Dist"):
-        spec, _, marker = req.partition(";")
-        built.append((spec.strip(), marker.split("==")[1].strip(' "') if marker else None))
+    built = [str(Requirement(req)) for req in meta.get_all("Requires-Dist")]
     assert built == declared
     assert meta.get_all("Provides-Extra") == list(cfg["options.extras_require"])

@@ -1,12 +1,15 @@
-"""Unit tests of salt_ext.core.collect.collection with a fake psutil, a fake /sys tree and a
-fake vcgencmd."""
+"""Unit tests of salt_ext.core.collect.collection with a fake psutil, a fake /proc and /sys tree
+and a fake vcgencmd (tests/unit/test_kernel_fields.py: mem, swap and CPU frequency from
+real-looking kernel files)."""
 
 import fnmatch
 import json
 import logging
 import os
+import re
 import time
 from collections import namedtuple
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,10 +20,10 @@ from salt_ext.core.collect import readings as readers
 from salt_ext.core.collect.rates import STATE_FILE
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.samples import GROUPS, to_vitals_dict
+from support.kernel import cpufreq_policy
 
 CPU_FIELDS = "user nice system idle iowait irq softirq steal guest guest_nice"
 CpuTimes = namedtuple("scputimes", CPU_FIELDS, defaults=(0.0,) * 10)
-CpuFreq = namedtuple("scpufreq", "current min max")
 VirtualMemory = namedtuple("svmem", "total available percent used free")
 SwapMemory = namedtuple("sswap", "total used free percent sin sout")
 Partition = namedtuple("sdiskpart", "device mountpoint fstype opts", defaults=("rw",))
@@ -32,6 +35,7 @@ NetIo = namedtuple(
 )
 Temp = namedtuple("shwtemp", "label current high critical", defaults=(None, None))
 
+CHECKOUT = Path(__file__).resolve().parents[2]
 T0 = 1000.0
 DEFAULTS = vitals.validate_options(None)
 BOOT = 100
@@ -44,12 +48,14 @@ def bump(record, **deltas):
 
 class FakePsutil:
     """The psutil functions collect uses, returning fixed readings; ``advance`` moves the
-    counters on by known deltas."""
+    counters on by known deltas, the swap page counters in ``root``'s ``proc/vmstat`` too."""
 
-    def __init__(self):
+    def __init__(self, root):
+        self.root = root
         self.times = CpuTimes(user=100.0, system=50.0, idle=800.0, iowait=10.0, guest=5.0)
         self.per_cpu = [CpuTimes(user=10.0, idle=100.0), CpuTimes(user=20.0, idle=200.0)]
-        self.swap = SwapMemory(total=1000, used=250, free=750, percent=25.0, sin=0, sout=0)
+        self.swap_pages = {"pswpin": 0, "pswpout": 0}
+        self.write_vmstat()
         self.mounts = [
             Partition("/dev/root", "/", "ext4"),
             Partition("proc", "/proc", "proc"),
@@ -84,11 +90,18 @@ class FakePsutil:
             "nvme": [Temp("Composite", 40.0)],
         }
 
+    def write_vmstat(self):
+        if os.path.isdir(os.path.join(self.root, "proc")):
+            pages = "".join(f"{name} {count}\n" for name, count in self.swap_pages.items())
+            with open(os.path.join(self.root, "proc/vmstat"), "w") as handle:
+                handle.write(f"nr_free_pages 12345\npgpgout 1600\n{pages}pgalloc_dma 0\n")
+
     def advance(self):
         """Ten seconds of activity: CPU 45 % busy, core 0 at 90 %, known IO."""
         self.times = bump(self.times, user=30, system=10, idle=50, iowait=5, steal=5, guest=7)
         self.per_cpu = [bump(self.per_cpu[0], user=9, idle=1), bump(self.per_cpu[1], idle=10)]
-        self.swap = bump(self.swap, sin=8192)
+        self.swap_pages["pswpin"] += 2
+        self.write_vmstat()
         self.disks["sda"] = bump(
             self.disks["sda"],
             read_bytes=40960,
@@ -108,17 +121,15 @@ class FakePsutil:
     def cpu_count(self, logical=True):
         return 2 if logical else 1
 
-    def cpu_freq(self):
-        return CpuFreq(1500, 600, 1800)
-
     def getloadavg(self):
         return (0.5, 0.25, 0.125)
 
+    # Only vitals.baseinfo reads these two; the mem and swap groups read proc/meminfo.
     def virtual_memory(self):
         return VirtualMemory(8_000_000, 6_000_000, 25.0, 2_000_000, 1_000_000)
 
     def swap_memory(self):
-        return self.swap
+        return SwapMemory(total=1000, used=250, free=750, percent=25.0, sin=0, sout=0)
 
     def disk_partitions(self, all=False):
         return list(self.mounts)
@@ -157,8 +168,8 @@ class Clock:
 
 
 @pytest.fixture
-def fake():
-    return FakePsutil()
+def fake(sys_root):
+    return FakePsutil(sys_root)
 
 
 @pytest.fixture
@@ -181,6 +192,12 @@ def sys_root(tmp_path):
         "processor\t: 0\nBogoMIPS\t: 108.00\n\nHardware\t: BCM2835\n"
         "Model\t\t: Raspberry Pi 4 Model B Rev 1.4\n"
     )
+    (root / "proc/meminfo").write_text(
+        "MemTotal:           8000 kB\nMemFree:            1000 kB\nMemAvailable:       6000 kB\n"
+        "Buffers:             100 kB\nCached:             3000 kB\nSwapCached:            0 kB\n"
+        "SwapTotal:          1000 kB\nSwapFree:            750 kB\nHugePages_Total:       0\n"
+    )
+    cpufreq_policy(root, "policy0", "0 1", 1_500_000, 600_000, 1_800_000)
     (root / "etc").mkdir()
     (root / "etc/os-release").write_text('NAME="Debian"\nPRETTY_NAME="Debian GNU/Linux 12"\n')
     return str(root)
@@ -243,8 +260,8 @@ FIRST_READING = {
     "ts": T0,
     "cpu": {"count": 2, "freq_mhz": 1500.0, "freq_min_mhz": 600.0, "freq_max_mhz": 1800.0},
     "load": {"load1": 0.5, "load5": 0.25, "load15": 0.125},
-    "mem": {"total": 8_000_000, "available": 6_000_000, "used": 2_000_000, "percent": 25.0},
-    "swap": {"total": 1000, "used": 250, "percent": 25.0},
+    "mem": {"total": 8_192_000, "available": 6_144_000, "used": 2_048_000, "percent": 25.0},
+    "swap": {"total": 1_024_000, "used": 256_000, "percent": 25.0},
     "disk": {
         "/": {
             "total": 4_096_000,
@@ -304,7 +321,7 @@ def test_second_reading_adds_rates(reader, fake, clock):
         "1": {"percent": 0.0, "user": 0.0, "system": 0.0, "iowait": 0.0},
     }
     assert data["swap"] == {
-        "in_bytes_per_s": approx(819.2),
+        "in_bytes_per_s": approx(2 * readers.PAGE_SIZE / 10),
         "out_bytes_per_s": 0.0,
         **FIRST_READING["swap"],
     }
@@ -335,6 +352,34 @@ def test_second_reading_adds_rates(reader, fake, clock):
         **FIRST_READING["net"]["eth0"],
     }
     assert data["system"]["uptime"] == 910.0
+
+
+def defined_fields(doc):
+    """{group: fields} of the definition tables of docs/metrics.md (first column)."""
+    defined, group = {}, None
+    for line in doc.splitlines():
+        if line.startswith("### "):
+            group = re.findall(r"`(\w+)`", line)
+        elif group and line.startswith("| `"):
+            names = re.findall(r"`(\w+)`", line.split(" | ")[0])
+            for key in group:
+                defined.setdefault(key, set()).update(names)
+    return defined
+
+
+def test_every_field_has_a_definition_in_the_docs(reader, fake, clock):
+    first = reader()
+    fake.advance()
+    clock.now += 10
+    data = vitals_dict(first, reader())
+    defined = defined_fields((CHECKOUT / "docs" / "metrics.md").read_text(encoding="utf-8"))
+    undefined = []
+    for key, content in data.items():
+        series = content.values() if key != "ts" and GROUPS[key].tag else [content]
+        for fields in series if key != "ts" else []:
+            undefined += [f"{key}.{name}" for name in fields if name not in defined.get(key, ())]
+    assert set(data) - {"ts"} == set(GROUPS)
+    assert sorted(set(undefined)) == []
 
 
 def test_samples_are_ordered_deterministically(reader, fake, clock):
@@ -713,12 +758,10 @@ def boom(*args, **kwargs):
     "method, gone",
     [
         ("disk_io_counters", ["diskio"]),
-        ("virtual_memory", ["mem"]),
         ("disk_partitions", ["disk"]),
         ("pids", ["system"]),
         ("boot_time", ["system"]),
         ("cpu_times", ["cpu", "cores"]),
-        ("cpu_freq", []),
         ("sensors_temperatures", []),
     ],
 )
@@ -731,15 +774,34 @@ def test_failing_reader_drops_only_its_group(reader, fake, clock, caplog, method
     data = vitals_dict(first, reader())
     assert set(data) - {"ts"} == set(GROUPS) - set(gone)
     assert "sensor on fire" in caplog.text
-    if method == "cpu_freq":
-        assert data["cpu"]["percent"] == pytest.approx(45.0) and "freq_mhz" not in data["cpu"]
     if method == "sensors_temperatures":
         assert data["temp"] == {"cpu-thermal": {"celsius": 48.312}}
 
 
-def test_zero_frequency_is_absent(reader, fake):
-    fake.cpu_freq = lambda: CpuFreq(2596.1, 0.0, 0.0)
-    assert vitals_dict(None, reader())["cpu"] == {"count": 2, "freq_mhz": 2596.1}
+@pytest.mark.parametrize(
+    "path, gone, rates_gone, logged",
+    [
+        ("proc/meminfo", ["mem", "swap"], [], "proc/meminfo"),
+        ("proc/vmstat", [], ["swap"], "proc/vmstat"),
+        ("sys/devices/system/cpu/cpufreq/policy0/scaling_cur_freq", [], [], "cpufreq/policy0"),
+    ],
+)
+def test_missing_kernel_file_drops_only_what_it_gives(
+    reader, fake, clock, sys_root, caplog, path, gone, rates_gone, logged
+):
+    caplog.set_level(logging.DEBUG, logger=readers.__name__)
+    os.unlink(os.path.join(sys_root, path))
+    first = reader()
+    fake.advance()
+    clock.now += 10
+    data = vitals_dict(first, reader())
+    assert set(data) - {"ts"} == set(GROUPS) - set(gone)
+    assert logged in caplog.text
+    assert ("in_bytes_per_s" in data.get("swap", {})) == ("swap" not in gone + rates_gone)
+    if "swap" in rates_gone:
+        assert data["swap"] == FIRST_READING["swap"]
+    if "freq" in path:
+        assert data["cpu"]["percent"] == pytest.approx(45.0) and "freq_mhz" not in data["cpu"]
 
 
 def test_validate_options_defaults():

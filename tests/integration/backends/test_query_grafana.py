@@ -43,6 +43,10 @@ def written(tmp_path_factory):
     zone.mkdir(parents=True)
     (zone / "type").write_text("cpu-thermal\n")
     (zone / "temp").write_text("48500\n")
+    # the rest is this machine's own: /proc (mem, swap, CPU frequency) and its cpufreq policies
+    (root / "sys" / "proc").symlink_to("/proc")
+    (root / "sys" / "sys" / "devices" / "system").mkdir(parents=True)
+    (root / "sys" / "sys" / "devices" / "system" / "cpu").symlink_to("/sys/devices/system/cpu")
     vcgencmd = root / "vcgencmd"
     vcgencmd.write_text("#!/bin/sh\necho throttled=0x50005\n")
     vcgencmd.chmod(0o755)
