@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Optional, Protocol
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.spool import Spool
+from salt_ext.core.spool import Spool, describe
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,8 @@ class Delivery:
                 try:
                     kept = self.spool.append(payload, points)
                     reason = "larger than spool_max_bytes"
-                except OSError as spool_exc:
-                    kept, reason = False, f"spooling failed: {spool_exc}"
+                except OSError as spool_exc:  # read-only or full: one line below, no raise
+                    kept, reason = False, f"spooling failed: {describe(spool_exc)}"
                 if not kept:
                     result.dropped = points
                     result.error = f"{exc}; {reason}"
@@ -110,18 +110,19 @@ class Delivery:
             try:
                 result.replayed = self.replay()
             except OSError as exc:
-                log.warning("%s: replay skipped, spool unusable: %s", self.name, exc)
+                log.warning("%s: replay skipped, spool unusable: %s", self.name, describe(exc))
         return result
 
     def replay(self) -> int:
         """Replay spooled records oldest first; returns the number of points replayed."""
         replayed = 0
         spool = self.spool
-        if spool is None or not spool.names():  # the healthy path: one listdir, no lock
+        if spool is None or not spool.waiting():  # the healthy path: one listdir, no lock
             return 0
         with spool.locked() as acquired:
             if not acquired:  # another job on this minion is replaying right now
                 return 0
+            spool.recover_temp_files()  # what writers that died left: replayed too
             for chunk in spool.chunks(self.replay_chunk_bytes, self.replay_max_bytes):
                 payload = b"".join(r.payload for r in chunk)
                 points = sum(r.points for r in chunk)
