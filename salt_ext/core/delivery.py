@@ -88,29 +88,42 @@ class Delivery:
             result.destination = self._send(payload)
             result.sent = points
         except DeliveryError as exc:
+            if exc.retryable:
+                return self.spool_only(payload, points, str(exc))
             result.error = str(exc)
-            if exc.retryable and self.spool is not None:
-                try:
-                    kept = self.spool.append(payload, points)
-                    reason = "larger than spool_max_bytes"
-                except OSError as spool_exc:  # read-only or full: one line below, no raise
-                    kept, reason = False, f"spooling failed: {describe(spool_exc)}"
-                if not kept:
-                    result.dropped = points
-                    result.error = f"{exc}; {reason}"
-                    log.error("%s: %s; dropped %d points", self.name, result.error, points)
-                    return result
-                result.spooled = points
-                log.warning("%s: %s; spooled %d points", self.name, exc, points)
-            else:
-                result.dropped = points
-                log.error("%s: %s; dropped %d points", self.name, exc, points)
+            result.dropped = points
+            log.error("%s: %s; dropped %d points", self.name, exc, points)
             return result
         if self.spool is not None:
             try:
                 result.replayed = self.replay()
             except OSError as exc:
                 log.warning("%s: replay skipped, spool unusable: %s", self.name, describe(exc))
+        return result
+
+    def spool_only(self, payload: bytes, points: int, reason: str = "") -> DeliveryResult:
+        """Write one payload to the spool with no network attempt; never raises. ``reason``
+        says why it was not sent (logged); without one the payload is spooled first on
+        purpose, and a later :meth:`replay` sends it."""
+        result = DeliveryResult(points=points, error=reason or None)
+        if not payload:
+            return result
+        if self.spool is None:
+            kept, why = False, "the spool is off (spool: false)"
+        else:
+            try:
+                kept = self.spool.append(payload, points)
+                why = "larger than spool_max_bytes"
+            except OSError as exc:  # read-only or full: one line below, no raise
+                kept, why = False, f"spooling failed: {describe(exc)}"
+        if not kept:
+            result.dropped = points
+            result.error = f"{reason}; {why}" if reason else why
+            log.error("%s: %s; dropped %d points", self.name, result.error, points)
+            return result
+        result.spooled = points
+        if reason:
+            log.warning("%s: %s; spooled %d points", self.name, reason, points)
         return result
 
     def replay(self) -> int:
