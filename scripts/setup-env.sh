@@ -3,7 +3,8 @@
 #   ensure_venv            .venv with the built wheel installed (never editable) and the test/dev
 #                          tools, pinned by requirements/ci-constraints.txt (install_requires stays loose)
 #   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
-#   ensure_debian_daemons  influxd and victoria-metrics from Debian, when root and missing
+#   ensure_debian_daemons  influxd, victoria-metrics (and the other test tools) from Debian, when
+#                          root and missing
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -79,6 +80,8 @@ ensure_debian_daemons() {
     # the read-back and Grafana tests query a real graphite-web (Debian's, under gunicorn)
     command -v graphite-manage >/dev/null || missing+=(graphite-web)
     command -v gunicorn >/dev/null || missing+=(gunicorn)
+    # the spool fault tests kill jobs at an exact syscall (strace -e inject=...:delay_enter)
+    command -v strace >/dev/null || missing+=(strace)
     [[ ${#missing[@]} -eq 0 ]] && return
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
         echo "==> ${missing[*]} not installed and cannot apt-get here: their tests will skip" >&2

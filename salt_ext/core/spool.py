@@ -47,9 +47,9 @@ _SEQUENCE = itertools.count(1)  # process-wide, so two Spool objects never pick 
 # An empty temporary file this young may belong to a writer between its open() and its
 # flock(); older than this, nobody is writing it (a write takes milliseconds).
 TEMP_GRACE = 60.0
-# Less free space than this and the spool reports its filesystem as full: a vitals payload of
-# a large node is 10-20 KiB.
-FULL_BELOW = 64 * 1024
+# Less free space than this and the spool reports its filesystem as full: the next payload of a
+# large node (10-20 KiB) may not fit.
+FULL_BELOW = 16 * 1024
 COUNTERS = (
     "dropped_points",
     "dropped_records",
