@@ -37,6 +37,7 @@ from salt_ext.core.config import Option, Options, parse
 from salt_ext.core.delivery import DeliveryResult
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.push import job_return
+from salt_ext.core.samples import Skipped, samples_from_return
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +191,6 @@ class DeliveryWorker:
             current = self._current
         if current is None or current[0] == "replay":  # a replay's records are on disk
             return False
-        log.warning(
-            "vitals push %s: a delivery still in flight at exit (ts %s): its collection is "
-            "spooled too",
-            self.name,
-            current[1].get("return", {}).get("ts"),
-        )
         self._deliver("spool", current[1])
         return True
 
@@ -273,6 +268,13 @@ class Pusher:
                 worker.spool_now(ret)
             else:
                 worker.submit(ret)
+        if log.isEnabledFor(logging.DEBUG):  # what a loss count starts from
+            log.debug(
+                "vitals push: collection of ts %d (%d points) handed to %s",
+                vitals.get("ts", 0),
+                len(samples_from_return(ret, time.time, Skipped())),
+                ",".join(push_opts["returners"]),
+            )
 
     def spool_pending(self) -> int:
         """Spool what waits in memory for every returner (Salt closes the beacon: deleted,
@@ -287,7 +289,9 @@ class Pusher:
         deadline = time.monotonic() + grace
         copied = sum(w.spool_in_flight(deadline - time.monotonic()) for w in workers)
         if waiting or copied:
-            log.info(
+            # a warning: Salt has shut its log handlers down by now, and Python then writes
+            # warnings to stderr (the journal under systemd)
+            log.warning(
                 "vitals push: at exit spooled %d waiting collection(s) and %d in flight",
                 waiting,
                 copied,

@@ -315,9 +315,11 @@ class Ledger:
         proxies: dict[str, Any],
         expect_lost: dict[str, int] | None = None,
         timeout: float = 30,
+        until: float | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Wait until each backend holds what was sent (less ``expect_lost``), then tally; a
-        row per backend, printed for the record."""
+        row per backend, printed for the record. ``until``: points collected later are not
+        counted (a minion that goes on pushing)."""
         expect_lost = expect_lost or dict.fromkeys(BACKENDS, 0)
         readers = {
             "carbon": lambda: carbon_landed(carbon, minion, self.since),
@@ -329,6 +331,9 @@ class Ledger:
             with contextlib.suppress(TimeoutError):
                 poll(lambda r=read, w=want: sum(r().values()) >= w, timeout, backend)
             time.sleep(0.5)  # anything more (injected, late) shows too
-            rows[backend] = self.tally(backend, read(), proxies[backend].duplicated(minion))
+            landed = collections.Counter(
+                {ts: n for ts, n in read().items() if until is None or ts <= until}
+            )
+            rows[backend] = self.tally(backend, landed, proxies[backend].duplicated(minion))
             print(f"\nledger {json.dumps(rows[backend])}")
         return rows
