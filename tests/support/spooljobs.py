@@ -138,7 +138,7 @@ class SaltCallMinion:
     def push(self) -> dict[str, Any]:
         """One ``vitals.push`` to both backends, in a second of its own: the receipt (exit
         status 1 when a backend did not get its points at once)."""
-        _next_second()
+        next_second()
         return self.call("vitals.push", "returners=carbon,influxdb", retcodes=(0, 1))
 
     def killed_push(
@@ -152,7 +152,7 @@ class SaltCallMinion:
         given) delayed by ``delay`` s, SIGKILLed as soon as ``ready()`` is true. Returns the
         pid of the killed job."""
         assert STRACE is not None
-        _next_second()
+        next_second()
         strace = [STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "signal=none", "-o", "/dev/null"]
         strace += [
             "-e",
@@ -207,7 +207,7 @@ def complete_temp(spool: Path) -> Path | None:
     return None
 
 
-def _next_second() -> None:
+def next_second() -> None:
     """Sleep into the next second: each job collects in a second of its own (the backends key
     points by whole seconds, and so does the ledger)."""
     time.sleep(1 - time.time() % 1 + 0.02)
