@@ -154,6 +154,7 @@ class Delivery:
                     break
                 spool.acknowledge(chunk)
                 replayed += points
+            spool.enforce_bounds()  # appends made meanwhile left it to the lock holder
         if replayed:
             log.info("%s: replayed %d spooled points", self.name, replayed)
         return replayed

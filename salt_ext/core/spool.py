@@ -111,9 +111,10 @@ class Spool:
 
     # -- writing -------------------------------------------------------------------------
     def append(self, payload: bytes, points: int) -> bool:
-        """Store one payload durably, then enforce the bounds. Returns False when the bounds
-        removed this very record (it alone is larger than ``max_bytes``). Raises ``OSError``
-        when it cannot be stored (read-only or full filesystem); nothing of it then stays."""
+        """Store one payload durably, then enforce the bounds (unless a replay holds the lock:
+        it does so before it ends). Returns False when the bounds removed this very record (it
+        alone is larger than ``max_bytes``). Raises ``OSError`` when it cannot be stored
+        (read-only or full filesystem); nothing of it then stays."""
         self._ensure_dir()
         created = time.time_ns() if self.clock is time.time else int(self.clock() * 1e9)
         name = f"{created:020d}-{_unique()}{_SUFFIX}"
@@ -124,8 +125,12 @@ class Spool:
         # The record is in place: a failure from here on must not report it as lost.
         try:
             self._fsync_dir()
-            with self.locked(blocking=True):
-                self._enforce_bounds()
+            # Never wait for a replay (it holds the lock while it sends, up to its timeouts, and
+            # the push beacon appends from the minion's event loop): the replay enforces the
+            # bounds itself before it lets go (see enforce_bounds).
+            with self.locked() as acquired:
+                if acquired:
+                    self.enforce_bounds()
         except OSError as exc:
             log.warning(
                 "vitals spool %s: record stored, bounds not enforced: %s",
@@ -331,7 +336,9 @@ class Spool:
             os.close(fd)
 
     # -- bounds and status ---------------------------------------------------------------
-    def _enforce_bounds(self) -> None:
+    def enforce_bounds(self) -> None:
+        """Recover what dead writers left, then drop expired records and, past ``max_bytes``,
+        the oldest ones (counted). Call it holding :meth:`locked`."""
         self.recover_temp_files()
         names = self.names()
         sizes: dict[str, int] = {}

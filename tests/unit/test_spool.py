@@ -1,5 +1,6 @@
 """Unit tests for salt_ext.core.spool: durable records, corruption, bounds, status and locking."""
 
+import errno
 import os
 import stat
 import subprocess
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from salt_ext.core.spool import Spool
+from salt_ext.core.spool import Spool, describe
 
 T0 = 1_700_000_000.0
 HEADER_SIZE = 24  # magic, length, crc32, points, created
@@ -491,3 +492,43 @@ def test_locked_is_exclusive_between_spool_objects(spool):
         assert (first, second) == (True, False)
     with other.locked() as again:
         assert again is True
+
+
+def test_append_never_waits_for_a_replay_which_enforces_the_bounds(spool_dir, clock):
+    payload = b"p" * 100
+    spool = Spool(spool_dir, max_bytes=2 * (HEADER_SIZE + len(payload)), clock=clock)
+    fill(spool, clock, [payload], [1])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, spool.directory],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"  # a replay in progress
+        started = time.monotonic()
+        fill(spool, clock, [payload] * 3, [2, 3, 4])
+        assert time.monotonic() - started < 2  # never blocked on the lock
+        assert [spool.read(n).points for n in spool.names()] == [1, 2, 3, 4]  # not trimmed yet
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    with spool.locked() as acquired:  # what the replay does before it lets go
+        assert acquired
+        spool.enforce_bounds()
+    assert [spool.read(n).points for n in spool.names()] == [3, 4]
+    assert spool.status()["dropped_points"] == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (errno.EROFS, "read-only filesystem"),
+        (errno.ENOSPC, "filesystem full"),
+        (errno.EDQUOT, "filesystem full"),
+        (errno.EIO, "Input/output error"),
+    ],
+)
+def test_describe_filesystem_errors(code, text):
+    assert describe(OSError(code, os.strerror(code), "/var/cache/x")) == text

@@ -12,9 +12,11 @@ switch). Every test counts, per backend, the points the jobs handed off, those t
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
+from salt_ext.core.spool import Spool
 from support.spooljobs import (
     BACKENDS,
     STRACE,
@@ -105,6 +107,28 @@ def test_sigkill_mid_write(minion, proxies, fault_carbon, fault_influxd):
     rows = ledger.settle(minion.id, fault_carbon, fault_influxd, proxies)
     assert_nothing_lost(rows)
     assert all(row["duplicated"] == 0 for row in rows.values()), rows
+
+
+@needs_root
+def test_spool_status_on_a_read_only_filesystem_holding_a_corrupt_record(tmp_path, caplog):
+    spool = Spool(str(tmp_path / "spool"))
+    for payload, points in ((b"good", 1), (b"bad", 2)):
+        spool.append(payload, points)
+    flip_payload_byte(Path(spool.directory) / spool.names()[1])
+    with read_only(Path(spool.directory)):
+        status = spool.status()  # never raises
+        with pytest.raises(OSError, match="Read-only"):
+            spool.append(b"new", 1)  # raises to its caller, who logs the drop once
+    assert (status["records"], status["points"], status["corrupt_records"]) == (1, 1, 1)
+    assert status["filesystem"] == "read-only"
+    assert len(spool.names()) == 2  # counted, not removed: it could not be
+    said = [r.message for r in caplog.records if r.levelname == "WARNING"]
+    assert said == [
+        f"vitals spool {spool.directory}: read-only filesystem: nothing can be spooled there, "
+        "replayed or removed"
+    ]
+    status = spool.status()  # writable again: removed, and counted once
+    assert (status["corrupt_records"], len(spool.names())) == (1, 1)
 
 
 def records(minion, backend):
