@@ -328,6 +328,7 @@ class Spool:
             target = temp[len(_TEMP) :]
             is_record = target.endswith(_SUFFIX)
             if is_record and _parse(target, data) is not None:
+                os.fsync(fd)  # its writer may have died before its own fsync
                 os.rename(path, os.path.join(self.directory, target))
                 return "recovered"
             os.unlink(path)
