@@ -17,6 +17,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -211,6 +212,26 @@ def next_second() -> None:
     """Sleep into the next second: each job collects in a second of its own (the backends key
     points by whole seconds, and so does the ledger)."""
     time.sleep(1 - time.time() % 1 + 0.02)
+
+
+class HandedCollections:
+    """The collections a push-mode minion handed over (its debug log line for each), read
+    from ``log_file`` from the size it has now on: ``{ts: points}``."""
+
+    LINE = re.compile(rb"vitals push: collection of ts (\d+) \((\d+) points\) handed to")
+
+    def __init__(self, log_file: str) -> None:
+        self.path = log_file
+        self.offset = os.path.getsize(log_file) if os.path.exists(log_file) else 0
+
+    def since_start(self) -> collections.Counter[int]:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                text = handle.read()
+        except FileNotFoundError:  # the minion has not logged yet
+            return collections.Counter()
+        return collections.Counter({int(ts): int(n) for ts, n in self.LINE.findall(text)})
 
 
 # -- what landed ------------------------------------------------------------------------------
