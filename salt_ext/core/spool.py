@@ -111,33 +111,38 @@ class Spool:
 
     # -- writing -------------------------------------------------------------------------
     def append(self, payload: bytes, points: int) -> bool:
-        """Store one payload durably, then enforce the bounds (unless a replay holds the lock:
-        it does so before it ends). Returns False when the bounds removed this very record (it
-        alone is larger than ``max_bytes``). Raises ``OSError`` when it cannot be stored
-        (read-only or full filesystem); nothing of it then stays."""
+        """Make room within the bounds, then store one payload durably. Returns False (and
+        counts it as dropped) when the record alone is larger than ``max_bytes``. Raises
+        ``OSError`` when it cannot be stored (read-only or full filesystem); nothing of it
+        then stays."""
         self._ensure_dir()
         created = time.time_ns() if self.clock is time.time else int(self.clock() * 1e9)
         name = f"{created:020d}-{_unique()}{_SUFFIX}"
         header = _HEADER.pack(
             _MAGIC, len(payload), _checksum(points, created, payload), points, created
         )
-        self._write(name, header + payload)
-        # The record is in place: a failure from here on must not report it as lost.
+        record = header + payload
+        if len(record) > self.max_bytes:
+            log.warning(
+                "vitals spool %s: a record of %d points is larger than spool_max_bytes: dropped",
+                self.directory,
+                points,
+            )
+            self._update_stats(dropped_points=points, dropped_records=1)
+            return False
+        # Room first, so that the spool stays within its bound even while this record's
+        # temporary file exists, and after a kill leaves it behind. Never wait for a replay (it
+        # holds the lock while it sends, up to its timeouts, and the push beacon appends from
+        # the minion's event loop): the replay enforces the bounds itself before it lets go.
+        with self.locked() as acquired:
+            if acquired:
+                self.enforce_bounds(reserve=len(record))
+        self._write(name, record)
         try:
             self._fsync_dir()
-            # Never wait for a replay (it holds the lock while it sends, up to its timeouts, and
-            # the push beacon appends from the minion's event loop): the replay enforces the
-            # bounds itself before it lets go (see enforce_bounds).
-            with self.locked() as acquired:
-                if acquired:
-                    self.enforce_bounds()
-        except OSError as exc:
-            log.warning(
-                "vitals spool %s: record stored, bounds not enforced: %s",
-                self.directory,
-                describe(exc),
-            )
-        return os.path.exists(os.path.join(self.directory, name))
+        except OSError as exc:  # the record is in place: not a reason to report it lost
+            log.warning("vitals spool %s: directory not synced: %s", self.directory, describe(exc))
+        return True
 
     def _write(self, name: str, data: bytes, temp: Optional[str] = None) -> None:
         """Write ``data`` to ``name`` atomically: a temporary file, fsynced, then renamed.
@@ -337,9 +342,10 @@ class Spool:
             os.close(fd)
 
     # -- bounds and status ---------------------------------------------------------------
-    def enforce_bounds(self) -> None:
-        """Recover what dead writers left, then drop expired records and, past ``max_bytes``,
-        the oldest ones (counted). Call it holding :meth:`locked`."""
+    def enforce_bounds(self, reserve: int = 0) -> None:
+        """Recover what dead writers left, then drop expired records and the oldest ones until
+        the records and ``reserve`` more bytes fit in ``max_bytes`` (counted). Call it holding
+        :meth:`locked`."""
         self.recover_temp_files()
         names = self.names()
         sizes: dict[str, int] = {}
@@ -351,7 +357,7 @@ class Spool:
         dropped_points = dropped_records = 0
         for name in names:
             too_old = int(name.split("-", 1)[0]) < oldest_allowed
-            if not too_old and total <= self.max_bytes:
+            if not too_old and total + reserve <= self.max_bytes:
                 break
             record = self.read(name)
             if record is not None:
