@@ -83,7 +83,7 @@ def test_sigkill_mid_write(minion, proxies, fault_carbon, fault_influxd):
     # its temporary file created, still empty: every flock waits (the writer locks it first)
     pid = minion.killed_push(
         "flock",
-        lambda: [p for p in carbon_spool.glob(".tmp-*") if p.stat().st_size == 0],
+        lambda: [p for p in carbon_spool.glob(".tmp-*.rec") if p.stat().st_size == 0],
         delay=2,
     )
     [empty] = left_behind(minion, ledger, pid)
