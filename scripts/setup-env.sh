@@ -21,6 +21,7 @@ influxdb         | influxd                                         | demo-influx
 victoria-metrics | victoria-metrics                                | test
 carbon-c-relay   | carbon-c-relay                                  | test
 systemd-container | systemd-nspawn                                 | test
+strace           | strace                                          | test
 '
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -86,6 +86,28 @@ def beacon(config):
     return running.run(parsed, raw)
 
 
+def close(config):
+    """
+    Salt closes the beacon (``beacons.delete``, a beacon refresh, a state run with
+    ``disable_during_state_run``): in push mode, what waits in memory for a delivery in flight
+    is written to the returners' spool. On SIGTERM Salt calls no beacon function; the push
+    mode then spools at the exit of the minion process (see ``docs/beacon.md``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' beacons.delete vitals
+    """
+    try:
+        name = core.parse_config(config)["name"]
+    except VitalsError:
+        return
+    spooled = core.close(name)
+    if spooled:
+        log.info("vitals beacon %s closed: spooled %d collection(s) held in memory", name, spooled)
+
+
 def _concrete(dunder):
     # Salt's dunders resolve through a context variable that the delivery threads do not
     # inherit: hand them the objects themselves.

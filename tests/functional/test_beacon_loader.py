@@ -15,6 +15,8 @@ import salt.loader
 import salt.payload
 
 from salt_ext.core.beacon import beacon as vitals_beacon
+from salt_ext.core.delivery.spool import Spool
+from support.faults import BlackholeServer
 from support.tcp import RecordingTcpServer
 
 
@@ -137,3 +139,25 @@ def test_disable_during_state_run_is_honoured(loaders, beacon_opts):
     os.remove(os.path.join(proc_dir, "20261125000000000000"))
     events = process(beacon_opts, loaders, config)
     assert [e["tag"] for e in events] == ["salt/beacon/vitals-functional/vitals/up/tripped"]
+
+
+def test_salt_closing_the_beacon_spools_what_waits_in_memory(loaders, beacon_opts):
+    """Salt closes beacons on ``beacons.delete`` and on every beacon refresh
+    (``Beacon.close_beacons``): the collections waiting behind a delivery in flight go to the
+    spool there and then."""
+    with BlackholeServer() as hole:
+        push = {"returners": "influxdb", "url": f"http://127.0.0.1:{hole.port}", "timeout": 30}
+        config = {"vitals": [{"push": {**push, "create_database": False}}]}
+        for _ in range(3):  # the first goes in flight, into the black hole; two wait
+            assert process(beacon_opts, loaders, config) == []
+            deadline = time.monotonic() + 10
+            while not hole.accepted and time.monotonic() < deadline:
+                time.sleep(0.02)
+        worker = vitals_beacon.RUNNING["vitals"].pusher.workers["influxdb"]
+        assert len(worker._pending) == 2
+        beacon_opts["beacons"] = config
+        salt.beacons.Beacon(beacon_opts, loaders.modules).close_beacons()
+        assert len(worker._pending) == 0
+        root = os.path.join(beacon_opts["cachedir"], "vitals", "spool")
+        (name,) = os.listdir(root)
+        assert len(Spool(os.path.join(root, name)).names()) == 2

@@ -376,3 +376,39 @@ def test_replay_of_empty_spool(spool):
 )
 def test_delivery_result_status(result, status):
     assert result.status == status
+
+
+# -- spooling first, replaying alone ----------------------------------------------------------
+
+
+def test_spool_only_never_touches_the_network_and_a_replay_sends_it(spool, caplog):
+    transport = FakeTransport("carbon")
+    delivery = Delivery([transport], spool=spool)
+    result = delivery.spool_only(b"first\n", 2)
+    assert (result.status, result.spooled, result.error) == ("spooled", 2, None)
+    assert transport.attempts == 0 and spooled(spool) == [b"first\n"]
+    assert not caplog.records  # spooling first on purpose says nothing
+    assert delivery.replay() == 2
+    assert transport.sent == [b"first\n"] and spool.names() == []
+
+
+def test_spool_only_without_a_spool_drops_and_says_why(caplog):
+    result = Delivery([FakeTransport("carbon")]).spool_only(b"x\n", 3, "carbon is busy")
+    assert (result.status, result.dropped) == ("dropped", 3)
+    assert result.error == "carbon is busy; the spool is off (spool: false)"
+    assert [r.message for r in caplog.records] == [
+        "vitals: carbon is busy; the spool is off (spool: false); dropped 3 points"
+    ]
+
+
+def test_replay_enforces_the_bounds_before_it_lets_go(tmp_path):
+    spool = Spool(str(tmp_path / "spool"), max_bytes=3 * (24 + 4), clock=TickingClock())
+    prefill(spool, [b"r%d\n" % i for i in range(3)])
+    transport = FakeTransport("carbon", fails=lambda payload: payload.startswith(b"r"))
+    # what appends left while a replay held the lock: more than the bound
+    with spool.locked():
+        prefill(spool, [b"late\n"])
+    assert len(spool.names()) == 4
+    assert Delivery([transport], spool=spool).replay() == 0  # the backend refuses the replay
+    assert spooled(spool) == [b"r1\n", b"r2\n", b"late\n"]
+    assert spool.status()["dropped_points"] == 2

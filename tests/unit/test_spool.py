@@ -1,6 +1,7 @@
 """Unit tests for salt_ext.core.delivery.spool: durable records, corruption, bounds, status and
 locking."""
 
+import errno
 import os
 import stat
 import subprocess
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from salt_ext.core.delivery.spool import Spool
+from salt_ext.core.delivery.spool import Spool, describe
 
 T0 = 1_700_000_000.0
 HEADER_SIZE = 24  # magic, length, crc32, points, created
@@ -212,20 +213,124 @@ def test_unrelated_files_are_ignored(spool, clock):
     assert spool.status()["corrupt_records"] == 0
 
 
-@pytest.mark.parametrize("torn", [True, False], ids=["torn", "complete"])
-def test_temp_files_are_ignored(spool, clock, torn):
-    [name] = fill(spool, clock, [b"real"])
+# -- temporary files of writers that died ---------------------------------------------------
+
+
+def temp_copy(spool, name, data, age=0.0):
+    """A temporary file as a writer killed before its rename leaves it (no lock held), its
+    mtime ``age`` seconds in the past; returns its path."""
+    temp = record_path(spool, f".tmp-{name}")
+    os.makedirs(spool.directory, exist_ok=True)
+    with open(temp, "wb") as handle:
+        handle.write(data)
+    stamp = time.time() - age
+    os.utime(temp, (stamp, stamp))
+    return temp
+
+
+def record_bytes(spool, clock, payload, points):
+    """The bytes and name of a valid record, moved out of the spool."""
+    [name] = fill(spool, clock, [payload], [points])
     with open(record_path(spool, name), "rb") as handle:
         data = handle.read()
-    temp = record_path(spool, f".tmp-{int(T0 * 1e9) + 5:020d}-99999-1.rec")
-    with open(temp, "wb") as handle:
-        handle.write(data[: HEADER_SIZE - 4] if torn else data)
+    os.unlink(record_path(spool, name))
+    return name, data
 
-    assert spool.names() == [name]
-    assert [[r.name for r in c] for c in spool.chunks(1000, 1000)] == [[name]]
+
+def test_complete_temp_file_of_a_dead_writer_is_recovered(spool, clock):
+    lost_name, data = record_bytes(spool, clock, b"killed-before-rename", 5)
+    [kept] = fill(spool, clock, [b"later"], [1])
+    temp = temp_copy(spool, lost_name, data)
+
     status = spool.status()
-    assert (status["records"], status["corrupt_records"]) == (1, 0)
+    assert not os.path.exists(temp)
+    assert spool.names() == [lost_name, kept]  # at its creation time: oldest first
+    assert [r.payload for c in spool.chunks(1000, 1000) for r in c] == [
+        b"killed-before-rename",
+        b"later",
+    ]
+    assert (status["records"], status["points"], status["temp_files"]) == (2, 6, 0)
+    assert (status["recovered_records"], status["torn_records"]) == (1, 0)
+
+
+@pytest.mark.parametrize("cut", [1, HEADER_SIZE - 4, HEADER_SIZE + 3])
+def test_torn_temp_file_of_a_dead_writer_is_removed_and_counted(spool, clock, cut):
+    lost_name, data = record_bytes(spool, clock, b"torn-by-a-power-cut", 5)
+    [kept] = fill(spool, clock, [b"real"])
+    temp = temp_copy(spool, lost_name, data[:cut])
+
+    status = spool.status()
+    assert not os.path.exists(temp)
+    assert spool.names() == [kept]
+    assert (status["records"], status["temp_files"], status["corrupt_records"]) == (1, 0, 0)
+    assert (status["recovered_records"], status["torn_records"]) == (0, 1)
+
+
+def test_empty_temp_file_is_left_alone_while_young(spool, clock):
+    # a writer between its open() and its flock() leaves it like this for microseconds
+    temp = temp_copy(spool, f"{int(T0 * 1e9):020d}-1-1-1.rec", b"")
+    assert spool.status()["temp_files"] == 1
     assert os.path.exists(temp)
+    os.utime(temp, (time.time() - 61, time.time() - 61))
+    status = spool.status()
+    assert not os.path.exists(temp)
+    assert (status["temp_files"], status["torn_records"]) == (0, 1)
+
+
+HOLD_TEMP = textwrap.dedent(
+    """
+    import fcntl, sys
+    fd = open(sys.argv[1], "ab")
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("holding", flush=True)
+    sys.stdin.readline()
+    """
+)
+
+
+def test_temp_file_of_a_live_writer_is_left_alone(spool, clock):
+    lost_name, data = record_bytes(spool, clock, b"being-written", 2)
+    temp = temp_copy(spool, lost_name, data[:10], age=3600)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_TEMP, temp],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        status = spool.status()
+        assert (status["temp_files"], status["torn_records"]) == (1, 0)
+        assert os.path.exists(temp)
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    assert spool.status()["torn_records"] == 1  # its writer is gone now
+    assert not os.path.exists(temp)
+
+
+def test_stale_temp_files_count_in_the_size_bound(spool_dir, clock):
+    payload = b"p" * 100
+    spool = Spool(spool_dir, max_bytes=2 * (HEADER_SIZE + len(payload)), clock=clock)
+    stale = []
+    for points in (1, 2, 3):
+        stale.append(record_bytes(spool, clock, payload, points))
+    for name, data in stale:
+        temp_copy(spool, name, data)
+    fill(spool, clock, [payload], [4])  # the next append recovers them, then trims
+    assert [spool.read(n).points for n in spool.names()] == [3, 4]
+    assert [n for n in os.listdir(spool_dir) if n.startswith(".tmp-")] == []
+    status = spool.status()
+    assert (status["recovered_records"], status["dropped_points"]) == (3, 3)
+
+
+def test_stats_temp_files_of_a_dead_writer_are_removed(spool, clock):
+    fill(spool, clock, [b"x"])
+    temp = temp_copy(spool, "stats.json-0000000001-00000001-0000000001", b'{"dropp')
+    status = spool.status()
+    assert not os.path.exists(temp)
+    assert (status["temp_files"], status["torn_records"], status["counters_reset"]) == (0, 0, None)
 
 
 # -- bounds -----------------------------------------------------------------------------------
@@ -269,9 +374,14 @@ def test_status_of_missing_spool(spool):
         "points": 0,
         "bytes": 0,
         "oldest": None,
+        "temp_files": 0,
+        "filesystem": "ok",
         "dropped_points": 0,
         "dropped_records": 0,
         "corrupt_records": 0,
+        "recovered_records": 0,
+        "torn_records": 0,
+        "counters_reset": None,
     }
     assert not os.path.exists(spool.directory)
 
@@ -283,19 +393,61 @@ def test_status_counts_waiting_records(spool, clock):
         "points": 7,
         "bytes": 8,
         "oldest": pytest.approx(T0),
+        "temp_files": 0,
+        "filesystem": "ok",
         "dropped_points": 0,
         "dropped_records": 0,
         "corrupt_records": 0,
+        "recovered_records": 0,
+        "torn_records": 0,
+        "counters_reset": None,
     }
 
 
-@pytest.mark.parametrize("content", [b"not json", b"[1, 2]", b'{"dropped_points": "x"}'])
-def test_status_survives_broken_stats_file(spool, clock, content):
-    fill(spool, clock, [b"x"])
+@pytest.mark.parametrize(
+    "content",
+    [b"not json", b"[1, 2]", b'{"dropped_points": "x"}', b'{"corrupt_records": -1}', b"\xff"],
+)
+def test_garbage_stats_file_says_the_counters_were_reset(spool_dir, clock, content, caplog):
+    spool = Spool(spool_dir, max_bytes=150, clock=clock)
+    fill(spool, clock, [b"p" * 100] * 2, [1, 2])  # the first is dropped: a counter of 1
+    assert spool.status()["dropped_points"] == 1
     with open(os.path.join(spool.directory, "stats.json"), "wb") as handle:
         handle.write(content)
+    clock.advance(10)
+
     status = spool.status()
     assert status["records"] == 1 and status["dropped_points"] == 0
+    assert status["counters_reset"] == clock.now
+    assert [r.message for r in caplog.records if "stats.json" in r.message] == [
+        f"vitals spool {spool_dir}: stats.json is unusable "
+        f"({_stats_problem_text(content)}): its counters restart from 0 now"
+    ]
+    caplog.clear()
+    clock.advance(10)
+    fill(spool, clock, [b"p" * 100], [3])  # counting goes on from the reset
+    status = spool.status()
+    assert (status["dropped_points"], status["counters_reset"]) == (2, clock.now - 11)
+    assert not [r for r in caplog.records if "stats.json" in r.message]  # said once
+
+
+def _stats_problem_text(content):
+    return {
+        b"not json": "not JSON",
+        b"[1, 2]": "not a JSON object",
+        b'{"dropped_points": "x"}': "dropped_points is 'x'",
+        b'{"corrupt_records": -1}': "corrupt_records is -1",
+        b"\xff": "not JSON",
+    }[content]
+
+
+def test_stats_of_an_older_version_are_read(spool, clock):
+    fill(spool, clock, [b"x"])
+    with open(os.path.join(spool.directory, "stats.json"), "w") as handle:
+        handle.write('{"dropped_points": 7, "dropped_records": 2, "corrupt_records": 1}')
+    status = spool.status()
+    assert (status["dropped_points"], status["corrupt_records"]) == (7, 1)
+    assert (status["recovered_records"], status["counters_reset"]) == (0, None)
 
 
 # -- locking ------------------------------------------------------------------------------------
@@ -341,3 +493,43 @@ def test_locked_is_exclusive_between_spool_objects(spool):
         assert (first, second) == (True, False)
     with other.locked() as again:
         assert again is True
+
+
+def test_append_never_waits_for_a_replay_which_enforces_the_bounds(spool_dir, clock):
+    payload = b"p" * 100
+    spool = Spool(spool_dir, max_bytes=2 * (HEADER_SIZE + len(payload)), clock=clock)
+    fill(spool, clock, [payload], [1])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, spool.directory],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"  # a replay in progress
+        started = time.monotonic()
+        fill(spool, clock, [payload] * 3, [2, 3, 4])
+        assert time.monotonic() - started < 2  # never blocked on the lock
+        assert [spool.read(n).points for n in spool.names()] == [1, 2, 3, 4]  # not trimmed yet
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    with spool.locked() as acquired:  # what the replay does before it lets go
+        assert acquired
+        spool.enforce_bounds()
+    assert [spool.read(n).points for n in spool.names()] == [3, 4]
+    assert spool.status()["dropped_points"] == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (errno.EROFS, "read-only filesystem"),
+        (errno.ENOSPC, "filesystem full"),
+        (errno.EDQUOT, "filesystem full"),
+        (errno.EIO, "Input/output error"),
+    ],
+)
+def test_describe_filesystem_errors(code, text):
+    assert describe(OSError(code, os.strerror(code), "/var/cache/x")) == text

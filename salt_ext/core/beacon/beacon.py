@@ -167,6 +167,16 @@ RUNNING: dict[str, VitalsBeacon] = {}
 _RUNNING_LOCK = threading.Lock()
 
 
+def close(name: str) -> int:
+    """Salt is closing the beacon ``name`` (``beacons.delete``, a beacon refresh, a state run
+    with ``disable_during_state_run``): spool what its push mode holds in memory, so nothing
+    waits there for a delivery that may never come. Its state (rules, rate reference, the
+    delivery threads) stays for the next call. Returns how many collections were spooled."""
+    with _RUNNING_LOCK:
+        found = RUNNING.get(name)
+    return 0 if found is None else found.pusher.spool_pending()
+
+
 def beacon_for(
     name: str, salt_funcs: Mapping[str, Callable[..., Any]], opts: Mapping[str, Any]
 ) -> VitalsBeacon:

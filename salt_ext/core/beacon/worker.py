@@ -12,20 +12,32 @@ Bounds: at most one delivery in flight per returner. What arrives meanwhile wait
 to the spool without another network attempt; the newest payload is then delivered normally,
 and a success replays the spool. A backend that black-holes therefore costs the caller a
 ``deque.append`` per cycle, and the worker at most the returner's own timeouts.
+
+What is in memory when the minion stops is not lost: Salt calls the beacon's ``close`` on
+``beacons.delete`` and on every beacon refresh (:meth:`Pusher.spool_pending` then spools what
+waits), and nothing on SIGTERM, so :func:`stop_all` runs at the exit of the minion process
+(:func:`_stop_at_exit`) and spools what waits and, past a short grace, a copy of the payload in
+flight. After a SIGKILL or a power cut at most ``max_pending`` + 1 payloads per returner are
+lost (what waits, and the one in flight); with ``spool_first`` each collection is on disk
+before the beacon call returns, and none is.
 """
 
 import collections
 import logging
+import multiprocessing.util
+import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from salt_ext.core.config import Option, Options, parse
 from salt_ext.core.delivery.delivery import DeliveryResult
-from salt_ext.core.delivery.returner import Backend, deliver_return
-from salt_ext.core.errors import ConfigError, DeliveryError
+from salt_ext.core.delivery.returner import deliver_return
+from salt_ext.core.errors import ConfigError
 from salt_ext.core.jobs.push import BACKENDS, backend, job_return
+from salt_ext.core.samples import Skipped, samples_from_return
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +48,16 @@ PUSH_OPTIONS = {
     "returners": Option("list", ["carbon"], doc="returner names, as for --return"),
     "ret_config": Option("str", "", doc="returner profile, as for --return_config"),
     "max_pending": Option("int", 64, minimum=1, doc="payloads waiting in memory per returner"),
+    "spool_first": Option(
+        "bool",
+        False,
+        doc="write each collection to the spool before the beacon returns, then deliver it "
+        "from there: nothing in memory to lose to a SIGKILL, for a spool write and read a cycle",
+    ),
 }
+# At the minion's exit, a delivery in flight gets this long to finish before a copy of its
+# payload is spooled as well.
+STOP_GRACE = 2.0
 
 
 def parse_push(raw: object, prefix: str = "beacons:vitals:push") -> tuple[Options, dict[str, Any]]:
@@ -70,27 +91,6 @@ def parse_push(raw: object, prefix: str = "beacons:vitals:push") -> tuple[Option
     return opts, ret_kwargs
 
 
-class SpoolOnly:
-    """A backend whose every transport is 'busy': :func:`deliver_return` then spools the payload
-    through the normal path (same options, serializer and spool directory)."""
-
-    def __init__(self, inner: Backend) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def transports(self, opts: Options) -> list[Any]:
-        return [_Busy()]
-
-
-class _Busy:
-    label = "delivery in flight"
-
-    def send(self, payload: bytes) -> None:
-        raise DeliveryError("a delivery is still in flight")
-
-
 class DeliveryWorker:
     """One returner's delivery thread. :meth:`submit` never blocks on the network."""
 
@@ -108,18 +108,21 @@ class DeliveryWorker:
         self.opts = opts
         self.max_pending = max_pending
         self._send = send
-        self._pending: collections.deque[dict[str, Any]] = collections.deque()
+        # (action, job return): "deliver" a collection, or "replay" the spool (spool_first)
+        self._pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
         self._wake = threading.Condition()
-        self._busy = False
+        self._current: Optional[tuple[str, dict[str, Any]]] = None
+        self._stopped = False
         self.stats: collections.Counter[str] = collections.Counter()
         self.last_error: Optional[str] = None
         self._thread = threading.Thread(target=self._run, name=f"vitals-push-{name}", daemon=True)
         self._thread.start()
 
     def submit(self, ret: dict[str, Any]) -> None:
+        """Queue a collection for delivery."""
         with self._wake:
             if len(self._pending) >= self.max_pending:
-                lost = self._pending.popleft()
+                _, lost = self._pending.popleft()
                 self.stats["dropped_payloads"] += 1
                 log.error(
                     "vitals push %s: %d payloads wait for a delivery in flight; dropped the "
@@ -128,13 +131,22 @@ class DeliveryWorker:
                     self.max_pending,
                     lost.get("return", {}).get("ts"),
                 )
-            self._pending.append(ret)
+            self._pending.append(("deliver", ret))
             self._wake.notify()
+
+    def spool_now(self, ret: dict[str, Any]) -> None:
+        """Write a collection to the spool in the calling thread, then have the thread replay
+        the spool (``spool_first``)."""
+        self._deliver("spool", ret)
+        with self._wake:
+            if not self._pending or self._pending[-1][0] != "replay":
+                self._pending.append(("replay", ret))
+                self._wake.notify()
 
     def idle(self) -> bool:
         """True when nothing waits and nothing is in flight."""
         with self._wake:
-            return not self._pending and not self._busy
+            return not self._pending and self._current is None
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -144,27 +156,59 @@ class DeliveryWorker:
             time.sleep(0.02)
         return True
 
+    def spool_pending(self) -> int:
+        """Spool, in the calling thread, the collections that wait in memory (no network);
+        returns how many."""
+        with self._wake:
+            waiting = [ret for action, ret in self._pending if action == "deliver"]
+            self._pending.clear()
+        for ret in waiting:
+            self._deliver("spool", ret)
+        return len(waiting)
+
+    def halt(self) -> int:
+        """Stop taking work and spool what waits (:meth:`spool_pending`); returns how many."""
+        with self._wake:
+            self._stopped = True
+            self._wake.notify_all()
+        return self.spool_pending()
+
+    def spool_in_flight(self, timeout: float) -> bool:
+        """After :meth:`halt`: wait up to ``timeout`` for the delivery in flight, then spool a
+        copy of its collection if it has not returned (the process is about to end). If that
+        delivery did land, its points are sent twice and stored once (same series and
+        timestamps). Returns True if a copy was spooled."""
+        with self._wake:
+            self._wake.wait_for(lambda: self._current is None, max(timeout, 0.0))
+            current = self._current
+        if current is None or current[0] == "replay":  # a replay's records are on disk
+            return False
+        self._deliver("spool", current[1])
+        return True
+
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._pending:
+                while not self._pending and not self._stopped:
                     self._wake.wait()
-                batch = list(self._pending)
-                self._pending.clear()
-                self._busy = True
+                if self._stopped:
+                    return
+                action, ret = self._pending.popleft()
+                if action == "deliver" and self._pending:
+                    # piled up behind the delivery that just returned: straight to the spool
+                    # (no network); the newest is delivered, and its success replays the spool
+                    action = "spool"
+                self._current = (action, ret)
             try:
-                # Older payloads piled up behind the delivery that just returned: spool them
-                # (no network), then deliver the newest, whose success replays the spool.
-                for ret in batch[:-1]:
-                    self._deliver(SpoolOnly(self.backend), ret)
-                self._deliver(self.backend, batch[-1])
+                self._deliver(action, ret)
             finally:
                 with self._wake:
-                    self._busy = False
+                    self._current = None
+                    self._wake.notify_all()
 
-    def _deliver(self, backend_: Any, ret: dict[str, Any]) -> None:
+    def _deliver(self, action: str, ret: dict[str, Any]) -> None:
         try:
-            result = self._send(backend_, ret, self.salt_funcs, self.opts)
+            result = self._send(self.backend, ret, self.salt_funcs, self.opts, action=action)
         except Exception:  # a worker thread must survive anything
             log.exception("vitals push %s: delivery failed", self.name)
             self.stats["errors"] += 1
@@ -193,7 +237,8 @@ class Pusher:
     def push(
         self, vitals: dict[str, Any], push_opts: Options, ret_kwargs: Mapping[str, Any]
     ) -> None:
-        """Queue one collection for every configured returner; returns at once."""
+        """Queue one collection for every configured returner; returns at once (with
+        ``spool_first``: once it is in every returner's spool)."""
         ret = job_return(
             str(self.opts.get("id") or "unknown"),
             vitals,
@@ -204,10 +249,75 @@ class Pusher:
         for name in push_opts["returners"]:
             worker = self.workers.get(name)
             if worker is None:
+                _stop_at_exit(self)
                 worker = DeliveryWorker(
                     name, self.salt_funcs, self.opts, push_opts["max_pending"], self._send
                 )
                 self.workers[name] = worker
             worker.salt_funcs = self.salt_funcs  # a beacon reload brings a new loader
             worker.max_pending = push_opts["max_pending"]
-            worker.submit(ret)
+            if push_opts["spool_first"]:
+                worker.spool_now(ret)
+            else:
+                worker.submit(ret)
+        if log.isEnabledFor(logging.DEBUG):  # what a loss count starts from
+            log.debug(
+                "vitals push: collection of ts %d (%d points) handed to %s",
+                vitals.get("ts", 0),
+                len(samples_from_return(ret, time.time, Skipped())),
+                ",".join(push_opts["returners"]),
+            )
+
+    def spool_pending(self) -> int:
+        """Spool what waits in memory for every returner (Salt closes the beacon: deleted,
+        refreshed, paused for a state run); the threads go on. Returns how many."""
+        return sum(worker.spool_pending() for worker in self.workers.values())
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """The process is ending: spool what waits, give the deliveries in flight ``grace``
+        seconds in all, then spool a copy of those still in flight."""
+        workers = list(self.workers.values())
+        waiting = sum(worker.halt() for worker in workers)
+        deadline = time.monotonic() + grace
+        copied = sum(w.spool_in_flight(deadline - time.monotonic()) for w in workers)
+        if waiting or copied:
+            # a warning: Salt has shut its log handlers down by now, and Python then writes
+            # warnings to stderr (the journal under systemd)
+            log.warning(
+                "vitals push: at exit spooled %d waiting collection(s) and %d in flight",
+                waiting,
+                copied,
+            )
+
+
+# Every Pusher of this process, and the pid that registered the exit hook (a forked child
+# inherits both, but not the threads: it must not stop its parent's pushers).
+_PUSHERS: "weakref.WeakSet[Pusher]" = weakref.WeakSet()
+_HOOKED_PID: Optional[int] = None
+
+
+def stop_all(grace: float = STOP_GRACE) -> None:
+    """:meth:`Pusher.stop` for every pusher of this process."""
+    if os.getpid() != _HOOKED_PID:
+        return
+    for pusher in list(_PUSHERS):
+        try:
+            pusher.stop(grace)
+        except Exception:  # pylint: disable=broad-except; exiting: log, go on
+            log.exception("vitals push: spooling at exit failed")
+
+
+def _stop_at_exit(pusher: Pusher) -> None:
+    """Run :func:`stop_all` when this process exits normally (SIGTERM included).
+
+    Salt tells a beacon nothing when the minion stops: on SIGTERM it leaves its event loop
+    and exits. ``atexit`` alone does not cover it, because the minion usually runs as a
+    ``multiprocessing`` child (Salt's keep-alive parent) which ends with ``os._exit`` and
+    runs only ``multiprocessing``'s own exit finalizers; those also run from ``atexit`` in a
+    main process (``salt-minion --disable-keepalive``), so one finalizer covers both.
+    """
+    global _HOOKED_PID
+    _PUSHERS.add(pusher)
+    if os.getpid() != _HOOKED_PID:
+        _HOOKED_PID = os.getpid()
+        multiprocessing.util.Finalize(None, stop_all, exitpriority=10)

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
-from salt_ext.core.delivery.spool import Spool
+from salt_ext.core.delivery.spool import Spool, describe
 from salt_ext.core.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -88,40 +88,54 @@ class Delivery:
             result.destination = self._send(payload)
             result.sent = points
         except DeliveryError as exc:
+            if exc.retryable:
+                return self.spool_only(payload, points, str(exc))
             result.error = str(exc)
-            if exc.retryable and self.spool is not None:
-                try:
-                    kept = self.spool.append(payload, points)
-                    reason = "larger than spool_max_bytes"
-                except OSError as spool_exc:
-                    kept, reason = False, f"spooling failed: {spool_exc}"
-                if not kept:
-                    result.dropped = points
-                    result.error = f"{exc}; {reason}"
-                    log.error("%s: %s; dropped %d points", self.name, result.error, points)
-                    return result
-                result.spooled = points
-                log.warning("%s: %s; spooled %d points", self.name, exc, points)
-            else:
-                result.dropped = points
-                log.error("%s: %s; dropped %d points", self.name, exc, points)
+            result.dropped = points
+            log.error("%s: %s; dropped %d points", self.name, exc, points)
             return result
         if self.spool is not None:
             try:
                 result.replayed = self.replay()
             except OSError as exc:
-                log.warning("%s: replay skipped, spool unusable: %s", self.name, exc)
+                log.warning("%s: replay skipped, spool unusable: %s", self.name, describe(exc))
+        return result
+
+    def spool_only(self, payload: bytes, points: int, reason: str = "") -> DeliveryResult:
+        """Write one payload to the spool with no network attempt; never raises. ``reason``
+        says why it was not sent (logged); without one the payload is spooled first on
+        purpose, and a later :meth:`replay` sends it."""
+        result = DeliveryResult(points=points, error=reason or None)
+        if not payload:
+            return result
+        if self.spool is None:
+            kept, why = False, "the spool is off (spool: false)"
+        else:
+            try:
+                kept = self.spool.append(payload, points)
+                why = "larger than spool_max_bytes"
+            except OSError as exc:  # read-only or full: one line below, no raise
+                kept, why = False, f"spooling failed: {describe(exc)}"
+        if not kept:
+            result.dropped = points
+            result.error = f"{reason}; {why}" if reason else why
+            log.error("%s: %s; dropped %d points", self.name, result.error, points)
+            return result
+        result.spooled = points
+        if reason:
+            log.warning("%s: %s; spooled %d points", self.name, reason, points)
         return result
 
     def replay(self) -> int:
         """Replay spooled records oldest first; returns the number of points replayed."""
         replayed = 0
         spool = self.spool
-        if spool is None or not spool.names():  # the healthy path: one listdir, no lock
+        if spool is None or not spool.waiting():  # the healthy path: one listdir, no lock
             return 0
         with spool.locked() as acquired:
             if not acquired:  # another job on this minion is replaying right now
                 return 0
+            spool.recover_temp_files()  # what writers that died left: replayed too
             for chunk in spool.chunks(self.replay_chunk_bytes, self.replay_max_bytes):
                 payload = b"".join(r.payload for r in chunk)
                 points = sum(r.points for r in chunk)
@@ -140,6 +154,7 @@ class Delivery:
                     break
                 spool.acknowledge(chunk)
                 replayed += points
+            spool.enforce_bounds()  # appends made meanwhile left it to the lock holder
         if replayed:
             log.info("%s: replayed %d spooled points", self.name, replayed)
         return replayed

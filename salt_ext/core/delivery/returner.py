@@ -221,14 +221,28 @@ def deliver_return(
     salt_funcs: Mapping[str, Callable[..., Any]],
     opts: Mapping[str, Any],
     clock: Callable[[], float] = time.time,
+    action: str = "deliver",
 ) -> DeliveryResult:
-    """Deliver one job return; never raises. Returns a :class:`DeliveryResult`."""
+    """Deliver one job return; never raises. Returns a :class:`DeliveryResult`.
+
+    ``action``: ``deliver`` (send; spool on failure; replay the spool after a success),
+    ``spool`` (straight to the spool, no network: :meth:`Delivery.spool_only`) or ``replay``
+    (only replay the spool ``ret``'s options name; nothing of ``ret`` is sent)."""
     try:
         options = read_options(backend, ret, salt_funcs, opts)
     except ConfigError as exc:
         log.error("%s returner: bad configuration: %s", backend.name, exc)
         return DeliveryResult(error=str(exc))
     options = backend.with_minion(options, opts)
+    if action == "replay":
+        result = DeliveryResult()
+        try:
+            delivery = _delivery(backend, ret, opts, options)
+            result.replayed = delivery.replay()
+        except Exception as exc:  # pylint: disable=broad-except; a returner must never raise
+            log.warning("%s returner: replay skipped: %s", backend.name, exc)
+            result.error = str(exc)
+        return result
     minion = str(ret.get("id") or opts.get("id") or "unknown")
     skipped = Skipped()
     samples = samples_from_return(ret, clock, skipped)
@@ -245,10 +259,19 @@ def deliver_return(
         return DeliveryResult()
     try:
         payload = backend.serialize(samples, minion, options)
-        transports = backend.transports(options)
+        delivery = _delivery(backend, ret, opts, options)
     except Exception as exc:  # pylint: disable=broad-except; a returner must never raise
         log.exception("%s returner: cannot prepare the payload", backend.name)
         return DeliveryResult(points=len(samples), dropped=len(samples), error=str(exc))
+    if action == "spool":
+        return delivery.spool_only(payload, len(samples))
+    return delivery.deliver(payload, len(samples))
+
+
+def _delivery(
+    backend: Backend, ret: Optional[Mapping[str, Any]], opts: Mapping[str, Any], options: Options
+) -> Delivery:
+    """The :class:`Delivery` (transports, spool) of a return with these options."""
     spool = None
     if options["spool"]:
         spool = Spool(
@@ -256,11 +279,10 @@ def deliver_return(
             max_bytes=options["spool_max_bytes"],
             max_age=options["spool_max_age"],
         )
-    delivery = Delivery(
-        transports,
+    return Delivery(
+        backend.transports(options),
         spool=spool,
         order=options["order"],
         replay_max_bytes=options["replay_max_bytes"],
         name=f"{backend.name} returner",
     )
-    return delivery.deliver(payload, len(samples))
