@@ -11,7 +11,7 @@ set -euo pipefail
 #   package | what shows it is installed (commands on PATH or absolute paths; all of them)
 #           | who needs it: demo (scripts/demo.sh), demo-influxdb (scripts/demo.sh --influxdb),
 #             test (scripts/test.sh)
-# tests/unit/test_setup_env.py fails when scripts/daemons.py launches something for the demo
+# tests/unit/scripts/test_setup_env.py fails when scripts/daemons.py launches something for the demo
 # or the tests that no line here (or the venv) provides.
 SYSTEM_PACKAGES='
 python3          | /usr/bin/python3                                | demo test

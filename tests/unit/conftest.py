@@ -1,5 +1,5 @@
 """Unit tests keep every file under their tmp_path: the rate state included, which would
-otherwise go to a tmpfs such as /dev/shm (tests/unit/test_rates.py covers that choice)."""
+otherwise go to a tmpfs such as /dev/shm (tests/unit/collect/test_rates.py covers that choice)."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """Unit tests of salt_ext.core.collect.collection with a fake psutil, a fake /proc and /sys tree
-and a fake vcgencmd (tests/unit/test_kernel_fields.py: mem, swap and CPU frequency from
+and a fake vcgencmd (tests/unit/collect/test_readings.py: mem, swap and CPU frequency from
 real-looking kernel files)."""
 
 import fnmatch
@@ -35,7 +35,7 @@ NetIo = namedtuple(
 )
 Temp = namedtuple("shwtemp", "label current high critical", defaults=(None, None))
 
-CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[3]
 T0 = 1000.0
 DEFAULTS = vitals.validate_options(None)
 BOOT = 100

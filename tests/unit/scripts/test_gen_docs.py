@@ -8,7 +8,7 @@ import gen_docs
 import pytest
 import yaml
 
-CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def test_checked_in_option_docs_are_current():

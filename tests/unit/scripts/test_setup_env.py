@@ -28,7 +28,7 @@ from daemons import (
     VictoriaMetrics,
 )
 
-CHECKOUT = Path(__file__).resolve().parent.parent.parent
+CHECKOUT = Path(__file__).resolve().parents[3]
 SETUP_ENV = CHECKOUT / "scripts" / "setup-env.sh"
 VENV_BIN = Path(sys.executable).parent
 ROLES = {"demo", "demo-influxdb", "test"}  # demo.sh, demo.sh --influxdb, test.sh
