@@ -25,11 +25,6 @@ VITALS = {"ts": 1_700_000_000.0, "cpu": {"percent": 12.5, "count": 4}, "load": {
 POINTS = 3
 
 
-@pytest.fixture
-def minion_opts(tmp_path):
-    return {"id": "pi-01", "cachedir": str(tmp_path / "cache")}
-
-
 def spooled_points(minion_opts, name="carbon-default"):
     spool = Spool(f"{minion_opts['cachedir']}/vitals/spool/{name}")
     return sum(spool.read(n).points for n in spool.names())

@@ -1,4 +1,5 @@
-"""read_options' one-pass reader finds exactly what Salt's get_returner_options finds."""
+"""Unit tests of salt_ext.core.delivery.returner's ``read_options``: its one-pass reader finds
+exactly what Salt's get_returner_options finds, and where a returner's options come from."""
 
 import types
 
@@ -11,6 +12,7 @@ from salt_ext.core.delivery import returner as backend
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite.carbon import BACKEND
 from salt_ext.core.influxdb.write import BACKEND as INFLUX
+from support.carbon import options
 from support.saltconfig import salt_funcs
 
 VALUES = st.sampled_from([None, "", 0, False, True, 1, "x", "127.0.0.1", 2003, [], ["a:1"]])
@@ -115,3 +117,86 @@ def test_context_bound_or_odd_sources_fall_back_to_calling_salt():
     ):
         option = FakeOption(pack, {})
         assert backend._lookup(option) is option
+
+
+# -- where options come from: nested dicts, dotted keys, ret_config profiles, ret_kwargs (carbon
+# -- as the example) ---------------------------------------------------------------------------
+
+
+def test_nested_carbon_dict():
+    config = {"carbon": {"host": "g.example", "port": "2013", "prefix": "lab", "spool": "no"}}
+    opts = options(config)
+    assert (opts["host"], opts["port"], opts["prefix"], opts["spool"]) == (
+        "g.example",
+        2013,
+        "lab",
+        False,
+    )
+    assert opts["endpoints"] == [("g.example", 2013)]
+
+
+def test_unknown_key_in_the_nested_carbon_dict_is_named():
+    # a typo must not silently fall back to a default (the pillar of another reader, too)
+    with pytest.raises(ConfigError) as err:
+        options({"carbon": {"hots": "g.example", "port": 2003}})
+    assert err.value.key == "carbon:hots"
+    assert "unknown option (known: timeout, order," in str(err.value)
+
+
+def test_dotted_keys():
+    opts = options({"carbon.host": "g2", "carbon.mode": "pickle", "carbon.timeout": "1.5"})
+    assert (opts["host"], opts["mode"], opts["timeout"]) == ("g2", "pickle", 1.5)
+    assert opts["endpoints"] == [("g2", 2004)]
+
+
+def test_nested_dict_wins_over_dotted_key():
+    assert options({"carbon": {"host": "nested"}, "carbon.host": "dotted"})["host"] == "nested"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"alt.carbon.host": "h-alt", "carbon.host": "h-default", "carbon.prefix": "p"},
+        {"alt.carbon": {"host": "h-alt"}, "carbon": {"host": "h-default", "prefix": "p"}},
+    ],
+    ids=["dotted", "nested"],
+)
+def test_ret_config_profile_with_fallback_to_default(config):
+    opts = options(config, {"ret_config": "alt"})
+    assert (opts["host"], opts["prefix"]) == ("h-alt", "p")
+
+
+def test_ret_kwargs_override_everything():
+    config = {"carbon.prefix": "cfg", "alt.carbon.prefix": "profile", "carbon.timeout": 9}
+    ret = {"ret_config": "alt", "ret_kwargs": {"prefix": "kw", "timeout": "1.5", "hosts": "x:1"}}
+    opts = options(config, ret)
+    assert (opts["prefix"], opts["timeout"], opts["endpoints"]) == ("kw", 1.5, [("x", 1)])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"carbon": {"spool": True, "replay_max_bytes": 5}, "alt.carbon": {"spool": False}},
+        {"carbon.spool": True, "alt.carbon.spool": False},
+        {"carbon.spool": True, "alt.carbon.spool": "false"},
+    ],
+    ids=["nested", "dotted", "string"],
+)
+def test_falsy_profile_value_is_honoured(config):
+    assert options(config, {"ret_config": "alt"})["spool"] is False
+    assert options(config)["spool"] is True
+
+
+def test_falsy_default_location_value_is_honoured():
+    assert options({"carbon": {"spool": False}})["spool"] is False
+    assert options({"carbon.spool": False})["spool"] is False
+
+
+def test_ret_kwargs_beat_a_falsy_profile_value():
+    ret = {"ret_config": "alt", "ret_kwargs": {"spool": True}}
+    assert options({"alt.carbon.spool": False}, ret)["spool"] is True
+
+
+def test_scheduler_without_config_option_reads_opts():
+    opts = backend.read_options(BACKEND, {}, {}, {"carbon.host": "from-opts", "carbon.port": 7})
+    assert opts["endpoints"] == [("from-opts", 7)]

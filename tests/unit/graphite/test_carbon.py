@@ -1,5 +1,6 @@
-"""Unit tests for the carbon backend: option validation, reading options the Salt way, and
-``backend.deliver_return`` end to end against a real loopback TCP server."""
+"""Unit tests for the carbon backend (salt_ext.core.graphite.carbon): option validation, and
+``deliver_return`` end to end against a real loopback TCP server (where a returner's options
+come from: tests/unit/delivery/test_returner.py)."""
 
 import os
 import pickle
@@ -12,35 +13,12 @@ from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite.carbon import BACKEND, CarbonBackend, parse_endpoint
 from salt_ext.core.graphite.paths import DEFAULT_TEMPLATE
-from salt_ext.returners import carbon_return
+from support.carbon import VITALS_RET, VITALS_TEXT, options
 from support.saltconfig import salt_funcs
 from support.tcp import RecordingTcpServer
 
 NOW = 1732240001.7
 
-VITALS_RET = {
-    "id": "pi-01",
-    "jid": "20241122020000123456",
-    "fun": "vitals.current",
-    "fun_args": [],
-    "retcode": 0,
-    "success": True,
-    "return": {
-        "ts": 1732240000.5,
-        "cpu": {"percent": 12.5, "count": 4},
-        "disk": {"/": {"percent": 41.2, "total": 1000}, "/boot": {"percent": 10.0}},
-        "mem": {"total": 8000, "percent": 50.0},
-    },
-}
-VITALS_TEXT = (
-    b"vitals.pi-01.cpu.percent 12.5 1732240000\n"
-    b"vitals.pi-01.cpu.count 4 1732240000\n"
-    b"vitals.pi-01.disk.root.percent 41.2 1732240000\n"
-    b"vitals.pi-01.disk.root.total 1000 1732240000\n"
-    b"vitals.pi-01.disk.boot.percent 10.0 1732240000\n"
-    b"vitals.pi-01.mem.total 8000 1732240000\n"
-    b"vitals.pi-01.mem.percent 50.0 1732240000\n"
-)
 
 LOADAVG_RET = {
     "id": "pi-01",
@@ -76,10 +54,6 @@ DEFAULT_OPTIONS = {
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def options(config, ret=None):
-    return backend.read_options(BACKEND, ret or {}, salt_funcs(config), {})
-
-
 def config_error(config, ret=None):
     with pytest.raises(ConfigError) as info:
         options(config, ret)
@@ -92,11 +66,6 @@ def server():
     carbon = RecordingTcpServer()
     yield carbon
     carbon.close()
-
-
-@pytest.fixture
-def minion_opts(tmp_path):
-    return {"id": "pi-01", "cachedir": str(tmp_path / "cache")}
 
 
 def send(server, minion_opts, ret, extra=None):
@@ -222,88 +191,6 @@ def test_validate_directly():
     assert CarbonBackend().validate(parsed)["endpoints"] == [("::1", 2003)]
 
 
-# -- read_options: where options come from ---------------------------------------------------
-
-
-def test_nested_carbon_dict():
-    config = {"carbon": {"host": "g.example", "port": "2013", "prefix": "lab", "spool": "no"}}
-    opts = options(config)
-    assert (opts["host"], opts["port"], opts["prefix"], opts["spool"]) == (
-        "g.example",
-        2013,
-        "lab",
-        False,
-    )
-    assert opts["endpoints"] == [("g.example", 2013)]
-
-
-def test_unknown_key_in_the_nested_carbon_dict_is_named():
-    # a typo must not silently fall back to a default (the pillar of another reader, too)
-    with pytest.raises(ConfigError) as err:
-        options({"carbon": {"hots": "g.example", "port": 2003}})
-    assert err.value.key == "carbon:hots"
-    assert "unknown option (known: timeout, order," in str(err.value)
-
-
-def test_dotted_keys():
-    opts = options({"carbon.host": "g2", "carbon.mode": "pickle", "carbon.timeout": "1.5"})
-    assert (opts["host"], opts["mode"], opts["timeout"]) == ("g2", "pickle", 1.5)
-    assert opts["endpoints"] == [("g2", 2004)]
-
-
-def test_nested_dict_wins_over_dotted_key():
-    assert options({"carbon": {"host": "nested"}, "carbon.host": "dotted"})["host"] == "nested"
-
-
-@pytest.mark.parametrize(
-    "config",
-    [
-        {"alt.carbon.host": "h-alt", "carbon.host": "h-default", "carbon.prefix": "p"},
-        {"alt.carbon": {"host": "h-alt"}, "carbon": {"host": "h-default", "prefix": "p"}},
-    ],
-    ids=["dotted", "nested"],
-)
-def test_ret_config_profile_with_fallback_to_default(config):
-    opts = options(config, {"ret_config": "alt"})
-    assert (opts["host"], opts["prefix"]) == ("h-alt", "p")
-
-
-def test_ret_kwargs_override_everything():
-    config = {"carbon.prefix": "cfg", "alt.carbon.prefix": "profile", "carbon.timeout": 9}
-    ret = {"ret_config": "alt", "ret_kwargs": {"prefix": "kw", "timeout": "1.5", "hosts": "x:1"}}
-    opts = options(config, ret)
-    assert (opts["prefix"], opts["timeout"], opts["endpoints"]) == ("kw", 1.5, [("x", 1)])
-
-
-@pytest.mark.parametrize(
-    "config",
-    [
-        {"carbon": {"spool": True, "replay_max_bytes": 5}, "alt.carbon": {"spool": False}},
-        {"carbon.spool": True, "alt.carbon.spool": False},
-        {"carbon.spool": True, "alt.carbon.spool": "false"},
-    ],
-    ids=["nested", "dotted", "string"],
-)
-def test_falsy_profile_value_is_honoured(config):
-    assert options(config, {"ret_config": "alt"})["spool"] is False
-    assert options(config)["spool"] is True
-
-
-def test_falsy_default_location_value_is_honoured():
-    assert options({"carbon": {"spool": False}})["spool"] is False
-    assert options({"carbon.spool": False})["spool"] is False
-
-
-def test_ret_kwargs_beat_a_falsy_profile_value():
-    ret = {"ret_config": "alt", "ret_kwargs": {"spool": True}}
-    assert options({"alt.carbon.spool": False}, ret)["spool"] is True
-
-
-def test_scheduler_without_config_option_reads_opts():
-    opts = backend.read_options(BACKEND, {}, {}, {"carbon.host": "from-opts", "carbon.port": 7})
-    assert opts["endpoints"] == [("from-opts", 7)]
-
-
 # -- send, end to end --------------------------------------------------------------------------
 
 
@@ -399,18 +286,3 @@ def test_send_never_raises_when_the_spool_is_unusable(server, tmp_path):
     cachedir.write_text("")
     result = send(server, {"id": "pi-01", "cachedir": str(cachedir)}, VITALS_RET)
     assert result.status == "dropped" and result.error
-
-
-def test_loader_module_returner(server, minion_opts, monkeypatch):
-    server.listen()
-    monkeypatch.setattr(
-        carbon_return,
-        "__salt__",
-        salt_funcs({"carbon": {"port": server.port, "prefix": "lab"}}),
-        raising=False,
-    )
-    monkeypatch.setattr(carbon_return, "__opts__", minion_opts, raising=False)
-    assert carbon_return.__virtual__() == "carbon"
-    result = carbon_return.returner(VITALS_RET)
-    assert result.status == "sent"
-    assert server.wait_for(1) == [VITALS_TEXT.replace(b"vitals.pi-01.", b"lab.pi-01.")]

@@ -1,6 +1,6 @@
 """Unit tests of the InfluxDB backend (salt_ext.core.influxdb.write): options, the write request of
 each API and database creation against a scripted HTTP server on 127.0.0.1, and the path through
-the shared core and the returner loader module."""
+the shared core (the returner loader module: tests/unit/loader/returners/)."""
 
 import base64
 
@@ -12,7 +12,7 @@ from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.influxdb.write import BACKEND
 from salt_ext.core.samples import Sample, from_vitals_dict
 from support.httpserver import Scripted
-from support.influxdb import PAYLOAD, SECRET, options, transport
+from support.influxdb import PAYLOAD, RET, SECRET, options, transport
 from support.lineprotocol import (
     TS,
 )
@@ -231,9 +231,8 @@ def test_v2_404_is_not_provisioned():
 
 
 # =============================================================================================
-# Through the shared core and the loader module
+# Through the shared core
 # =============================================================================================
-RET = {"id": "pi-01", "fun": "vitals.current", "return": VITALS, "retcode": 0}
 
 
 def test_core_send_spools_then_replays(tmp_path):
@@ -248,23 +247,6 @@ def test_core_send_spools_then_replays(tmp_path):
     assert second.status == "sent" and second.replayed == points
     assert [r.body for r in server.requests] == [server.requests[0].body] * 3
     assert server.requests[0].body == line_protocol.serialize(from_vitals_dict(VITALS), "pi-01")
-
-
-def test_loader_module(tmp_path):
-    from salt_ext.returners import influxdb_return
-
-    assert influxdb_return.__virtual__() == "influxdb"
-    assert "CLI Example:" in influxdb_return.returner.__doc__
-    with Scripted((204, b"")) as server:
-        conf = {"influxdb.url": server.url, "influxdb.tags": {"role": "web"}}
-        influxdb_return.__salt__ = salt_funcs(conf)
-        influxdb_return.__opts__ = {"cachedir": str(tmp_path), "id": "pi-01"}
-        try:
-            result = influxdb_return.returner(RET)
-        finally:
-            del influxdb_return.__salt__, influxdb_return.__opts__
-    assert result.status == "sent"
-    assert b"cpu,host=pi-01,role=web percent=12.5,count=4i" in server.requests[0].body
 
 
 def test_bad_config_never_raises(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.net.http import HttpTransport, parse_url, redact_url
+from salt_ext.core.net.resolve import create_connection
 from support.httpserver import Scripted
 from support.influxdb import PAYLOAD, SECRET, transport
 from support.tls import self_signed_cert
@@ -163,3 +164,8 @@ def test_debug_log_never_holds_secrets(caplog):
     basic = base64.b64encode(f"salt:{SECRET}".encode()).decode()
     for record in caplog.records:
         assert SECRET not in record.getMessage() and basic not in record.getMessage()
+
+
+def test_http_transport_uses_the_bounded_connect():
+    transport = HttpTransport("http://influx.example:8086", "/write", timeout=0.3)
+    assert transport._connection()._create_connection is create_connection

@@ -1,4 +1,5 @@
-"""Name resolution counts against the timeout: a resolver that hangs cannot hang a job."""
+"""Unit tests of salt_ext.core.net.resolve: name resolution counts against the timeout, so a
+resolver that hangs cannot hang a job."""
 
 import functools
 import socket
@@ -7,7 +8,6 @@ import time
 import pytest
 
 from salt_ext.core.errors import DeliveryError
-from salt_ext.core.net.http import HttpTransport
 from salt_ext.core.net.resolve import create_connection, resolve
 from salt_ext.core.net.tcp import TcpTransport
 from support.tcp import RecordingTcpServer
@@ -71,8 +71,3 @@ def test_create_connection_reaches_a_real_server():
     with RecordingTcpServer() as server:
         TcpTransport("localhost", server.port, timeout=2).send(b"a.b 1 1700000000\n")
         assert server.wait_for(1) == [b"a.b 1 1700000000\n"]
-
-
-def test_http_transport_uses_the_bounded_connect():
-    transport = HttpTransport("http://influx.example:8086", "/write", timeout=0.3)
-    assert transport._connection()._create_connection is create_connection
