@@ -1,7 +1,8 @@
 """Unit tests: pure code, no daemon. The folders mirror the source tree:
 
 - ``<subpackage>/test_<module>.py`` tests ``salt_ext/core/<subpackage>/<module>.py``, and
-  ``test_<module>.py`` here a module at the root of ``salt_ext/core`` (``config``, ``samples``);
+  ``test_<module>.py`` here a module at the root of ``salt_ext/core`` (``config``, ``errors``,
+  ``samples``): this folder stands for ``salt_ext/core``, the bulk of the code;
 - ``loader/<kind>/test_<module>.py`` tests the Salt loader glue ``salt_ext/<kind>/<module>.py``
   (``translate`` at ``loader/test_translate.py``);
 - ``sls/`` the bundled SLS tree (``states/``, shipped as ``salt_ext/sls``) rendered by Salt;

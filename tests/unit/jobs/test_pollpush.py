@@ -1,10 +1,10 @@
-"""``salt-run vitals.pollpush`` with Salt's loader-module mocking: the exact publication a stub
-LocalClient receives, for arguments, master config and collection options."""
+"""salt_ext.core.jobs.pollpush through ``salt-run vitals.pollpush`` with Salt's loader-module
+mocking: the exact publication a stub LocalClient receives, for arguments, master config and
+collection options."""
 
 from unittest.mock import patch
 
 import pytest
-import salt.utils.args
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.runners import vitals as vitals_runner
@@ -46,22 +46,6 @@ def client(monkeypatch):
 def published(client):
     (call,) = client.calls
     return call
-
-
-def test_argspec_shows_every_parameter():
-    spec = salt.utils.args.get_function_argspec(vitals_runner.pollpush)
-    assert spec.args == [
-        "tgt",
-        "tgt_type",
-        "returners",
-        "samples",
-        "interval",
-        "mode",
-        "ret_config",
-        "ret_kwargs",
-        "timeout",
-    ]
-    assert spec.keywords == "collection"
 
 
 def test_defaults_publish_push_with_no_arguments(client):

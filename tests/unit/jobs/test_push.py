@@ -163,9 +163,3 @@ def test_bad_arguments_are_refused_before_anything_is_sent(collected, returners,
         vitals_module.push(**kwargs)
     assert str(err.value).startswith(message)
     assert returners[1] == [] and returners[2] == [] and collected == []
-
-
-def test_push_has_a_cli_example_and_its_arguments():
-    spec = salt.utils.args.get_function_argspec(vitals_module.push)
-    assert spec.args == ["returners", "samples", "interval", "ret_config", "ret_kwargs"]
-    assert "CLI Example:" in vitals_module.push.__doc__
