@@ -5,7 +5,8 @@
   ``samples``): this folder stands for ``salt_ext/core``, the bulk of the code;
 - ``loader/<kind>/test_<module>.py`` tests the Salt loader glue ``salt_ext/<kind>/<module>.py``
   (``translate`` at ``loader/test_translate.py``);
-- ``sls/`` the bundled SLS tree (``states/``, shipped as ``salt_ext/sls``) rendered by Salt;
+- ``sls/`` the files of the bundled SLS tree (``states/``, shipped as ``salt_ext/sls``); the
+  SLS rendered and applied by ``salt-call --local`` are functional tests (tests/functional/sls);
 - ``scripts/`` the checkout's own scripts (``scripts/gen_docs.py``, ``scripts/setup-env.sh``).
 
 A module with one aspect heavy enough for its own file adds it after the module's name

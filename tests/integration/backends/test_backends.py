@@ -26,8 +26,6 @@ from daemons import (
 )
 from support.faults import BlackholeServer, SlowHTTPServer
 
-pytestmark = pytest.mark.integration
-
 D = TypeVar("D", bound=_Daemon)
 
 

@@ -15,8 +15,6 @@ from salt_ext.core.graphite.carbon import BACKEND
 from support.hostile import TS, cases
 from support.saltconfig import salt_funcs
 
-pytestmark = pytest.mark.integration
-
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$")
 CASES = [c for c in cases() if not c.heavy]
 

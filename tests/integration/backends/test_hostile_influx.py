@@ -19,8 +19,6 @@ from support.hostile import cases
 from support.lineprotocol import expected_points, names, sample_specs
 from support.saltconfig import salt_funcs
 
-pytestmark = pytest.mark.integration
-
 CASES = cases()
 
 

@@ -17,8 +17,6 @@ from salt_ext.core.samples import samples_from_return
 from support.faults import BlackholeServer
 from support.saltconfig import salt_funcs
 
-pytestmark = pytest.mark.integration
-
 BS = "\\"
 PASSWORD = "S3cr3t:p@ss w0rd"
 

@@ -10,8 +10,6 @@ from support.hostile import TS
 from support.saltconfig import salt_funcs
 from support.tls import self_signed_cert
 
-pytestmark = pytest.mark.integration
-
 RET = {
     "id": "tls-minion",
     "fun": "vitals.current",

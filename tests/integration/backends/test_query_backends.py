@@ -19,8 +19,6 @@ from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.readback import options, times, views
 from salt_ext.core.samples import from_vitals_dict
 
-pytestmark = pytest.mark.integration
-
 STEP = 10
 NOW = (int(time.time()) // 60) * 60 - 60  # the data's "now", in the past (whisper reads no future)
 SPAN = 600  # ten minutes of 10 s data

@@ -24,8 +24,6 @@ from salt_ext.core.collect.collection import collect, validate_options
 from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.influxdb import line_protocol
 
-pytestmark = pytest.mark.integration
-
 NODE = "grafana-node"
 OTHER = "grafana-node-2"  # a second node, which selecting NODE must leave out
 DB = "grafana"

@@ -23,8 +23,6 @@ import pytest
 from daemons import poll
 from support.spooljobs import BACKENDS, HandedCollections, Ledger, switch
 
-pytestmark = pytest.mark.integration
-
 MINION = "fault-push"
 GROUPS = ["cpu", "load", "mem", "swap", "system"]
 PUSH = {"returners": "carbon,influxdb"}

@@ -19,8 +19,6 @@ from salt_ext.core.delivery.spool import Spool
 from support.faults import BlackholeServer
 from support.stack import INFLUX_PASSWORD, INFLUX_USER
 
-pytestmark = pytest.mark.integration
-
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "reactor"
 RULES_MINION = "vitals-beacon-rules"
 PUSH_MINION = "vitals-beacon-push"

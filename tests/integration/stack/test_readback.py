@@ -14,8 +14,6 @@ import pytest
 from daemons import BackendUnavailable, GraphiteWeb
 from support.stack import INFLUX_PASSWORD, INFLUX_USER, all_started
 
-pytestmark = pytest.mark.integration
-
 IDS = ("readback-1", "readback-2", "readback-3")
 DB = "readback"
 STALE_AFTER = 20

@@ -38,8 +38,6 @@ from salt_ext.runners import _sls_tree as sls_tree
 from support import systemd_container
 from support.systemd_container import ContainerError, SystemdContainer
 
-pytestmark = pytest.mark.integration
-
 VENV_BIN = Path(sys.executable).parent
 MINION = "vitals-host"
 # enabled on this host, in the way in the container: carbon-c-relay wants carbon-cache's port

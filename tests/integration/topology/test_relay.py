@@ -16,8 +16,6 @@ from support.saltconfig import salt_funcs
 from support.topology import wait_until_landed
 from support.vitals import vitals_return
 
-pytestmark = pytest.mark.integration
-
 MINIONS = [f"relay-node-{i:02d}" for i in range(1, 9)]
 SIZES = {"n_cores": 4, "n_disks": 2, "n_diskio": 2, "n_nets": 2, "n_sensors": 2}
 

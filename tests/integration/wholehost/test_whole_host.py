@@ -33,8 +33,6 @@ import salt.utils.yaml
 from daemons import BackendUnavailable, GraphiteWeb, poll
 from salt_ext.runners import _sls_tree as sls_tree
 
-pytestmark = pytest.mark.integration
-
 CHECKOUT = Path(__file__).resolve().parents[3]
 EXAMPLES = CHECKOUT / "examples"
 SLS_ROOT = Path(sls_tree.sls_root())
