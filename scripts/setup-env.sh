@@ -2,6 +2,8 @@
 #   build_dist             sdist + wheel of this checkout into dist/ (PEP 517, wheel built from the sdist)
 #   ensure_venv            .venv with the built wheel installed (never editable) and the test/dev
 #                          tools, pinned by requirements/ci-constraints.txt (install_requires stays loose)
+#   ensure_current_venv    ensure_venv, skipped when the venv already holds the wheel of the checkout
+#                          as it is (scripts/test.sh --fast)
 #   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
 #   ensure_psutil5_venv    the same wheel (no Salt) with Debian 12's psutil 5.9.4, for tests/compat
 #   ensure_system_packages the Debian packages of SYSTEM_PACKAGES a command needs, when missing
@@ -48,10 +50,22 @@ build_dist() {
     echo "==> built $(basename "$WHEEL") and its sdist in $((SECONDS - started)) s" >&2
 }
 
+# What the venv's dependencies are installed from.
+_deps_hash() {
+    cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1
+}
+
+# What the wheel is built from: the names and contents of its sources and metadata files.
+_source_hash() {
+    (cd "$ROOT" && find salt_ext states setup.cfg pyproject.toml README.md LICENSE -type f \
+        ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -d' ' -f1)
+}
+
 ensure_venv() {
     mkdir -p "$ROOT/.tmp"
-    local stamp="$VENV/.salt-vitals-deps" want
-    want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1)"
+    local stamp="$VENV/.salt-vitals-deps" want source
+    want="$(_deps_hash)"
+    source="$(_source_hash)"
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
         echo "==> installing dependencies into $VENV (first run takes a minute or two)" >&2
@@ -66,6 +80,20 @@ ensure_venv() {
     (cd / && "$PY" -c "import salt, psutil, saltfactories, carbon, whisper, salt_ext") \
         || { echo "installing the Python dependencies failed" >&2; exit 1; }
     echo "$want" > "$stamp"
+    echo "$source" > "$VENV/.salt-vitals-source"
+}
+
+# ensure_venv, unless the venv's dependencies and its installed wheel are already those of the
+# checkout as it is now (the stamps ensure_venv writes): then the installed wheel is used as it
+# is, in a fraction of a second instead of a build and a reinstall.
+ensure_current_venv() {
+    if [[ -x "$PY" && "$(cat "$VENV/.salt-vitals-deps" 2>/dev/null)" == "$(_deps_hash)" &&
+        "$(cat "$VENV/.salt-vitals-source" 2>/dev/null)" == "$(_source_hash)" ]] &&
+        WHEEL="$(ls "$DIST"/salt_vitals-*.whl 2>/dev/null)"; then
+        echo "==> the installed wheel is the checkout's: no rebuild" >&2
+        return 0
+    fi
+    ensure_venv
 }
 
 # A venv under .tmp with the pins of a constraints file and the built wheel, for tests/compat;
