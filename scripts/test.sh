@@ -11,26 +11,28 @@
 #                                                  (backends, stack, topology, faults, wholehost,
 #                                                  systemd): its folder, selected by its marker
 #   scripts/test.sh --unit [pytest args]           the fast unit run: --fast --layer unit
-#   --fast                                         no ruff/mypy/lint-imports/sphinx, no coverage
-#                                                  (unless --cov is given), and the wheel is
-#                                                  rebuilt and reinstalled only when salt_ext/,
-#                                                  states/ or the metadata changed since the last
-#                                                  install
+#   --fast                                         no ruff/mypy/lint-imports/sphinx, no coverage,
+#                                                  and the wheel is rebuilt and reinstalled only
+#                                                  when salt_ext/, states/ or the metadata changed
+#                                                  since the last install
+#   --coverage                                     coverage in a --fast or --unit run too
 #
 # A run with --layer or --unit always includes tests/test_installed.py, which fails if salt_ext
 # is not imported from the installed wheel (tests/conftest.py refuses to start then, too).
 source "$(dirname "$0")/setup-env.sh"
 
-LAYER="" FAST=""
+LAYER="" FAST="" MEASURE=1
 while [[ $# -gt 0 ]]; do
     case $1 in
         --layer) LAYER=${2:?--layer needs a layer name}; shift 2 ;;
         --layer=*) LAYER=${1#--layer=}; shift ;;
         --unit) LAYER=unit FAST=1; shift ;;
         --fast) FAST=1; shift ;;
+        --coverage) MEASURE=2; shift ;;
         *) break ;;
     esac
 done
+[[ -z $FAST || $MEASURE == 2 ]] || MEASURE=""
 
 # The folder of a layer (tests/conftest.py gives its tests the marker of the same name).
 layer_folder() {
@@ -86,12 +88,17 @@ export TMPDIR="$ROOT/.tmp"
 export VITALS_DIST="$DIST"
 rm -rf "$ROOT/.tmp/pytest"
 # Coverage ([tool.coverage] in pyproject.toml) of the test process and of every Python process
-# it starts (Salt daemons, salt-call): one data file each, combined at the end.
+# it starts (Salt daemons, salt-call): one data file each, combined at the end. The installed
+# package is measured by its directory: Salt's loader imports our loader modules under names of
+# its own (salt.loaded.ext...), which a package name would not match.
 export COVERAGE_FILE="$ROOT/.tmp/coverage/.coverage"
 rm -rf "$ROOT/.tmp/coverage"
 mkdir -p "$ROOT/.tmp/coverage"
 COVERAGE=()
-[[ -n $FAST ]] || COVERAGE=(--cov --cov-report=term)
+if [[ -n $MEASURE ]]; then
+    installed="$(cd / && "$PY" -c 'import os, salt_ext; print(os.path.dirname(salt_ext.__file__))')"
+    COVERAGE=(--cov="$installed" --cov-report=term)
+fi
 # The pytest script, not `python -m pytest`: -m would put the checkout (the cwd) on sys.path.
 exec "$VENV/bin/pytest" -p no:cacheprovider --basetemp="$ROOT/.tmp/pytest" -ra \
     "${COVERAGE[@]}" "${SELECT[@]}" "$@"
