@@ -17,7 +17,10 @@ import benchpath
 import psutil
 import whisper
 
-from daemons import CarbonCache, InfluxD, SaltMaster, SaltMinion, poll, stop_all
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll, stop_all
+from vitals_daemons.salt import SaltMaster, SaltMinion
 
 INFLUX_DB = "vitals"
 

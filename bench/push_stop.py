@@ -25,9 +25,12 @@ from pathlib import Path
 import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import psutil
 
-from daemons import CarbonCache, InfluxD, SaltMaster, SaltMinion, poll, stop_all
 from support.faults import CountingCarbonProxy, CountingInfluxProxy
 from support.spooljobs import BACKENDS, HandedCollections, Ledger, switch
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll, stop_all
+from vitals_daemons.salt import SaltMaster, SaltMinion
 
 STOPS = {
     "SIGTERM (systemctl restart)": (signal.SIGTERM, False),

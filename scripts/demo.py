@@ -46,19 +46,12 @@ import psutil
 import whisper
 import yaml
 
-# the same launchers the integration tests use (real carbon-cache and influxd on loopback);
-# scripts/ is sys.path[0] when this file runs
-from daemons import (
-    BackendError,
-    BackendUnavailable,
-    CarbonCache,
-    GraphiteWeb,
-    InfluxD,
-    SaltMaster,
-    SaltMinion,
-    poll,
-    stop_all,
-)
+# the launchers the tests and the benches use (daemons/, installed into .venv by setup-env.sh)
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendError, BackendUnavailable, poll, stop_all
+from vitals_daemons.salt import SaltMaster, SaltMinion
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,8 +29,10 @@ from typing import Any
 
 import psutil
 
-from daemons import CarbonCache, InfluxD, poll
 from support.lineprotocol import go_parse
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll
 
 BACKENDS = ("carbon", "influxdb")
 HEADER = struct.Struct("!4sIIIQ")  # the spool's record header: magic, length, crc, points, ns

@@ -14,17 +14,17 @@ from typing import Callable, TypeVar
 import pytest
 import requests
 
-from daemons import (
+from support.faults import BlackholeServer, SlowHTTPServer
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import (
     BackendError,
     BackendUnavailable,
-    CarbonCache,
-    InfluxD,
-    VictoriaMetrics,
     _Daemon,
     free_port,
     refused_port,
 )
-from support.faults import BlackholeServer, SlowHTTPServer
+from vitals_daemons.victoria_metrics import VictoriaMetrics
 
 pytestmark = pytest.mark.integration
 

@@ -33,10 +33,10 @@ import salt.payload
 import whisper
 import yaml
 
-from daemons import poll
 from salt_ext.runners import _sls_tree as sls_tree
 from support import systemd_container
 from support.systemd_container import ContainerError, SystemdContainer
+from vitals_daemons.process import poll
 
 pytestmark = pytest.mark.integration
 
