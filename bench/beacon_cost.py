@@ -30,7 +30,6 @@ import threading
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import psutil
 
 from vitals_daemons.process import LOCALHOST, poll, stop_all

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # noqa: F401  (tests/support on sys.path)
 
 from support.faults import CountingCarbonProxy, CountingInfluxProxy
 from support.spooljobs import (

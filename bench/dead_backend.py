@@ -12,7 +12,7 @@ import socket
 import tempfile
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # noqa: F401  (tests/support on sys.path)
 
 from salt_ext.core.delivery.returner import deliver_return
 from salt_ext.core.graphite.carbon import BACKEND as CARBON

@@ -2,7 +2,7 @@
 systemd stops it (SIGTERM to the main process of Salt's keep-alive parent and minion child,
 ``systemctl restart salt-minion``) and by SIGKILL of both, with and without ``spool_first``.
 
-A real salt-master and salt-minion (``scripts/daemons.py``: the minion runs as in production,
+A real salt-master and salt-minion (``vitals_daemons.salt``: the minion runs as in production,
 with its keep-alive parent) push every second to a real carbon-cache and influxd, each behind
 a counting proxy (``tests/support/faults.py``). Each round: the proxies black-hole for
 ``--outage`` seconds (every delivery waits for its ``--timeout``, 5 s as by default, so about
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # noqa: F401  (tests/support on sys.path)
 import psutil
 
 from support.faults import CountingCarbonProxy, CountingInfluxProxy

@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import whisper
 
 from salt_ext.core.collect.collection import collect_window, validate_options
