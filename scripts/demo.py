@@ -4,7 +4,7 @@
 Everything lives under ``<repo>/.demo/`` (wiped at start) and listens on free 127.0.0.1 ports:
 
 * a ``carbon-cache`` (PyPI carbon/whisper from the venv) writing whisper files, started with
-  the launcher the integration tests use (``tests/support/backends.py``);
+  the launcher the tests and the benches use (``vitals_daemons``, under ``daemons/``);
 * a ``salt-master`` whose ``master.d/vitals.conf`` is ``examples/master.d/vitals.conf`` -- the
   block the README tells operators to paste -- with ``tgt: 'demo-*'`` and ``seconds: 5`` so the
   master schedule runs ``vitals.pollpush`` every 5 s;

@@ -1,4 +1,5 @@
-"""The backend harnesses in tests/support/backends.py work against real daemons."""
+"""The launchers of vitals_daemons (daemons/) and the fault servers of tests/support/faults.py
+work against real daemons."""
 
 from __future__ import annotations
 
