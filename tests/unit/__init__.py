@@ -7,7 +7,8 @@
   (``translate`` at ``loader/test_translate.py``);
 - ``sls/`` the files of the bundled SLS tree (``states/``, shipped as ``salt_ext/sls``); the
   SLS rendered and applied by ``salt-call --local`` are functional tests (tests/functional/sls);
-- ``scripts/`` the checkout's own scripts (``scripts/gen_docs.py``, ``scripts/setup-env.sh``).
+- ``scripts/`` the checkout's own scripts (``scripts/gen_docs.py``, ``scripts/setup-env.sh``),
+  ``daemons/`` the launchers of ``daemons/vitals_daemons``.
 
 A module with one aspect heavy enough for its own file adds it after the module's name
 (``delivery/test_spool_concurrency.py``). Every folder is a package so that test files in two

@@ -30,8 +30,9 @@ from pathlib import Path
 import pytest
 import salt.utils.yaml
 
-from daemons import BackendUnavailable, GraphiteWeb, poll
 from salt_ext.runners import _sls_tree as sls_tree
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.process import BackendUnavailable, poll
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 EXAMPLES = CHECKOUT / "examples"

@@ -8,7 +8,7 @@ Each canned answer has its helper (``found``, ``rendered``) shaped like graphite
 
 import pytest
 
-from daemons import refused_port
+from vitals_daemons.process import refused_port
 from salt_ext.core.errors import QueryError
 from salt_ext.core.readback.options import open_reader, read_options
 from salt_ext.core.samples import Metric

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from daemons import refused_port
+from vitals_daemons.process import refused_port
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.net.tcp import TcpTransport
 from support.faults import BlackholeServer
