@@ -8,11 +8,11 @@ Each canned answer has its helper (``found``, ``rendered``) shaped like graphite
 
 import pytest
 
-from vitals_daemons.process import refused_port
 from salt_ext.core.errors import QueryError
 from salt_ext.core.readback.options import open_reader, read_options
 from salt_ext.core.samples import Metric
 from support.httpserver import Scripted
+from vitals_daemons.process import refused_port
 
 CPU = Metric("cpu", "percent")
 DISK = Metric("disk", "percent")

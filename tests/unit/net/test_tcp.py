@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from vitals_daemons.process import refused_port
 from salt_ext.core.errors import DeliveryError
 from salt_ext.core.net.tcp import TcpTransport
 from support.faults import BlackholeServer
 from support.tcp import RecordingTcpServer
+from vitals_daemons.process import refused_port
 
 TIMEOUT = 0.5
 SLACK = 2.0  # generous: never a tight timed assertion
