@@ -5,8 +5,8 @@ in requirements/ci-constraints.txt; a build-time tool, never a run-time dependen
 by its JSON encoder. Every Graphite path and every InfluxDB measurement, field and tag comes
 from the returners' own code (:func:`salt_ext.core.graphite.render.metric_pattern` over the
 carbon returner's ``PathBuilder``; :data:`salt_ext.core.samples.GROUPS` through
-``query.Metric``), so a renamed metric changes the dashboards; tests/unit/test_grafana_dashboards.py
-checks the committed files equal this output, and
+``query.Metric``), so a renamed metric changes the dashboards;
+tests/unit/sls/test_grafana_dashboards.py checks the committed files equal this output, and
 tests/integration/backends/test_query_grafana.py that every query finds data a real collection
 wrote.
 

@@ -3,6 +3,8 @@
 #   ensure_venv            .venv with the built wheel installed (never editable), the test/dev
 #                          tools, pinned by requirements/ci-constraints.txt (install_requires stays
 #                          loose), and the daemon launchers of daemons/ (vitals_daemons, editable)
+#   ensure_current_venv    ensure_venv, skipped when the venv already holds the wheel of the checkout
+#                          as it is (scripts/test.sh --fast)
 #   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
 #   ensure_psutil5_venv    the same wheel (no Salt) with Debian 12's psutil 5.9.4, for tests/compat
 #   ensure_system_packages the Debian packages of SYSTEM_PACKAGES a command needs, when missing
@@ -12,8 +14,8 @@ set -euo pipefail
 #   package | what shows it is installed (commands on PATH or absolute paths; all of them)
 #           | who needs it: demo (scripts/demo.sh), demo-influxdb (scripts/demo.sh --influxdb),
 #             test (scripts/test.sh)
-# tests/unit/test_setup_env.py fails when a launcher of daemons/vitals_daemons/ runs something
-# for the demo or the tests that no line here (or the venv) provides.
+# tests/unit/scripts/test_setup_env.py fails when a launcher of daemons/vitals_daemons/ runs
+# something for the demo or the tests that no line here (or the venv) provides.
 SYSTEM_PACKAGES='
 python3          | /usr/bin/python3                                | demo test
 graphite-web     | /usr/lib/python3/dist-packages/graphite/wsgi.py | demo test
@@ -49,11 +51,23 @@ build_dist() {
     echo "==> built $(basename "$WHEEL") and its sdist in $((SECONDS - started)) s" >&2
 }
 
+# What the venv's dependencies are installed from.
+_deps_hash() {
+    cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$ROOT/daemons/pyproject.toml" "$CONSTRAINTS" \
+        | sha1sum | cut -d' ' -f1
+}
+
+# What the wheel is built from: the names and contents of its sources and metadata files.
+_source_hash() {
+    (cd "$ROOT" && find salt_ext states setup.cfg pyproject.toml README.md LICENSE -type f \
+        ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -d' ' -f1)
+}
+
 ensure_venv() {
     mkdir -p "$ROOT/.tmp"
-    local stamp="$VENV/.salt-vitals-deps" want
-    want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$ROOT/daemons/pyproject.toml" "$CONSTRAINTS" \
-        | sha1sum | cut -d' ' -f1)"
+    local stamp="$VENV/.salt-vitals-deps" want source
+    want="$(_deps_hash)"
+    source="$(_source_hash)"
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
         echo "==> installing dependencies into $VENV (first run takes a minute or two)" >&2
@@ -72,6 +86,20 @@ ensure_venv() {
     (cd / && "$PY" -c "import salt, psutil, saltfactories, carbon, whisper, salt_ext, vitals_daemons") \
         || { echo "installing the Python dependencies failed" >&2; exit 1; }
     echo "$want" > "$stamp"
+    echo "$source" > "$VENV/.salt-vitals-source"
+}
+
+# ensure_venv, unless the venv's dependencies and its installed wheel are already those of the
+# checkout as it is now (the stamps ensure_venv writes): then the installed wheel is used as it
+# is, in a fraction of a second instead of a build and a reinstall.
+ensure_current_venv() {
+    if [[ -x "$PY" && "$(cat "$VENV/.salt-vitals-deps" 2>/dev/null)" == "$(_deps_hash)" &&
+        "$(cat "$VENV/.salt-vitals-source" 2>/dev/null)" == "$(_source_hash)" ]] &&
+        WHEEL="$(ls "$DIST"/salt_vitals-*.whl 2>/dev/null)"; then
+        echo "==> the installed wheel is the checkout's: no rebuild" >&2
+        return 0
+    fi
+    ensure_venv
 }
 
 # A venv under .tmp with the pins of a constraints file and the built wheel, for tests/compat;

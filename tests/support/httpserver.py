@@ -1,5 +1,6 @@
-"""A scripted HTTP server on 127.0.0.1 for transport tests: answers from a list of
-``(status, body[, headers])`` and records every request (query, headers, gunzipped body, form).
+"""A scripted HTTP server on 127.0.0.1 for transport and reader tests: answers GET and POST from
+a list of ``(status, body[, headers])`` and records every request (query, headers, gunzipped
+body, form, and every name/value pair in order for repeated names such as graphite's ``target``).
 """
 
 import gzip
@@ -7,7 +8,7 @@ import json
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 
 class Recorded:
@@ -19,10 +20,11 @@ class Recorded:
         self.headers = headers
         self.raw = raw
         self.body = gzip.decompress(raw) if headers.get("Content-Encoding") == "gzip" else raw
-        self.form = (
-            {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
-            if headers.get("Content-Type", "").startswith("application/x-www-form")
-            else {}
+        is_form = headers.get("Content-Type", "").startswith("application/x-www-form")
+        self.form = {k: v[0] for k, v in parse_qs(self.body.decode()).items()} if is_form else {}
+        # the query string's pairs, then the form's: in order, names repeated as sent
+        self.pairs = parse_qsl(parts.query, keep_blank_values=True) + (
+            parse_qsl(self.body.decode(), keep_blank_values=True) if is_form else []
         )
 
 
@@ -42,7 +44,7 @@ class Scripted:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                server.requests.append(Recorded("POST", self.path, dict(self.headers), raw))
+                server.requests.append(Recorded(self.command, self.path, dict(self.headers), raw))
                 if server.delay and server.release.wait(server.delay):
                     return
                 answer = server.answers.pop(0) if server.answers else (204, b"")
@@ -55,6 +57,8 @@ class Scripted:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_GET = do_POST
 
             def log_message(self, *args):
                 pass

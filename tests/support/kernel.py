@@ -1,5 +1,5 @@
 """Kernel files of real-looking machines, shared by the unit and the compatibility tests of the
-mem, swap and CPU frequency readings (tests/unit/test_kernel_fields.py,
+mem, swap and CPU frequency readings (tests/unit/collect/test_readings.py,
 tests/compat/test_psutil_versions.py)."""
 
 import os

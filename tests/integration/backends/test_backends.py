@@ -27,8 +27,6 @@ from vitals_daemons.process import (
 )
 from vitals_daemons.victoria_metrics import VictoriaMetrics
 
-pytestmark = pytest.mark.integration
-
 D = TypeVar("D", bound=_Daemon)
 
 

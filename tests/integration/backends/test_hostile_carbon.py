@@ -15,8 +15,6 @@ from support.hostile import TS, cases
 from support.saltconfig import salt_funcs
 from vitals_daemons.carbon import CarbonCache
 
-pytestmark = pytest.mark.integration
-
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$")
 CASES = [c for c in cases() if not c.heavy]
 

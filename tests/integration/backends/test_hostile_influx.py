@@ -20,8 +20,6 @@ from support.saltconfig import salt_funcs
 from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import BackendUnavailable
 
-pytestmark = pytest.mark.integration
-
 CASES = cases()
 
 

@@ -19,8 +19,6 @@ from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import BackendUnavailable, refused_port
 from vitals_daemons.victoria_metrics import VictoriaMetrics
 
-pytestmark = pytest.mark.integration
-
 BS = "\\"
 PASSWORD = "S3cr3t:p@ss w0rd"
 

@@ -11,8 +11,6 @@ from support.tls import self_signed_cert
 from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import BackendUnavailable
 
-pytestmark = pytest.mark.integration
-
 RET = {
     "id": "tls-minion",
     "fun": "vitals.current",

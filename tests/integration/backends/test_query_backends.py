@@ -22,8 +22,6 @@ from vitals_daemons.graphite_web import GraphiteWeb
 from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import BackendUnavailable, poll
 
-pytestmark = pytest.mark.integration
-
 STEP = 10
 NOW = (int(time.time()) // 60) * 60 - 60  # the data's "now", in the past (whisper reads no future)
 SPAN = 600  # ten minutes of 10 s data

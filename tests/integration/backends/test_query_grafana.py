@@ -27,8 +27,6 @@ from vitals_daemons.graphite_web import GraphiteWeb
 from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import BackendUnavailable, poll
 
-pytestmark = pytest.mark.integration
-
 NODE = "grafana-node"
 OTHER = "grafana-node-2"  # a second node, which selecting NODE must leave out
 DB = "grafana"

@@ -23,8 +23,6 @@ import pytest
 from support.spooljobs import BACKENDS, HandedCollections, Ledger, switch
 from vitals_daemons.process import poll
 
-pytestmark = pytest.mark.integration
-
 MINION = "fault-push"
 GROUPS = ["cpu", "load", "mem", "swap", "system"]
 PUSH = {"returners": "carbon,influxdb"}

@@ -31,8 +31,6 @@ from support.spooljobs import (
     tmpfs,
 )
 
-pytestmark = pytest.mark.integration
-
 needs_strace = pytest.mark.skipif(STRACE is None, reason="strace is not installed")
 needs_root = pytest.mark.skipif(not can_mount(), reason="mounting a filesystem needs root")
 

@@ -20,8 +20,6 @@ from support.stack import INFLUX_PASSWORD, INFLUX_USER
 from vitals_daemons.carbon import CarbonCache
 from vitals_daemons.process import poll
 
-pytestmark = pytest.mark.integration
-
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "reactor"
 RULES_MINION = "vitals-beacon-rules"
 PUSH_MINION = "vitals-beacon-push"

@@ -9,8 +9,6 @@ import pytest
 
 from support.stack import INFLUX_PASSWORD, MINION_IDS, WRONG_PASSWORD, wait_for_receipts
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def influx(influxd):

@@ -4,11 +4,7 @@ at its collection time."""
 
 import time
 
-import pytest
-
 from support.stack import MINION_IDS, wait_for_receipts
-
-pytestmark = pytest.mark.integration
 
 
 def test_outage_loses_nothing(salt_run_cli, salt_cli, salt_minions, carbon):

@@ -15,8 +15,6 @@ from support.stack import INFLUX_PASSWORD, INFLUX_USER, all_started
 from vitals_daemons.graphite_web import GraphiteWeb
 from vitals_daemons.process import BackendUnavailable
 
-pytestmark = pytest.mark.integration
-
 IDS = ("readback-1", "readback-2", "readback-3")
 DB = "readback"
 STALE_AFTER = 20

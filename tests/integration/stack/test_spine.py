@@ -14,8 +14,6 @@ import pytest
 
 from support.stack import MINION_IDS, SCHEDULE_PREFIX
 
-pytestmark = pytest.mark.integration
-
 
 def _metric(minion, *parts, prefix="vitals"):
     return ".".join((prefix, minion.replace(".", "_")) + parts)

@@ -38,8 +38,6 @@ from support.systemd_container import ContainerError, SystemdContainer
 from vitals_daemons.process import poll
 from vitals_daemons.whisper_files import read_tree
 
-pytestmark = pytest.mark.integration
-
 VENV_BIN = Path(sys.executable).parent
 MINION = "vitals-host"
 # enabled on this host, in the way in the container: carbon-c-relay wants carbon-cache's port

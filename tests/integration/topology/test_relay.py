@@ -17,8 +17,6 @@ from support.vitals import vitals_return
 from vitals_daemons.carbon_c_relay import CarbonCRelay
 from vitals_daemons.process import BackendUnavailable
 
-pytestmark = pytest.mark.integration
-
 MINIONS = [f"relay-node-{i:02d}" for i in range(1, 9)]
 SIZES = {"n_cores": 4, "n_disks": 2, "n_diskio": 2, "n_nets": 2, "n_sensors": 2}
 

@@ -12,8 +12,6 @@ import pytest
 from support.stack import all_started, wait_for_receipts
 from support.topology import wait_until_landed
 
-pytestmark = pytest.mark.integration
-
 LEAVES = ("vitals-leaf-1", "vitals-leaf-2")
 
 

@@ -34,8 +34,6 @@ from salt_ext.runners import _sls_tree as sls_tree
 from vitals_daemons.graphite_web import GraphiteWeb
 from vitals_daemons.process import BackendUnavailable, poll
 
-pytestmark = pytest.mark.integration
-
 CHECKOUT = Path(__file__).resolve().parents[3]
 EXAMPLES = CHECKOUT / "examples"
 SLS_ROOT = Path(sls_tree.sls_root())

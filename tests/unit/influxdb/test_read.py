@@ -1,0 +1,267 @@
+"""Unit tests of the InfluxDB reader (salt_ext.core.influxdb.read.InfluxReader) against a scripted
+HTTP server on 127.0.0.1: the exact ``/query`` request and InfluxQL each reader call sends, what
+it makes of InfluxDB 1.x's answers, and its errors (one line, no secret). The same reader
+against a real influxd: tests/integration/backends/test_query_backends.py.
+
+Each canned answer has its helper (``fields_of``, ``hosts_of``, ``selected``, ``failed``) shaped
+like influxd's own JSON with ``epoch=s``."""
+
+import pytest
+
+from salt_ext.core.errors import QueryError
+from salt_ext.core.readback.options import open_reader, read_options
+from salt_ext.core.samples import Metric
+from support.httpserver import Scripted
+from vitals_daemons.process import refused_port
+
+CPU = Metric("cpu", "percent")
+CORES = Metric("cores", "percent")
+DISK = Metric("disk", "percent")
+SECRET = "Infl0x-Secret"
+TOKEN = "t0ken-Secret-xyz"
+
+
+def reader(url, **query):
+    """The reader ``vitals_query:`` with ``backend: influxdb`` opens."""
+    return open_reader(read_options({"backend": "influxdb", "url": url, **query}))
+
+
+# -- canned answers of influxd -------------------------------------------------------------------
+
+
+def results(*statements):
+    """``/query``'s answer: one result per statement, each a list of series (none: no data)."""
+    return 200, {
+        "results": [
+            {"statement_id": i, **({"series": found} if found else {})}
+            for i, found in enumerate(statements)
+        ]
+    }
+
+
+def fields_of(measurement, *fields):
+    """The series of ``SHOW FIELD KEYS FROM <measurement>``."""
+    values = [[name, "float"] for name in fields]
+    return [{"name": measurement, "columns": ["fieldKey", "fieldType"], "values": values}]
+
+
+def hosts_of(measurement, *hosts):
+    """The series of ``SHOW TAG VALUES FROM <measurement> WITH KEY = "host"``."""
+    values = [["host", host] for host in hosts]
+    return [{"name": measurement, "columns": ["key", "value"], "values": values}]
+
+
+def selected(measurement, field, *tagged_points):
+    """The series of a ``SELECT`` grouped by tags: ``(tags, [(ts, value), ...])`` each."""
+    return [
+        {
+            "name": measurement,
+            "tags": tags,
+            "columns": ["time", field],
+            "values": [[ts, value] for ts, value in points],
+        }
+        for tags, points in tagged_points
+    ]
+
+
+def failed(error):
+    """A statement InfluxDB refused: HTTP 200, the error inside the result."""
+    return 200, {"results": [{"statement_id": 0, "error": error}]}
+
+
+def only_request(server):
+    (request,) = server.requests
+    return request
+
+
+def statements(request):
+    return request.form["q"].split(";")
+
+
+# -- what exists: fields and nodes ---------------------------------------------------------------
+
+
+def test_fields_are_the_field_keys_of_the_group_s_measurement():
+    with Scripted(results(fields_of("mem", "used", "percent", "total"))) as server:
+        assert reader(server.url).fields("mem") == ["percent", "total", "used"]
+    request = only_request(server)
+    assert (request.method, request.path, request.query) == ("POST", "/query", {})
+    assert request.pairs == [("q", 'SHOW FIELD KEYS FROM "mem"'), ("db", "salt"), ("epoch", "s")]
+
+
+def test_nodes_are_the_host_tag_values_once_the_field_exists():
+    answers = (results(fields_of("cpu", "percent")), results(hosts_of("cpu", "pi-02", "pi-01")))
+    with Scripted(*answers) as server:
+        assert reader(server.url).nodes(CPU) == ["pi-01", "pi-02"]
+    assert [r.form["q"] for r in server.requests] == [
+        'SHOW FIELD KEYS FROM "cpu"',
+        'SHOW TAG VALUES FROM "cpu" WITH KEY = "host"',
+    ]
+
+
+def test_no_such_field_means_no_nodes_and_no_second_query():
+    with Scripted(results(fields_of("cpu", "count"))) as server:
+        assert reader(server.url).nodes(CPU) == []
+    assert len(server.requests) == 1
+
+
+def test_an_empty_database_has_no_fields():
+    with Scripted(results([])) as server:
+        assert reader(server.url).fields("temp") == []
+
+
+# -- points and buckets --------------------------------------------------------------------------
+
+
+def test_points_of_several_metrics_are_one_request_of_one_statement_each():
+    cpu = selected("cpu", "percent", ({"host": "pi-01"}, [(1000, 12.5), (1060, None)]))
+    disk = selected(
+        "disk",
+        "percent",
+        ({"host": "pi-01", "path": "/"}, [(1030, 41.0)]),
+        ({"host": "pi-01", "path": "/boot"}, [(1030, 10.5)]),
+    )
+    with Scripted(results(cpu, disk)) as server:
+        points = reader(server.url).points([CPU, DISK], None, 1000, 1100)
+    assert points == {
+        CPU: {("pi-01", None): [(1000, 12.5)]},
+        DISK: {("pi-01", "/"): [(1030, 41.0)], ("pi-01", "/boot"): [(1030, 10.5)]},
+    }
+    assert statements(only_request(server)) == [
+        # cpu shares its measurement with cores: only the series without a cpu tag
+        'SELECT "percent" FROM "cpu" WHERE time >= 1000s AND time < 1100s AND "cpu" = \'\''
+        ' GROUP BY "host"',
+        'SELECT "percent" FROM "disk" WHERE time >= 1000s AND time < 1100s AND "path" != \'\''
+        ' GROUP BY "host", "path"',
+    ]
+
+
+def test_chosen_nodes_are_quoted_influxql_strings():
+    with Scripted(results([])) as server:
+        assert reader(server.url).points([CPU], ["pi-01", "o'neil\\"], 1000, 1100) == {CPU: {}}
+    assert statements(only_request(server)) == [
+        'SELECT "percent" FROM "cpu" WHERE time >= 1000s AND time < 1100s'
+        ' AND ("host" = \'pi-01\' OR "host" = \'o\\\'neil\\\\\') AND "cpu" = \'\' GROUP BY "host"'
+    ]
+
+
+def test_buckets_group_by_time_and_keep_empty_buckets():
+    cores = selected(
+        "cpu",
+        "max",
+        ({"host": "pi-01", "cpu": "0"}, [(960, 90.0), (1020, None)]),
+        ({"host": "pi-01", "cpu": "1"}, [(960, 5.0), (1020, 7.5)]),
+    )
+    with Scripted(results(cores)) as server:
+        buckets = reader(server.url).buckets(CORES, None, 960, 1080, 60, "max")
+    assert buckets == {
+        ("pi-01", "0"): [(960, 90.0), (1020, None)],
+        ("pi-01", "1"): [(960, 5.0), (1020, 7.5)],
+    }
+    assert statements(only_request(server)) == [
+        'SELECT max("percent") FROM "cpu" WHERE time >= 960s AND time < 1080s AND "cpu" != \'\''
+        ' GROUP BY time(60s), "host", "cpu" fill(null)'
+    ]
+
+
+@pytest.mark.parametrize("agg", ["mean", "min", "last"])
+def test_each_aggregate_is_its_influxql_selector(agg):
+    with Scripted(results([])) as server:
+        reader(server.url).buckets(CPU, ["pi-01"], 960, 1080, 60, agg)
+    assert statements(only_request(server))[0].startswith(f'SELECT {agg}("percent") FROM "cpu"')
+
+
+def test_a_retention_policy_qualifies_the_measurement_and_is_sent():
+    with Scripted(results(fields_of("cpu", "percent"))) as server:
+        reader(server.url, db="vitals", rp="week").fields("cpu")
+    assert only_request(server).pairs == [
+        ("q", 'SHOW FIELD KEYS FROM "vitals"."week"."cpu"'),
+        ("db", "vitals"),
+        ("epoch", "s"),
+        ("rp", "week"),
+    ]
+
+
+# -- APIs and credentials ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "db", "authorization"),
+    [
+        ({"user": "reader", "password": SECRET}, "salt", "Basic cmVhZGVyOkluZmwweC1TZWNyZXQ="),
+        ({"token": TOKEN}, "salt", f"Token {TOKEN}"),
+        ({"api": "v2", "bucket": "vitals", "token": TOKEN}, "vitals", f"Token {TOKEN}"),
+        ({}, "salt", None),
+    ],
+    ids=["v1-basic", "v1-token", "v2-bucket-token", "v1-anonymous"],
+)
+def test_credentials_go_in_the_authorization_header(query, db, authorization):
+    with Scripted(results([])) as server:
+        reader(server.url, **query).fields("cpu")
+    request = only_request(server)
+    assert request.headers.get("Authorization") == authorization
+    assert request.form["db"] == db
+    assert SECRET not in request.path and TOKEN not in request.path
+
+
+# -- errors: one line, no secret -----------------------------------------------------------------
+
+
+def error_of(call):
+    with pytest.raises(QueryError) as info:
+        call()
+    text = str(info.value)
+    assert "\n" not in text and SECRET not in text and TOKEN not in text
+    return text
+
+
+def basic(server):
+    return reader(server.url, user="reader", password=SECRET)
+
+
+def test_401_says_authentication_failed_with_influxdb_s_reason():
+    answer = (401, {"error": "authorization failed"}, {"X-Influxdb-Error": "authorization failed"})
+    with Scripted(answer) as server:
+        text = error_of(lambda: basic(server).fields("cpu"))
+    assert text == f"authentication failed for {server.url}: HTTP 401: authorization failed"
+
+
+def test_404_quotes_the_answer():
+    with Scripted((404, b"404 page not found\n")) as server:
+        text = error_of(lambda: reader(server.url, token=TOKEN).fields("cpu"))
+    assert text == f"{server.url} answered HTTP 404: 404 page not found"
+
+
+def test_an_echoed_secret_is_scrubbed_from_the_quoted_answer():
+    with Scripted((500, {"error": f"bad password {SECRET} for reader"})) as server:
+        text = error_of(lambda: basic(server).fields("cpu"))
+    assert text == f"{server.url} answered HTTP 500: bad password *** for reader"
+
+
+def test_a_refused_statement_is_an_error_naming_influxdb_s_reason():
+    with Scripted(failed("database not found: salt")) as server:
+        text = error_of(lambda: basic(server).nodes(CPU))
+    assert text == f"{server.url}: database not found: salt"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(200, b"<html>proxy login</html>"), (200, {"error": "no results"}), (200, b"[1, 2]")],
+    ids=["html", "no-results", "not-an-object"],
+)
+def test_an_answer_that_is_not_influxql_results_is_an_error(answer):
+    with Scripted(answer) as server:
+        text = error_of(lambda: basic(server).fields("cpu"))
+    assert text == f"{server.url} did not answer with InfluxQL results"
+
+
+def test_fewer_results_than_statements_is_an_error():
+    with Scripted(results([])) as server:
+        text = error_of(lambda: basic(server).points([CPU, DISK], None, 0, 60))
+    assert text == f"{server.url} answered 1 of 2 statements"
+
+
+def test_a_refused_connection_is_an_error():
+    port = refused_port()
+    text = error_of(lambda: reader(f"http://127.0.0.1:{port}", token=TOKEN).fields("cpu"))
+    assert text == f"cannot connect to http://127.0.0.1:{port}: Connection refused"
