@@ -16,7 +16,6 @@ import statistics
 import tempfile
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import psutil
 
 from salt_ext.core.collect import rates

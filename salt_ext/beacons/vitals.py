@@ -86,7 +86,7 @@ def beacon(config: Any) -> list[dict[str, Any]]:
     """
     parsed = core.parse_config(config)
     raw = configured(__salt__["config.get"])
-    running = core.beacon_for(parsed["name"], _concrete(__salt__), _concrete(__opts__))
+    running = core.beacon_for(parsed.name, _concrete(__salt__), _concrete(__opts__))
     return running.run(parsed, raw)
 
 
@@ -104,7 +104,7 @@ def close(config: Any) -> None:
         salt '*' beacons.delete vitals
     """
     try:
-        name = core.parse_config(config)["name"]
+        name = core.parse_config(config).name
     except VitalsError:
         return
     spooled = core.close(name)
