@@ -14,9 +14,9 @@ from salt_ext.core.errors import ConfigError, VitalsError
 
 def salt_exception(exc: VitalsError) -> Exception:
     """The Salt exception standing for ``exc``."""
-    if isinstance(exc, ConfigError):
-        return SaltInvocationError(str(exc))
-    return CommandExecutionError(str(exc))
+    kind = SaltInvocationError if isinstance(exc, ConfigError) else CommandExecutionError
+    error: Exception = kind(str(exc))
+    return error
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from salt_ext.core.graphite.paths import PathBuilder
 from salt_ext.core.graphite.render import NODE, metric_pattern
-from salt_ext.core.influxdb.admin import influxql_ident
+from salt_ext.core.influxdb.influxql import influxql_ident
 from salt_ext.core.samples import Metric
 
 OUT = Path(__file__).resolve().parent.parent / "states" / "grafana" / "dashboards"

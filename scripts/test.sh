@@ -74,7 +74,7 @@ if [[ -z $FAST ]]; then
     echo "==> ruff check, ruff format --check" >&2
     "$VENV/bin/ruff" check --quiet .
     "$VENV/bin/ruff" format --check --quiet .
-    echo "==> mypy (salt_ext/core, daemons/vitals_daemons)" >&2
+    echo "==> mypy (salt_ext, daemons/vitals_daemons)" >&2
     "$VENV/bin/mypy"
     echo "==> lint-imports (the layers of pyproject.toml's [tool.importlinter])" >&2
     "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache

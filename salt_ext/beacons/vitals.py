@@ -35,6 +35,7 @@ Collection options come from ``vitals:`` in the minion config or pillar, as for
 """
 
 import logging
+from typing import Any
 
 from salt.loader.context import NamedLoaderContext
 
@@ -44,14 +45,17 @@ from salt_ext.core.errors import VitalsError
 
 log = logging.getLogger(__name__)
 
+__salt__: dict[str, Any]
+__opts__: dict[str, Any]
+
 __virtualname__ = "vitals"
 
 
-def __virtual__():
+def __virtual__() -> str:
     return __virtualname__
 
 
-def validate(config):
+def validate(config: Any) -> tuple[bool, str]:
     """
     Validate the beacon configuration; returns ``(valid, message)``, the message naming the bad
     key (``beacons:vitals:rules:hot:above: expected a number, got 'hot'``).
@@ -69,7 +73,7 @@ def validate(config):
     return True, "Valid beacon configuration"
 
 
-def beacon(config):
+def beacon(config: Any) -> list[dict[str, Any]]:
     """
     Collect the vitals once: return one event per rule that tripped or cleared since the last
     interval, and queue the collection for the returners in push mode.
@@ -86,7 +90,7 @@ def beacon(config):
     return running.run(parsed, raw)
 
 
-def close(config):
+def close(config: Any) -> None:
     """
     Salt closes the beacon (``beacons.delete``, a beacon refresh, a state run with
     ``disable_during_state_run``): in push mode, what waits in memory for a delivery in flight
@@ -108,7 +112,7 @@ def close(config):
         log.info("vitals beacon %s closed: spooled %d collection(s) held in memory", name, spooled)
 
 
-def _concrete(dunder):
+def _concrete(dunder: Any) -> Any:
     # Salt's dunders resolve through a context variable that the delivery threads do not
     # inherit: hand them the objects themselves.
     return dunder.value() if isinstance(dunder, NamedLoaderContext) else dunder

@@ -18,6 +18,7 @@ Any option can also be given per call (``salt '*' vitals.current exclude_groups=
 
 import logging
 import os
+from typing import Any, Optional
 
 import salt.loader
 
@@ -30,22 +31,26 @@ from salt_ext.translate import salt_errors
 
 log = logging.getLogger(__name__)
 
+__salt__: dict[str, Any]
+__opts__: dict[str, Any]
+__context__: dict[str, Any]
+
 __virtualname__ = "vitals"
 
 
-def __virtual__():
+def __virtual__() -> str:
     return __virtualname__
 
 
-def _options(kwargs):
+def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return collection.validate_options(collection.configured(__salt__["config.get"], kwargs))
 
 
-def _state_dir():
+def _state_dir() -> str:
     return os.path.join(__opts__["cachedir"], "vitals")
 
 
-def current(samples=1, interval=None, **kwargs):
+def current(samples: Any = 1, interval: Any = None, **kwargs: Any) -> dict[str, Any]:
     """
     Return the node's vitals now, as a nested dict of numbers with a ``ts`` collection time.
 
@@ -74,7 +79,7 @@ def current(samples=1, interval=None, **kwargs):
         return collection.collect_vitals(options, _state_dir(), samples, interval)
 
 
-def baseinfo():
+def baseinfo() -> dict[str, Any]:
     """
     Return facts that rarely change: cores, CPU model, RAM and swap size, filesystem sizes,
     Raspberry Pi model, kernel, OS and architecture.
@@ -89,13 +94,13 @@ def baseinfo():
 
 
 def push(
-    returners=jobs.PUSH_DEFAULTS["returners"],
-    samples=jobs.PUSH_DEFAULTS["samples"],
-    interval=None,
-    ret_config=None,
-    ret_kwargs=None,
-    **kwargs,
-):
+    returners: Any = jobs.PUSH_DEFAULTS["returners"],
+    samples: Any = jobs.PUSH_DEFAULTS["samples"],
+    interval: Any = None,
+    ret_config: Optional[str] = None,
+    ret_kwargs: Optional[dict[str, Any]] = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """
     Collect the vitals and hand them to returners on this minion; return only a small receipt.
 
@@ -127,7 +132,7 @@ def push(
         __opts__["id"], data, kwargs.get("__pub_jid", "req"), ret_config, ret_kwargs
     )
     loaded = None
-    results = {}
+    results: dict[str, object] = {}
     for name in names:
         if name in jobs.BACKENDS:
             # What our returner module would do, without building a returner loader (~2 ms).
@@ -143,7 +148,7 @@ def push(
     return receipt
 
 
-def spool(returner=None):
+def spool(returner: Optional[str] = None) -> dict[str, Any]:
     """
     Show what waits in the delivery spools on this minion, and what was ever dropped.
 
@@ -158,7 +163,7 @@ def spool(returner=None):
         salt '*' vitals.spool carbon
     """
     root = spool_root(__opts__["cachedir"])
-    out = {}
+    out: dict[str, Any] = {}
     if not os.path.isdir(root):
         return out
     for entry in sorted(os.listdir(root)):

@@ -19,42 +19,30 @@ Passwords are sent in request bodies and the ``Authorization`` header only; they
 in a return, an error or a log line.
 """
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from typing import Any, Optional
 
-from salt_ext.core.errors import ConfigError
-from salt_ext.core.influxdb import admin as influxdb_admin
+from salt_ext.core.durations import influxql_seconds
+from salt_ext.core.influxdb.admin import CONNECTION_KEY, InfluxAdmin, connect
+from salt_ext.translate import salt_errors
+
+__salt__: dict[str, Any]
 
 __virtualname__ = "vitals_influxdb"
 
 
-def __virtual__():
+def __virtual__() -> str:
     return __virtualname__
 
 
-def _admin(connection):
-    raw = dict(__salt__["config.get"]("vitals_influxdb", {}) or {})
-    for key, value in connection.items():
-        if not key.startswith("__") and value is not None:
-            raw[key] = value
-    try:
-        return influxdb_admin.connect(raw)
-    except ConfigError as exc:
-        raise SaltInvocationError(str(exc)) from None
-    except influxdb_admin.AdminError as exc:
-        raise CommandExecutionError(str(exc)) from None
+def _admin(connection: dict[str, Any]) -> InfluxAdmin:
+    """The admin for ``vitals_influxdb:`` from config/pillar with this call's keys over it
+    (Salt's own ``__pub_*`` keywords left out); call inside :func:`salt_errors`."""
+    raw = dict(__salt__["config.get"](CONNECTION_KEY, {}) or {})
+    raw.update({k: v for k, v in connection.items() if not k.startswith("__") and v is not None})
+    return connect(raw)
 
 
-def _run(connection, method, *args, **kwargs):
-    admin = _admin(connection)
-    try:
-        return getattr(admin, method)(*args, **kwargs)
-    except ValueError as exc:
-        raise SaltInvocationError(str(exc)) from None
-    except influxdb_admin.AdminError as exc:
-        raise CommandExecutionError(str(exc)) from None
-
-
-def ping(**connection):
+def ping(**connection: Any) -> bool:
     """
     True when the server answers ``/ping`` (no waiting, no credentials needed).
 
@@ -64,13 +52,14 @@ def ping(**connection):
 
         salt '*' vitals_influxdb.ping url=http://influx:8086
     """
-    connection = {**connection, "wait": 0}
-    return _run(connection, "ping")
+    with salt_errors():
+        return _admin({**connection, "wait": 0}).client.ping()
 
 
-def query(statement, **connection):
+def query(statement: str, anonymous: bool = False, **connection: Any) -> list[dict[str, Any]]:
     """
-    Run one InfluxQL statement; return its results.
+    Run InfluxQL as the admin or, with ``anonymous=True``, without credentials (what the
+    first admin is created with); return its results.
 
     CLI Example:
 
@@ -78,10 +67,11 @@ def query(statement, **connection):
 
         salt '*' vitals_influxdb.query 'SHOW MEASUREMENTS ON salt'
     """
-    return _run(connection, "query", statement)
+    with salt_errors():
+        return _admin(connection).query(statement, anonymous=anonymous)
 
 
-def auth_required(**connection):
+def auth_required(**connection: Any) -> bool:
     """
     True when the server refuses anonymous queries (``auth-enabled = true``).
 
@@ -91,10 +81,11 @@ def auth_required(**connection):
 
         salt '*' vitals_influxdb.auth_required
     """
-    return _run(connection, "auth_required")
+    with salt_errors():
+        return _admin(connection).auth_required()
 
 
-def bootstrap_admin(name, password, **connection):
+def bootstrap_admin(name: str, password: str, **connection: Any) -> bool:
     """
     Create the first admin user on a server with authentication on and no user yet.
 
@@ -104,11 +95,12 @@ def bootstrap_admin(name, password, **connection):
 
         salt '*' vitals_influxdb.bootstrap_admin admin password=CHANGE-ME
     """
-    _run(connection, "bootstrap_admin", name, password)
+    with salt_errors():
+        _admin(connection).bootstrap_admin(name, password)
     return True
 
 
-def authenticates(name, password, **connection):
+def authenticates(name: str, password: str, **connection: Any) -> bool:
     """
     True if ``name`` can log in with ``password`` (tries it; reads no password hash).
 
@@ -118,10 +110,11 @@ def authenticates(name, password, **connection):
 
         salt '*' vitals_influxdb.authenticates salt password=CHANGE-ME
     """
-    return _run(connection, "authenticates", name, password)
+    with salt_errors():
+        return _admin(connection).authenticates(name, password)
 
 
-def db_list(**connection):
+def db_list(**connection: Any) -> list[str]:
     """
     Names of all databases.
 
@@ -131,10 +124,11 @@ def db_list(**connection):
 
         salt '*' vitals_influxdb.db_list
     """
-    return _run(connection, "databases")
+    with salt_errors():
+        return _admin(connection).databases()
 
 
-def db_create(name, **connection):
+def db_create(name: str, **connection: Any) -> bool:
     """
     Create database ``name`` (no error if it exists).
 
@@ -144,11 +138,12 @@ def db_create(name, **connection):
 
         salt '*' vitals_influxdb.db_create salt
     """
-    _run(connection, "create_database", name)
+    with salt_errors():
+        _admin(connection).create_database(name)
     return True
 
 
-def db_drop(name, **connection):
+def db_drop(name: str, **connection: Any) -> bool:
     """
     Drop database ``name`` and all of its data.
 
@@ -158,11 +153,12 @@ def db_drop(name, **connection):
 
         salt '*' vitals_influxdb.db_drop salt
     """
-    _run(connection, "drop_database", name)
+    with salt_errors():
+        _admin(connection).drop_database(name)
     return True
 
 
-def retention_policy_list(database, **connection):
+def retention_policy_list(database: str, **connection: Any) -> dict[str, dict[str, Any]]:
     """
     Retention policies of ``database``: ``{name: {duration, shard_duration, replication,
     default}}``, durations in seconds (0 = INF).
@@ -173,21 +169,19 @@ def retention_policy_list(database, **connection):
 
         salt '*' vitals_influxdb.retention_policy_list salt
     """
-    return _run(connection, "retention_policies", database)
-
-
-def _seconds(key, value):
-    if value is None or value == "":
-        return None
-    try:
-        return influxdb_admin.duration_seconds(value)
-    except ValueError as exc:
-        raise SaltInvocationError(f"{key}: {exc}") from None
+    with salt_errors():
+        return _admin(connection).retention_policies(database)
 
 
 def retention_policy_create(
-    name, database, duration, replication=1, shard_duration=None, default=False, **connection
-):
+    name: str,
+    database: str,
+    duration: str,
+    replication: int = 1,
+    shard_duration: Optional[str] = None,
+    default: bool = False,
+    **connection: Any,
+) -> bool:
     """
     Create retention policy ``name`` on ``database``.
 
@@ -197,22 +191,23 @@ def retention_policy_create(
 
         salt '*' vitals_influxdb.retention_policy_create vitals salt 365d default=True
     """
-    _run(
-        connection,
-        "create_retention_policy",
-        name,
-        database,
-        _seconds("duration", duration) or 0,
-        replication=replication,
-        shard_duration=_seconds("shard_duration", shard_duration),
-        default=default,
-    )
+    with salt_errors():
+        admin = _admin(connection)
+        admin.create_retention_policy(
+            name, database, duration, replication, shard_duration, default
+        )
     return True
 
 
 def retention_policy_alter(
-    name, database, duration=None, replication=None, shard_duration=None, default=False, **conn
-):
+    name: str,
+    database: str,
+    duration: Optional[str] = None,
+    replication: Optional[int] = None,
+    shard_duration: Optional[str] = None,
+    default: bool = False,
+    **connection: Any,
+) -> bool:
     """
     Change retention policy ``name`` of ``database`` (``ALTER RETENTION POLICY``).
 
@@ -222,20 +217,13 @@ def retention_policy_alter(
 
         salt '*' vitals_influxdb.retention_policy_alter vitals salt duration=730d
     """
-    _run(
-        conn,
-        "alter_retention_policy",
-        name,
-        database,
-        duration=_seconds("duration", duration),
-        replication=replication,
-        shard_duration=_seconds("shard_duration", shard_duration),
-        default=default,
-    )
+    with salt_errors():
+        admin = _admin(connection)
+        admin.alter_retention_policy(name, database, duration, replication, shard_duration, default)
     return True
 
 
-def retention_policy_drop(name, database, **connection):
+def retention_policy_drop(name: str, database: str, **connection: Any) -> bool:
     """
     Drop retention policy ``name`` of ``database``.
 
@@ -245,11 +233,12 @@ def retention_policy_drop(name, database, **connection):
 
         salt '*' vitals_influxdb.retention_policy_drop vitals salt
     """
-    _run(connection, "drop_retention_policy", name, database)
+    with salt_errors():
+        _admin(connection).drop_retention_policy(name, database)
     return True
 
 
-def user_list(**connection):
+def user_list(**connection: Any) -> dict[str, bool]:
     """
     Users: ``{name: is_admin}``.
 
@@ -259,10 +248,11 @@ def user_list(**connection):
 
         salt '*' vitals_influxdb.user_list
     """
-    return _run(connection, "users")
+    with salt_errors():
+        return _admin(connection).users()
 
 
-def user_create(name, password, admin=False, **connection):
+def user_create(name: str, password: str, admin: bool = False, **connection: Any) -> bool:
     """
     Create user ``name``.
 
@@ -272,11 +262,12 @@ def user_create(name, password, admin=False, **connection):
 
         salt '*' vitals_influxdb.user_create grafana password=CHANGE-ME
     """
-    _run(connection, "create_user", name, password, admin=admin)
+    with salt_errors():
+        _admin(connection).create_user(name, password, admin=admin)
     return True
 
 
-def user_set_password(name, password, **connection):
+def user_set_password(name: str, password: str, **connection: Any) -> bool:
     """
     Change the password of user ``name`` (``SET PASSWORD``).
 
@@ -286,11 +277,12 @@ def user_set_password(name, password, **connection):
 
         salt '*' vitals_influxdb.user_set_password grafana password=NEW
     """
-    _run(connection, "set_password", name, password)
+    with salt_errors():
+        _admin(connection).set_password(name, password)
     return True
 
 
-def user_set_admin(name, admin=True, **connection):
+def user_set_admin(name: str, admin: bool = True, **connection: Any) -> bool:
     """
     Grant (``admin=True``) or revoke all cluster privileges of user ``name``.
 
@@ -300,11 +292,12 @@ def user_set_admin(name, admin=True, **connection):
 
         salt '*' vitals_influxdb.user_set_admin ops admin=True
     """
-    _run(connection, "set_admin", name, admin)
+    with salt_errors():
+        _admin(connection).set_admin(name, admin)
     return True
 
 
-def user_drop(name, **connection):
+def user_drop(name: str, **connection: Any) -> bool:
     """
     Drop user ``name``.
 
@@ -314,11 +307,12 @@ def user_drop(name, **connection):
 
         salt '*' vitals_influxdb.user_drop grafana
     """
-    _run(connection, "drop_user", name)
+    with salt_errors():
+        _admin(connection).drop_user(name)
     return True
 
 
-def grant_list(name, **connection):
+def grant_list(name: str, **connection: Any) -> dict[str, str]:
     """
     Privileges of user ``name``: ``{database: READ|WRITE|ALL}``.
 
@@ -328,10 +322,11 @@ def grant_list(name, **connection):
 
         salt '*' vitals_influxdb.grant_list grafana
     """
-    return _run(connection, "grants", name)
+    with salt_errors():
+        return _admin(connection).grants(name)
 
 
-def grant(name, database, privilege, **connection):
+def grant(name: str, database: str, privilege: str, **connection: Any) -> bool:
     """
     Set user ``name``'s privilege on ``database`` to exactly ``privilege`` (READ, WRITE, ALL).
 
@@ -341,11 +336,12 @@ def grant(name, database, privilege, **connection):
 
         salt '*' vitals_influxdb.grant grafana salt READ
     """
-    _run(connection, "grant", name, database, privilege)
+    with salt_errors():
+        _admin(connection).grant(name, database, privilege)
     return True
 
 
-def revoke(name, database, **connection):
+def revoke(name: str, database: str, **connection: Any) -> bool:
     """
     Remove every privilege of user ``name`` on ``database``.
 
@@ -355,5 +351,24 @@ def revoke(name, database, **connection):
 
         salt '*' vitals_influxdb.revoke grafana salt
     """
-    _run(connection, "revoke", name, database)
+    with salt_errors():
+        _admin(connection).revoke(name, database)
+    return True
+
+
+def is_duration(text: str) -> bool:
+    """
+    True when ``text`` is an InfluxQL duration (``365d``, ``52w1d``, ``8760h0m0s``, ``INF``):
+    what a retention policy takes. The ``influxdb`` SLS checks its pillar with it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' vitals_influxdb.is_duration 52w
+    """
+    try:
+        influxql_seconds(text)
+    except ValueError:
+        return False
     return True

@@ -14,9 +14,11 @@ CLI Example:
     salt-run vitals.top --out=vitals_top
 """
 
+from typing import Any, Optional
+
 __virtualname__ = "vitals_top"
 
-FORMATS = {
+FORMATS: dict[str, tuple[str, Optional[str]]] = {
     "cpu": ("CPU%", "{:.1f}"),
     "load1": ("LOAD1", "{:.2f}"),
     "mem": ("MEM%", "{:.1f}"),
@@ -27,11 +29,11 @@ FORMATS = {
 }
 
 
-def __virtual__():
+def __virtual__() -> str:
     return __virtualname__
 
 
-def _age(seconds):
+def _age(seconds: Optional[float]) -> str:
     if seconds is None:
         return "never"
     seconds = int(seconds)
@@ -41,15 +43,16 @@ def _age(seconds):
     return f"{seconds}s"
 
 
-def _cell(name, value):
+def _cell(name: str, value: Any) -> str:
     if value is None:
         return "-"
     if name == "throttled":
         return "YES" if value else "no"
-    return FORMATS[name][1].format(value)
+    template = FORMATS[name][1]
+    return template.format(value) if template else str(value)
 
 
-def render(data):
+def render(data: Any) -> str:
     """The table as text (plain function, also used by the tests)."""
     if isinstance(data, dict) and "error" in data:
         return str(data["error"])
@@ -80,7 +83,7 @@ def render(data):
     return "\n".join(lines)
 
 
-def output(data, **kwargs):  # pylint: disable=unused-argument
+def output(data: Any, **kwargs: Any) -> str:  # pylint: disable=unused-argument
     """
     Render the ``vitals.top`` table (a list as ``a,b``; an error as its one line).
 

@@ -19,17 +19,23 @@ given per job with ``--return_kwargs '{"prefix": "lab"}'``. The file is named
 ``carbon_return.py`` like Salt 3007's own, so that this one shadows it deterministically.
 """
 
+from typing import Any
+
+from salt_ext.core.delivery.delivery import DeliveryResult
 from salt_ext.core.delivery.returner import deliver_return
 from salt_ext.core.graphite.carbon import BACKEND
+
+__salt__: dict[str, Any]
+__opts__: dict[str, Any]
 
 __virtualname__ = "carbon"
 
 
-def __virtual__():
+def __virtual__() -> str:
     return __virtualname__
 
 
-def returner(ret):
+def returner(ret: dict[str, Any]) -> DeliveryResult:
     """
     Send the numeric values of one job return to carbon; never raises.
 

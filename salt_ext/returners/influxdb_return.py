@@ -41,17 +41,23 @@ given per job with ``--return_kwargs '{"db": "lab"}'``. The file is named
 ``influxdb_return.py`` like Salt's own, so that this one shadows it deterministically.
 """
 
+from typing import Any
+
+from salt_ext.core.delivery.delivery import DeliveryResult
 from salt_ext.core.delivery.returner import deliver_return
 from salt_ext.core.influxdb.write import BACKEND
+
+__salt__: dict[str, Any]
+__opts__: dict[str, Any]
 
 __virtualname__ = "influxdb"
 
 
-def __virtual__():
+def __virtual__() -> str:
     return __virtualname__
 
 
-def returner(ret):
+def returner(ret: dict[str, Any]) -> DeliveryResult:
     """
     Send the numeric values of one job return to InfluxDB; never raises.
 

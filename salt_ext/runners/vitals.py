@@ -20,6 +20,8 @@ Run it from the master ``schedule:`` (see ``examples/master.d/vitals.conf``)::
 """
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import salt.client
 
@@ -28,27 +30,35 @@ from salt_ext.core.jobs.pollpush import POLLPUSH_KEY, publication
 from salt_ext.runners import _sls_tree as sls_tree
 from salt_ext.translate import salt_errors, salt_exception
 
+if TYPE_CHECKING:  # the read-back core is imported when a read-back runner runs
+    from salt_ext.core.config import Options
+    from salt_ext.core.graphite.render import GraphiteReader
+    from salt_ext.core.readback.model import Reader
+
 log = logging.getLogger(__name__)
+
+__opts__: dict[str, Any]
+__context__: dict[str, Any]
 
 __virtualname__ = "vitals"
 
 
-def __virtual__():
+def __virtual__() -> str:
     return __virtualname__
 
 
 def pollpush(
-    tgt=None,
-    tgt_type=None,
-    returners=None,
-    samples=None,
-    interval=None,
-    mode=None,
-    ret_config=None,
-    ret_kwargs=None,
-    timeout=None,
-    **collection,
-):
+    tgt: Optional[str] = None,
+    tgt_type: Optional[str] = None,
+    returners: Any = None,
+    samples: Any = None,
+    interval: Any = None,
+    mode: Optional[str] = None,
+    ret_config: Optional[str] = None,
+    ret_kwargs: Optional[dict[str, Any]] = None,
+    timeout: Any = None,
+    **collection: Any,
+) -> dict[str, Any]:
     """
     Publish the vitals collection to the minions asynchronously and return at once.
 
@@ -120,7 +130,7 @@ def pollpush(
     return {"jid": jid, "published": published}
 
 
-def _master_settings(key):
+def _master_settings(key: str) -> dict[str, Any]:
     """The master config dict ``key`` (a copy); ConfigError when it is not a dict, or when the
     settings still sit under ``vitals:`` where releases before 0.1.0 read them."""
     for moved in ("pollpush", "query"):
@@ -137,7 +147,7 @@ def _master_settings(key):
 # backend may be chosen on the command line, credentials never.
 
 
-def _read_back(action, backend=None):
+def _read_back(action: Callable[["Reader", "Options"], Any], backend: Optional[str] = None) -> Any:
     """Run ``action(reader, opts)``; an error is one line and exit status 1, not a traceback."""
     from salt_ext.core.readback.options import QUERY_KEY, open_reader, read_options
 
@@ -155,7 +165,9 @@ def _read_back(action, backend=None):
     }
 
 
-def top(tgt="*", sort="cpu", window="15m", backend=None):
+def top(
+    tgt: str = "*", sort: str = "cpu", window: str = "15m", backend: Optional[str] = None
+) -> Any:
     """
     One row per node from the metrics backend: latest CPU %, load1, memory %, swap %, fullest
     disk %, hottest temperature, throttled flag and the age of the newest point, with a
@@ -187,7 +199,7 @@ def top(tgt="*", sort="cpu", window="15m", backend=None):
     """
     from salt_ext.core.readback import views
 
-    def action(reader, opts):
+    def action(reader: "Reader", opts: "Options") -> dict[str, Any]:
         table = views.top(reader, tgt, sort, window, opts["stale_after"])
         return {"outputter": "vitals_top", "data": table}
 
@@ -195,8 +207,15 @@ def top(tgt="*", sort="cpu", window="15m", backend=None):
 
 
 def history(
-    metric, tgt="*", start="-1h", end="now", resample="1m", agg="mean", png=None, backend=None
-):
+    metric: str,
+    tgt: str = "*",
+    start: str = "-1h",
+    end: str = "now",
+    resample: str = "1m",
+    agg: str = "mean",
+    png: Optional[str] = None,
+    backend: Optional[str] = None,
+) -> Any:
     """
     Aligned buckets of one metric per node: ``times`` (bucket starts, Unix seconds) and one
     list of values per series, ``null`` where a node sent nothing. Graphite: render API
@@ -234,13 +253,13 @@ def history(
     from salt_ext.core.readback import views
     from salt_ext.core.readback.model import parse_metric
 
-    def action(reader, opts):
+    def action(reader: "Reader", opts: "Options") -> dict[str, Any]:
         result = views.history(reader, metric, tgt, start, end, resample, agg)
         if png:
             if opts["backend"] != "graphite":
                 raise QueryError("png: graphs are rendered by graphite-web (backend graphite)")
             nodes = sorted({name.split(":")[0] for name in result["series"]})
-            size = reader.png(
+            size = cast("GraphiteReader", reader).png(
                 parse_metric(metric),
                 nodes,
                 result["times"][0],
@@ -255,7 +274,14 @@ def history(
     return _read_back(action, backend)
 
 
-def least_loaded(n=1, tgt="*", by="score", window="5m", details=False, backend=None):
+def least_loaded(
+    n: int = 1,
+    tgt: str = "*",
+    by: str = "score",
+    window: str = "5m",
+    details: bool = False,
+    backend: Optional[str] = None,
+) -> Any:
     """
     The ``n`` nodes with the most headroom over the window (means, not one reading), stale
     nodes left out, as a list usable as a Salt list target: printed comma-separated
@@ -278,7 +304,7 @@ def least_loaded(n=1, tgt="*", by="score", window="5m", details=False, backend=N
     """
     from salt_ext.core.readback import views
 
-    def action(reader, opts):
+    def action(reader: "Reader", opts: "Options") -> Any:
         result = views.least_loaded(reader, n, tgt, by, window, opts["stale_after"])
         # printed comma-separated, ready for ``salt -L``; --out=json gives the list
         return result if details else {"outputter": "vitals_top", "data": result["nodes"]}
@@ -286,7 +312,7 @@ def least_loaded(n=1, tgt="*", by="score", window="5m", details=False, backend=N
     return _read_back(action, backend)
 
 
-def file_root(write=False, conf_dir=None):
+def file_root(write: bool = False, conf_dir: Optional[str] = None) -> Any:
     """
     The directory of the bundled SLS tree (``graphite``, ``influxdb``, ``vitals.agent``,
     ``vitals.master``, ``pillar.example``) as installed with the package, to add to the

@@ -31,70 +31,68 @@ is ever read.
 """
 
 import functools
+from collections.abc import Callable
+from typing import Any, Optional
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_ext.core.influxdb.admin import (
-    CONNECTION_OPTIONS,
-    check_privilege,
-    duration_seconds,
-    format_duration,
-)
+from salt_ext.core.influxdb import plans
+from salt_ext.core.influxdb.admin import CONNECTION_OPTIONS
+from salt_ext.core.influxdb.plans import Plan
+from salt_ext.translate import salt_errors
+
+__salt__: dict[str, Any]
+__opts__: dict[str, Any]
 
 __virtualname__ = "vitals_influxdb"
 
+StateReturn = dict[str, Any]
 
-def __virtual__():
+
+def __virtual__() -> Any:
     if "vitals_influxdb.db_list" in __salt__:
         return __virtualname__
     return (False, "the vitals_influxdb execution module is not loaded")
 
 
-def _ret(name):
+def _ret(name: str) -> StateReturn:
     return {"name": name, "changes": {}, "result": True, "comment": ""}
 
 
-def _conn(kwargs):
+def _conn(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in CONNECTION_OPTIONS and v is not None}
 
 
-def _call(fun, *args, **kwargs):
+def _call(fun: str, *args: Any, **kwargs: Any) -> Any:
     return __salt__[f"vitals_influxdb.{fun}"](*args, **kwargs)
 
 
-def _apply(ret, old, new, what, action):
-    """Report ``old`` -> ``new``; run ``action`` unless test=True."""
-    if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = f"{what} would be changed"
-        ret["changes"] = {"old": old, "new": new}
+def _apply(name: str, plan: Plan, conn: dict[str, Any]) -> StateReturn:
+    """The state's return for ``plan``; its statements run unless test=True."""
+    ret = _ret(name)
+    if not plan.statements:
+        ret["result"], ret["comment"] = plan.result, plan.comment
         return ret
-    action()
-    ret["comment"] = f"{what} changed"
-    ret["changes"] = {"old": old, "new": new}
+    if __opts__["test"]:
+        ret["result"], ret["comment"] = None, f"{plan.what} would be changed"
+    else:
+        for statement in plan.statements:
+            try:
+                _call("query", statement, anonymous=plan.anonymous, **conn)
+            except CommandExecutionError as exc:
+                if not plan.failure:
+                    raise
+                raise CommandExecutionError(f"{plan.failure} ({exc})") from None
+        ret["comment"] = f"{plan.what} changed"
+    ret["changes"] = {"old": plan.old, "new": plan.new}
     return ret
 
 
-def _listed(name, connection, kind, list_fun, present=None, absent=None):
-    """A ``kind`` that is there when ``list_fun`` lists ``name``: made present with the
-    ``present`` function or absent with the ``absent`` one (one of the two is given)."""
-    ret = _ret(name)
-    conn = _conn(connection)
-    want = present is not None
-    if (name in _call(list_fun, **conn)) == want:
-        ret["comment"] = f"{kind} {name!r} is {'present' if want else 'absent'}"
-        return ret
-    view = {kind: name}
-    old, new = ({}, view) if want else (view, {})
-    change = present if want else absent
-    return _apply(ret, old, new, f"{kind} {name!r}", lambda: _call(change, name, **conn))
-
-
-def _guard(state):
+def _guard(state: Callable[..., StateReturn]) -> Callable[..., StateReturn]:
     """Failures become a failed state with the error's text (never a traceback)."""
 
     @functools.wraps(state)
-    def wrapper(name, *args, **kwargs):
+    def wrapper(name: str, *args: Any, **kwargs: Any) -> StateReturn:
         try:
             if __opts__["test"] and not _call("ping", **_conn(kwargs)):
                 # e.g. the first test run on a new host: influxd is not installed/started yet
@@ -102,7 +100,8 @@ def _guard(state):
                 ret["result"] = None
                 ret["comment"] = "InfluxDB is not running: nothing to compare yet"
                 return ret
-            return state(name, *args, **kwargs)
+            with salt_errors():  # the plans' argument errors
+                return state(name, *args, **kwargs)
         except (CommandExecutionError, SaltInvocationError) as exc:
             ret = _ret(name)
             ret["result"] = False
@@ -113,7 +112,7 @@ def _guard(state):
 
 
 @_guard
-def admin_present(name, password, **connection):
+def admin_present(name: str, password: str, **connection: Any) -> StateReturn:
     """
     The first admin user, bootstrapped when authentication is on and no user exists yet (the
     only statement InfluxDB then accepts without credentials). Afterwards it only checks that
@@ -132,40 +131,23 @@ def admin_present(name, password, **connection):
 
         salt '*' state.apply influxdb   # the password comes from pillar, never the CLI
     """
-    ret = _ret(name)
     conn = _conn(connection)
     conn.pop("admin_user", None)
     conn.pop("admin_password", None)
     if _call("authenticates", name, password, **conn):
-        if _call("auth_required", **conn):
-            ret["comment"] = f"admin {name!r} logs in"
-        else:
-            ret["comment"] = f"admin {name!r} logs in; authentication is off on this server"
-        return ret
+        plan = plans.plan_admin(name, password, True, auth_required=_call("auth_required", **conn))
+        return _apply(name, plan, conn)
     # a server with users refuses the anonymous CREATE USER: then the password is wrong
+    users: Optional[dict[str, bool]]
     try:
         users = _call("user_list", **conn)
     except CommandExecutionError:
         users = None  # auth on: we cannot tell, so try the bootstrap
-    if users:
-        ret["result"] = False
-        ret["comment"] = f"admin {name!r} cannot log in with the configured password"
-        return ret
-
-    def bootstrap():
-        try:
-            _call("bootstrap_admin", name, password, **conn)
-        except CommandExecutionError as exc:
-            raise CommandExecutionError(
-                f"admin {name!r} cannot log in with the configured password and cannot be "
-                f"created ({exc})"
-            ) from None
-
-    return _apply(ret, {}, {"user": name, "admin": True}, f"admin {name!r}", bootstrap)
+    return _apply(name, plans.plan_admin(name, password, False, users=users), conn)
 
 
 @_guard
-def database_present(name, **connection):
+def database_present(name: str, **connection: Any) -> StateReturn:
     """
     Database ``name`` exists.
 
@@ -175,11 +157,12 @@ def database_present(name, **connection):
 
         salt '*' state.single vitals_influxdb.database_present salt
     """
-    return _listed(name, connection, "database", "db_list", present="db_create")
+    conn = _conn(connection)
+    return _apply(name, plans.plan_database(name, _call("db_list", **conn)), conn)
 
 
 @_guard
-def database_absent(name, **connection):
+def database_absent(name: str, **connection: Any) -> StateReturn:
     """
     Database ``name`` does not exist (its data is dropped).
 
@@ -189,22 +172,20 @@ def database_absent(name, **connection):
 
         salt '*' state.single vitals_influxdb.database_absent old_db
     """
-    return _listed(name, connection, "database", "db_list", absent="db_drop")
-
-
-def _rp_view(policy):
-    return {
-        "duration": format_duration(policy["duration"]),
-        "shard_duration": format_duration(policy["shard_duration"]),
-        "replication": policy["replication"],
-        "default": policy["default"],
-    }
+    conn = _conn(connection)
+    return _apply(name, plans.plan_database(name, _call("db_list", **conn), present=False), conn)
 
 
 @_guard
 def retention_policy_present(
-    name, database, duration="365d", replication=1, shard_duration=None, default=False, **kwargs
-):
+    name: str,
+    database: str,
+    duration: str = "365d",
+    replication: int = 1,
+    shard_duration: Optional[str] = None,
+    default: bool = False,
+    **kwargs: Any,
+) -> StateReturn:
     """
     Retention policy ``name`` on ``database`` with this duration (normalised: ``365d`` equals
     InfluxDB's ``8760h0m0s``; ``INF`` keeps forever), replication and, when given, shard
@@ -220,72 +201,16 @@ def retention_policy_present(
         salt '*' state.single vitals_influxdb.retention_policy_present vitals \
             database=salt duration=365d default=True
     """
-    ret = _ret(name)
     conn = _conn(kwargs)
-    try:
-        wanted = {
-            "duration": duration_seconds(duration),
-            "shard_duration": duration_seconds(shard_duration) if shard_duration else None,
-        }
-    except ValueError as exc:
-        raise SaltInvocationError(f"{name}: {exc}") from None
-    replication = int(replication)
     policies = _call("retention_policy_list", database, **conn)
-    what = f"retention policy {name!r} on {database!r}"
-    if name not in policies:
-        new = {
-            "duration": format_duration(wanted["duration"]),
-            "replication": replication,
-            "default": bool(default),
-        }
-        if wanted["shard_duration"]:
-            new["shard_duration"] = format_duration(wanted["shard_duration"])
-
-        def create():
-            _call(
-                "retention_policy_create",
-                name,
-                database,
-                duration,
-                replication=replication,
-                shard_duration=shard_duration,
-                default=default,
-                **conn,
-            )
-
-        return _apply(ret, {}, new, what, create)
-    current = policies[name]
-    old, new, alter = {}, {}, {}
-    if current["duration"] != wanted["duration"]:
-        alter["duration"] = duration
-    if current["replication"] != replication:
-        alter["replication"] = replication
-    if wanted["shard_duration"] and current["shard_duration"] != wanted["shard_duration"]:
-        alter["shard_duration"] = shard_duration
-    if default and not current["default"]:
-        alter["default"] = True
-    if not alter:
-        ret["comment"] = f"{what} is as configured"
-        return ret
-    view = _rp_view(current)
-    for key, value in alter.items():
-        old[key] = view[key]
-        new[key] = (
-            format_duration(duration_seconds(value))
-            if key in ("duration", "shard_duration")
-            else value
-        )
-    return _apply(
-        ret,
-        old,
-        new,
-        what,
-        lambda: _call("retention_policy_alter", name, database, **alter, **conn),
+    plan = plans.plan_retention_policy(
+        name, database, policies, duration, replication, shard_duration, default
     )
+    return _apply(name, plan, conn)
 
 
 @_guard
-def retention_policy_absent(name, database, **connection):
+def retention_policy_absent(name: str, database: str, **connection: Any) -> StateReturn:
     """
     Retention policy ``name`` does not exist on ``database`` (a missing database counts).
 
@@ -295,25 +220,15 @@ def retention_policy_absent(name, database, **connection):
 
         salt '*' state.single vitals_influxdb.retention_policy_absent vitals database=salt
     """
-    ret = _ret(name)
     conn = _conn(connection)
-    what = f"retention policy {name!r} on {database!r}"
-    if database not in _call("db_list", **conn) or name not in _call(
-        "retention_policy_list", database, **conn
-    ):
-        ret["comment"] = f"{what} is absent"
-        return ret
-    return _apply(
-        ret,
-        {"retention_policy": name},
-        {},
-        what,
-        lambda: _call("retention_policy_drop", name, database, **conn),
-    )
+    policies = None
+    if database in _call("db_list", **conn):
+        policies = _call("retention_policy_list", database, **conn)
+    return _apply(name, plans.plan_retention_policy_absent(name, database, policies), conn)
 
 
 @_guard
-def user_present(name, password, admin=False, **connection):
+def user_present(name: str, password: str, admin: bool = False, **connection: Any) -> StateReturn:
     """
     User ``name`` exists with ``password`` and, with ``admin=True``, all privileges. A
     changed password is found by trying to log in with it and set with ``SET PASSWORD``; the
@@ -325,38 +240,14 @@ def user_present(name, password, admin=False, **connection):
 
         salt '*' state.apply influxdb   # passwords come from pillar, never the CLI
     """
-    ret = _ret(name)
     conn = _conn(connection)
     users = _call("user_list", **conn)
-    what = f"user {name!r}"
-    if name not in users:
-        return _apply(
-            ret,
-            {},
-            {"user": name, "admin": bool(admin)},
-            what,
-            lambda: _call("user_create", name, password, admin=admin, **conn),
-        )
-    old, new, actions = {}, {}, []
-    if users[name] != bool(admin):
-        old["admin"], new["admin"] = users[name], bool(admin)
-        actions.append(lambda: _call("user_set_admin", name, bool(admin), **conn))
-    if not _call("authenticates", name, password, **conn):
-        old["password"], new["password"] = "(other)", "changed"
-        actions.append(lambda: _call("user_set_password", name, password, **conn))
-    if not actions:
-        ret["comment"] = f"{what} is present"
-        return ret
-
-    def run():
-        for action in actions:
-            action()
-
-    return _apply(ret, old, new, what, run)
+    logs_in = name in users and _call("authenticates", name, password, **conn)
+    return _apply(name, plans.plan_user(name, password, admin, users, logs_in), conn)
 
 
 @_guard
-def user_absent(name, **connection):
+def user_absent(name: str, **connection: Any) -> StateReturn:
     """
     User ``name`` does not exist.
 
@@ -366,11 +257,12 @@ def user_absent(name, **connection):
 
         salt '*' state.single vitals_influxdb.user_absent olduser
     """
-    return _listed(name, connection, "user", "user_list", absent="user_drop")
+    conn = _conn(connection)
+    return _apply(name, plans.plan_user_absent(name, _call("user_list", **conn)), conn)
 
 
 @_guard
-def grant_present(name, database, grant, **connection):
+def grant_present(name: str, database: str, grant: str, **connection: Any) -> StateReturn:
     """
     User ``name`` has exactly privilege ``grant`` (READ, WRITE or ALL) on ``database``; any
     other privilege there is replaced.
@@ -381,30 +273,15 @@ def grant_present(name, database, grant, **connection):
 
         salt '*' state.single vitals_influxdb.grant_present grafana database=salt grant=READ
     """
-    ret = _ret(name)
     conn = _conn(connection)
-    try:
-        wanted = check_privilege(grant)
-    except ValueError as exc:
-        raise SaltInvocationError(f"grant: {exc}") from None
-    what = f"privilege of {name!r} on {database!r}"
     # test=True before the user_present that creates the user: nothing to list yet
     missing = __opts__["test"] and name not in _call("user_list", **conn)
     current = None if missing else _call("grant_list", name, **conn).get(database)
-    if current == wanted:
-        ret["comment"] = f"{what} is {wanted}"
-        return ret
-    return _apply(
-        ret,
-        {"grant": current} if current else {},
-        {"grant": wanted},
-        what,
-        lambda: _call("grant", name, database, wanted, **conn),
-    )
+    return _apply(name, plans.plan_grant(name, database, current, grant), conn)
 
 
 @_guard
-def grant_absent(name, database, **connection):
+def grant_absent(name: str, database: str, **connection: Any) -> StateReturn:
     """
     User ``name`` has no privilege on ``database``.
 
@@ -414,13 +291,6 @@ def grant_absent(name, database, **connection):
 
         salt '*' state.single vitals_influxdb.grant_absent grafana database=salt
     """
-    ret = _ret(name)
     conn = _conn(connection)
     current = _call("grant_list", name, **conn).get(database)
-    what = f"privilege of {name!r} on {database!r}"
-    if not current:
-        ret["comment"] = f"{what}: none"
-        return ret
-    return _apply(
-        ret, {"grant": current}, {}, what, lambda: _call("revoke", name, database, **conn)
-    )
+    return _apply(name, plans.plan_grant_absent(name, database, current), conn)

@@ -1,4 +1,5 @@
-"""Read vitals back from InfluxDB with InfluxQL over the shared HTTP transport.
+"""Read vitals back from InfluxDB with InfluxQL, through
+:class:`~salt_ext.core.influxdb.client.InfluxClient`.
 
 Measurements, tags and fields are the InfluxDB returner's (measurement = the group's
 ``measurement`` in :data:`salt_ext.core.samples.GROUPS`, tag ``host`` = the minion id plus the
@@ -10,53 +11,30 @@ Token`` when only ``token`` is set; ``api: v2`` queries InfluxDB 2's v1-compatib
 with ``db=<bucket>`` and the token (the bucket needs a DBRP mapping, as for any InfluxQL).
 """
 
-import json
 from collections.abc import Sequence
 from typing import Any, Optional
-from urllib.parse import urlencode
 
 from salt_ext.core.config import Options
-from salt_ext.core.errors import DeliveryError, QueryError
-from salt_ext.core.influxdb.admin import influxql_ident
-from salt_ext.core.net.http import HttpTransport
+from salt_ext.core.errors import QueryError
+from salt_ext.core.influxdb import influxql
+from salt_ext.core.influxdb.client import InfluxClient
+from salt_ext.core.influxdb.influxql import influxql_ident, influxql_string
 from salt_ext.core.samples import Buckets, Metric, Points, Series
 
 SELECTORS = {"mean": "mean", "max": "max", "min": "min", "last": "last"}
-
-
-def influxql_string(value: object) -> str:
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class InfluxReader:
     """The reader protocol of :mod:`salt_ext.core.readback.views` over one InfluxDB."""
 
     def __init__(self, opts: Options) -> None:
-        headers, auth = {}, None
-        if opts["api"] == "v2":
-            self.db = opts["bucket"]
-            headers["Authorization"] = f"Token {opts['token']}"
-        else:
-            self.db = opts["db"]
-            if opts["user"]:
-                auth = (opts["user"], opts["password"])
-            elif opts["token"]:
-                headers["Authorization"] = f"Token {opts['token']}"
+        self.db = opts["bucket"] if opts["api"] == "v2" else opts["db"]
         self.rp = opts.get("rp") or ""
         try:
-            self.http = HttpTransport(
-                opts["url"],
-                "/query",
-                headers=headers,
-                auth=auth,
-                timeout=opts["timeout"],
-                verify=opts["verify"],
-                ca_bundle=opts["ca_bundle"],
-                gzip=False,
-            )
+            self.client = InfluxClient.from_options(opts, api=opts["api"])
         except ValueError as exc:
             raise QueryError(f"vitals_query:url: {exc}") from None
-        self.label = self.http.label
+        self.label = self.client.label
 
     # -- InfluxQL ------------------------------------------------------------------------------
     def source(self, metric: Metric) -> str:
@@ -131,39 +109,9 @@ class InfluxReader:
 
     # -- HTTP ----------------------------------------------------------------------------------
     def query(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
-        """Run ``;``-joined statements; one list of series per statement."""
-        form = {"q": ";".join(statements), "db": self.db, "epoch": "s"}
+        """Run the statements at once; one list of series per statement."""
+        params = {"db": self.db, "epoch": "s"}
         if self.rp:
-            form["rp"] = self.rp
-        try:
-            response = self.http.request(
-                "POST",
-                "/query",
-                urlencode(form).encode("utf-8"),
-                content_type="application/x-www-form-urlencoded",
-                max_bytes=None,
-            )
-        except DeliveryError as exc:
-            raise QueryError(str(exc)) from None
-        if response.status in (401, 403):
-            raise QueryError(
-                f"authentication failed for {self.label}: HTTP {response.status}: "
-                f"{self.http.quote(response.message())}"
-            )
-        if not response.ok:
-            raise QueryError(
-                f"{self.label} answered HTTP {response.status}: "
-                f"{self.http.quote(response.message())}"
-            )
-        try:
-            results = json.loads(response.body.decode("utf-8", "replace"))["results"]
-        except (ValueError, KeyError, TypeError):
-            raise QueryError(f"{self.label} did not answer with InfluxQL results") from None
-        out = []
-        for result in results:
-            if result.get("error"):
-                raise QueryError(f"{self.label}: {self.http.quote(result['error'])}")
-            out.append(result.get("series") or [])
-        if len(out) != len(statements):
-            raise QueryError(f"{self.label} answered {len(out)} of {len(statements)} statements")
-        return out
+            params["rp"] = self.rp
+        results = self.client.query(statements, params, max_bytes=None)
+        return [influxql.series(result) for result in results]

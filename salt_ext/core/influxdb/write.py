@@ -1,8 +1,10 @@
-"""The InfluxDB backend: options, HTTP transports, database creation and grain tags.
+"""The InfluxDB backend: options, write clients, database creation and grain tags.
 
-The bytes it sends come from :mod:`salt_ext.core.influxdb.line_protocol`; everything else (option
-reading, samples, spool, failover, replay) is the shared core, so this module differs from the
-carbon backend only in its serializer and transports. Imports Salt for one helper:
+The bytes it sends come from :mod:`salt_ext.core.influxdb.line_protocol`, and they travel through
+:class:`~salt_ext.core.influxdb.client.InfluxClient` (one per URL: the delivery core's
+transports); everything else (option reading, samples, spool, failover, replay) is the shared
+core, so this module differs from the carbon backend only in its serializer and transports.
+Imports Salt for one helper:
 ``salt.utils.data.traverse_dict_and_list`` walks nested grains for ``grain_tags``.
 
 APIs
@@ -25,25 +27,26 @@ times; the old spool is replayed by jobs using the old precision.
 """
 
 import logging
-import os
-import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Optional
 
 import salt.utils.data
 
 from salt_ext.core.config import Option, Options
 from salt_ext.core.delivery.delivery import Transport
 from salt_ext.core.delivery.returner import Backend
+from salt_ext.core.durations import influxql_seconds
 from salt_ext.core.errors import ConfigError, DeliveryError
 from salt_ext.core.influxdb import line_protocol
-from salt_ext.core.influxdb.admin import (
-    AdminError,
-    InfluxAdmin,
-    create_database_statement,
-    retention_policy_statement,
+from salt_ext.core.influxdb.client import (
+    InfluxClient,
+    InfluxError,
+    check_connection,
+    connection_options,
+    endpoints,
 )
-from salt_ext.core.net.http import HttpTransport, Response, parse_url
+from salt_ext.core.influxdb.influxql import create_database_statement, retention_policy_statement
+from salt_ext.core.net.http import Response
 from salt_ext.core.samples import Sample
 
 log = logging.getLogger(__name__)
@@ -53,16 +56,13 @@ PRECISION_PARAMS = {
     "v2": {"s": "s", "ms": "ms", "us": "us", "ns": "ns"},
     "v3": {"s": "second", "ms": "millisecond", "us": "microsecond", "ns": "nanosecond"},
 }
-WRITE_PATHS = {"v1": "/write", "v2": "/api/v2/write", "v3": "/api/v3/write_lp"}
-
-_DURATION = re.compile(r"(?:\d+(?:ns|us|u|µs|µ|ms|s|m|h|d|w))+|INF|inf")
 
 
 # -- database creation (api v1) ----------------------------------------------------------------
 class DatabaseCreator:
-    """``recover`` hook of the v1 transports: create what a write found missing (through
-    :class:`~salt_ext.core.influxdb.admin.InfluxAdmin` over the same transport), then the
-    transport sends the payload once more. Never used on the healthy path."""
+    """``recover`` hook of the v1 clients: create what a write found missing (InfluxQL through
+    the same client, so with its credentials), then the client sends the payload once more.
+    Never used on the healthy path."""
 
     def __init__(self, opts: Options) -> None:
         self.db = opts["db"]
@@ -86,7 +86,7 @@ class DatabaseCreator:
             )
         return out
 
-    def __call__(self, transport: HttpTransport, response: Response) -> bool:
+    def __call__(self, client: InfluxClient, response: Response) -> bool:
         message = response.message().lower()
         if response.status == 404 and "database not found" in message:
             missing, what = "database", f'database "{self.db}"'
@@ -95,16 +95,14 @@ class DatabaseCreator:
         else:
             return False
         if not self.enabled:
-            raise DeliveryError(
-                f"{what} does not exist on {transport.label} (create_database is off)"
-            )
+            raise DeliveryError(f"{what} does not exist on {client.label} (create_database is off)")
         try:
-            InfluxAdmin.through(transport).query("; ".join(self.statements(missing)))
-        except AdminError as exc:
+            client.query(self.statements(missing))
+        except InfluxError as exc:
             raise DeliveryError(
-                f"{what} does not exist on {transport.label} and creating it failed: {exc.problem}"
+                f"{what} does not exist on {client.label} and creating it failed: {exc.problem}"
             ) from None
-        log.info("influxdb: created %s on %s", what, transport.label)
+        log.info("influxdb: created %s on %s", what, client.label)
         return True
 
 
@@ -128,20 +126,15 @@ class InfluxBackend(Backend):
     name = "influxdb"
     options = {
         "api": Option("str", "v1", choices=("v1", "v2", "v3"), doc="write API"),
-        "url": Option("str", "http://127.0.0.1:8086", doc="base URL, http(s)://host[:port][/path]"),
+        **connection_options(timeout=False),  # the timeout is every returner's
         "urls": Option("list", [], doc="failover list of base URLs; overrides url"),
         "db": Option("str", "salt", doc="database (v1, v3)"),
         "rp": Option("str", "", doc="retention policy to write to (v1); default: the db's"),
-        "user": Option("str", "", doc="v1 basic auth user"),
-        "password": Option("str", "", secret=True, doc="v1 basic auth password"),
         "org": Option("str", "", doc="organization (v2)"),
         "bucket": Option("str", "", doc="bucket (v2)"),
-        "token": Option("str", "", secret=True, doc="API token (v2, v3; v1 without user)"),
         "precision": Option(
             "str", "s", choices=tuple(line_protocol.PRECISIONS), doc="timestamp precision"
         ),
-        "verify": Option("bool", True, doc="verify HTTPS certificates"),
-        "ca_bundle": Option("str", "", doc="CA certificates file for HTTPS"),
         "gzip": Option("bool", True, doc="gzip request bodies"),
         "tags": Option("dict", {}, doc="extra tags for every point, e.g. {role: web}"),
         "grain_tags": Option("list", [], doc="grains added as tags, e.g. [role, 'rack:row']"),
@@ -156,36 +149,24 @@ class InfluxBackend(Backend):
     def validate(self, opts: Options) -> Options:
         api = opts["api"]
         key = "influxdb:urls" if opts["urls"] else "influxdb:url"
-        endpoints = []
-        for url in opts["urls"] or [opts["url"]]:
-            try:
-                endpoints.append(parse_url(url))
-            except ValueError as exc:
-                raise ConfigError(key, f"expected http(s)://host[:port][/path]: {exc}") from None
-        opts["endpoints"] = endpoints
+        opts["endpoints"] = endpoints(key, opts["urls"] or [opts["url"]])
         if api == "v2":
             for name in ("org", "bucket", "token"):
                 if not opts[name]:
                     raise ConfigError(f"influxdb:{name}", "required with api v2")
         elif not opts["db"]:
             raise ConfigError("influxdb:db", f"required with api {api}")
-        if opts["user"] and not opts["password"]:
-            raise ConfigError("influxdb:password", "required when user is set")
-        if opts["password"] and not opts["user"]:
-            raise ConfigError("influxdb:user", "required when password is set")
-        duration = opts["retention_duration"]
-        if duration and not _DURATION.fullmatch(duration):
-            raise ConfigError(
-                "influxdb:retention_duration",
-                f"expected an InfluxQL duration such as 90d, 52w or INF, got {duration!r}",
-            )
+        check_connection("influxdb", opts)
+        if opts["retention_duration"]:
+            try:
+                influxql_seconds(opts["retention_duration"])
+            except ValueError as exc:
+                raise ConfigError("influxdb:retention_duration", str(exc)) from None
         for tag, value in opts["tags"].items():
             if not tag or tag in ("host", "time") or tag.startswith("_"):
                 raise ConfigError("influxdb:tags", f"tag key {tag!r} is reserved or empty")
             if not value:
                 raise ConfigError("influxdb:tags", f"tag {tag!r} has an empty value")
-        if opts["ca_bundle"] and not os.path.isfile(opts["ca_bundle"]):
-            raise ConfigError("influxdb:ca_bundle", f"no such file: {opts['ca_bundle']!r}")
         return opts
 
     def with_minion(self, opts: Options, minion_opts: Mapping[str, Any]) -> Options:
@@ -202,34 +183,23 @@ class InfluxBackend(Backend):
     def transports(self, opts: Options) -> list[Transport]:
         api = opts["api"]
         precision = PRECISION_PARAMS[api][opts["precision"]]
-        headers, auth, recover = {}, None, None
+        recover: Optional[DatabaseCreator] = None
         if api == "v1":
             params = {"db": opts["db"]}
             if opts["rp"]:
                 params["rp"] = opts["rp"]
             params["precision"] = precision
-            if opts["user"]:
-                auth = (opts["user"], opts["password"])
-            elif opts["token"]:
-                headers["Authorization"] = f"Token {opts['token']}"
             recover = DatabaseCreator(opts)
         elif api == "v2":
             params = {"org": opts["org"], "bucket": opts["bucket"], "precision": precision}
-            headers["Authorization"] = f"Token {opts['token']}"
         else:
             params = {"db": opts["db"], "precision": precision}
-            if opts["token"]:
-                headers["Authorization"] = f"Bearer {opts['token']}"
         return [
-            HttpTransport(
-                endpoint,
-                WRITE_PATHS[api],
-                params=params,
-                headers=headers,
-                auth=auth,
-                timeout=opts["timeout"],
-                verify=opts["verify"],
-                ca_bundle=opts["ca_bundle"],
+            InfluxClient.from_options(
+                opts,
+                url=endpoint,
+                api=api,
+                write_params=params,
                 gzip=opts["gzip"],
                 recover=recover,
             )

@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from salt_ext.core.config import Option, Options, parse
 from salt_ext.core.errors import ConfigError
+from salt_ext.core.influxdb.client import check_connection, connection_options
 from salt_ext.core.readback.model import Reader
 from salt_ext.core.readback.times import parse_duration
 
@@ -16,20 +17,16 @@ QUERY_OPTIONS = {
     "backend": Option(
         "str", "graphite", choices=("graphite", "influxdb"), doc="where to read vitals back"
     ),
+    # url, timeout, verify and ca_bundle serve graphite-web as well
+    **connection_options(),
     "url": Option("str", "", doc="graphite-web URL, or the InfluxDB HTTP URL (default :8086)"),
     "prefix": Option("str", "vitals", doc="graphite: the carbon returner's prefix"),
     "template": Option("str", "", doc="graphite: the carbon returner's path template, if changed"),
     "api": Option("str", "v1", choices=("v1", "v2"), doc="influxdb: query API"),
     "db": Option("str", "salt", doc="influxdb v1 database"),
     "rp": Option("str", "", doc="influxdb v1 retention policy (default: the db's)"),
-    "user": Option("str", "", doc="influxdb v1 basic auth user"),
-    "password": Option("str", "", secret=True, doc="influxdb v1 basic auth password"),
     "org": Option("str", "", doc="influxdb v2 organization (informational)"),
     "bucket": Option("str", "", doc="influxdb v2 bucket (queried through the v1 /query API)"),
-    "token": Option("str", "", secret=True, doc="influxdb token (v2; v1 without user)"),
-    "timeout": Option("float", 10.0, minimum=0.1, doc="seconds per request"),
-    "verify": Option("bool", True, doc="verify HTTPS certificates"),
-    "ca_bundle": Option("str", "", doc="CA certificates file for HTTPS"),
     "stale_after": Option("str", "3m", doc="a node whose newest point is older is stale"),
 }
 
@@ -54,9 +51,7 @@ def read_options(
         for name in ("bucket", "token"):
             if not opts[name]:
                 raise ConfigError(f"{QUERY_KEY}:{name}", "required with api v2")
-    if bool(opts["user"]) != bool(opts["password"]):
-        missing = "password" if opts["user"] else "user"
-        raise ConfigError(f"{QUERY_KEY}:{missing}", "user and password go together")
+    check_connection(QUERY_KEY, opts)
     return opts
 
 

@@ -3,31 +3,21 @@ seconds, ``15m``), and the bucket grid both backends align to."""
 
 import datetime
 import math
-import re
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
+from salt_ext.core.durations import operator_seconds
 from salt_ext.core.errors import ConfigError
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|secs|min|m|h|d|w|y)?", re.IGNORECASE)
-_UNITS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_UNITS["y"] = 365 * 86400
 
 
 def parse_duration(text: object, key: str = "duration") -> int:
-    """``90``, ``90s``, ``15m``, ``1h``, ``2d``, ``1w``, ``1h30m`` -> seconds (int, > 0)."""
-    raw = str(text).strip().lower()
-    if raw.startswith("-"):
-        raw = raw[1:]
-    total, pos = 0.0, 0
-    for match in _DURATION.finditer(raw):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2) or "s"]
-        pos = match.end()
-    if not raw or pos != len(raw) or total <= 0:
+    """``90``, ``90s``, ``15m``, ``1h``, ``2d``, ``1w``, ``1h30m`` (a leading ``-`` ignored: the
+    ``-1h`` of a time) -> seconds (int, > 0). The grammar: :mod:`salt_ext.core.durations`."""
+    raw = str(text).strip()
+    seconds = operator_seconds(raw[1:] if raw.startswith("-") else raw)
+    if not seconds:  # None: not a duration; 0: no span
         raise ConfigError(key, f"expected a duration such as 30s, 15m, 1h or 2d, got {text!r}")
-    return math.ceil(total)
+    return math.ceil(seconds)
 
 
 def parse_time(text: object, now: float, key: str = "time") -> int:

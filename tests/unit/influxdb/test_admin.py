@@ -1,14 +1,15 @@
-"""Pure parts of core/influxdb_admin: durations, literals, privileges, connection options."""
+"""Pure parts of the InfluxDB admin: durations, literals, privileges (core/influxdb/influxql.py,
+core/durations.py), connection options (core/influxdb/admin.py)."""
 
 import pytest
 
+from salt_ext.core.durations import influxql_seconds as duration_seconds
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.influxdb.admin import (
+from salt_ext.core.influxdb.admin import connect
+from salt_ext.core.influxdb.influxql import (
     check_privilege,
-    connect,
     create_database_statement,
     duration_literal,
-    duration_seconds,
     format_duration,
     influxql_string,
     retention_policy_statement,
