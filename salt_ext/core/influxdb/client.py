@@ -234,6 +234,6 @@ class InfluxClient:
             raise InfluxError(f"{verb} on {self.label}: {problem}", problem)
         if len(results) != len(listed):
             raise InfluxError(
-                f"{verb} on {self.label}: {len(results)} results for {len(listed)} statements"
+                f"{verb} on {self.label}: answered {len(results)} of {len(listed)} statements"
             )
         return results

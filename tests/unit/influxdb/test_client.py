@@ -96,7 +96,7 @@ def test_refused_credentials_name_who_and_never_the_secret():
             "CREATE DATABASE on {url}: a; b",
             "a; b",
         ),
-        ((200, {"results": []}), "CREATE DATABASE on {url}: 0 results for 1 statements", None),
+        ((200, {"results": []}), "CREATE DATABASE on {url}: answered 0 of 1 statements", None),
     ],
 )
 def test_one_wording_for_every_failure(answer, message, problem):

@@ -75,7 +75,7 @@ def only_request(server):
 
 
 def statements(request):
-    return request.form["q"].split(";")
+    return [statement.strip() for statement in request.form["q"].split(";")]
 
 
 # -- what exists: fields and nodes ---------------------------------------------------------------
@@ -223,25 +223,28 @@ def test_401_says_authentication_failed_with_influxdb_s_reason():
     answer = (401, {"error": "authorization failed"}, {"X-Influxdb-Error": "authorization failed"})
     with Scripted(answer) as server:
         text = error_of(lambda: basic(server).fields("cpu"))
-    assert text == f"authentication failed for {server.url}: HTTP 401: authorization failed"
+    assert text == (
+        f"authentication failed for {server.url}, which refused user 'reader':"
+        " HTTP 401: authorization failed"
+    )
 
 
 def test_404_quotes_the_answer():
     with Scripted((404, b"404 page not found\n")) as server:
         text = error_of(lambda: reader(server.url, token=TOKEN).fields("cpu"))
-    assert text == f"{server.url} answered HTTP 404: 404 page not found"
+    assert text == f"SHOW FIELD on {server.url}: HTTP 404: 404 page not found"
 
 
 def test_an_echoed_secret_is_scrubbed_from_the_quoted_answer():
     with Scripted((500, {"error": f"bad password {SECRET} for reader"})) as server:
         text = error_of(lambda: basic(server).fields("cpu"))
-    assert text == f"{server.url} answered HTTP 500: bad password *** for reader"
+    assert text == f"SHOW FIELD on {server.url}: HTTP 500: bad password *** for reader"
 
 
 def test_a_refused_statement_is_an_error_naming_influxdb_s_reason():
     with Scripted(failed("database not found: salt")) as server:
         text = error_of(lambda: basic(server).nodes(CPU))
-    assert text == f"{server.url}: database not found: salt"
+    assert text == f"SHOW FIELD on {server.url}: database not found: salt"
 
 
 @pytest.mark.parametrize(
@@ -252,13 +255,13 @@ def test_a_refused_statement_is_an_error_naming_influxdb_s_reason():
 def test_an_answer_that_is_not_influxql_results_is_an_error(answer):
     with Scripted(answer) as server:
         text = error_of(lambda: basic(server).fields("cpu"))
-    assert text == f"{server.url} did not answer with InfluxQL results"
+    assert text == f"SHOW FIELD on {server.url}: the answer is not InfluxQL results"
 
 
 def test_fewer_results_than_statements_is_an_error():
     with Scripted(results([])) as server:
         text = error_of(lambda: basic(server).points([CPU, DISK], None, 0, 60))
-    assert text == f"{server.url} answered 1 of 2 statements"
+    assert text == f"SELECT on {server.url}: answered 1 of 2 statements"
 
 
 def test_a_refused_connection_is_an_error():
