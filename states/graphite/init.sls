@@ -58,9 +58,10 @@ graphite-whisper-resize:
 {{ daemon('graphite-carbon-service', 'carbon-cache', '/run/carbon-cache/carbon-cache.pid', '/var/log/carbon/daemon.log',
           'root:root', 'CarbonReceiverFactory starting on ' ~ graphite.carbon.pickle_port,
           ['/usr/bin/carbon-cache', '--config=/etc/carbon/carbon.conf', '--logdir=/var/log/carbon/',
-           '--pidfile=/run/carbon-cache/twistd.pid', '--debug', 'start'],
+           '--pidfile=/run/carbon-cache/carbon-cache-a.pid', '--debug', 'start'],
           watch=[{'file': 'graphite-carbon-enabled'}, {'file': 'graphite-carbon-conf'}, {'file': 'graphite-storage-schemas'}],
-          require=[{'pkg': 'graphite-carbon-packages'}, {'cmd': 'graphite-whisper-resize'}]) }}
+          require=[{'pkg': 'graphite-carbon-packages'}, {'cmd': 'graphite-whisper-resize'}],
+          stale=['/run/carbon-cache/carbon-cache-a.pid']) }}
 
 {%- if graphite.web.enabled %}
 

@@ -1,11 +1,20 @@
 #!/bin/sh
 # Start a daemon without an init system of its own (no systemd, or an init script that cannot
 # run here) and wait until it is ready; used by the influxdb and graphite states.
-#   start-daemon.sh PIDFILE LOGFILE USER READY_REGEX EXECUTABLE [ARGS...]
+#   start-daemon.sh [--stale FILE]... PIDFILE LOGFILE USER READY_REGEX EXECUTABLE [ARGS...]
+# --stale FILE: a pid file the daemon keeps itself and refuses to start over while the pid in it
+# is alive. carbon-cache cannot delete its own (it drops root first), so after any stop the pid
+# in it may be reused by another process; removed before a start, as PIDFILE (ours) says the
+# daemon is not running. Paths without spaces.
 # Exit 0 when the daemon is running (already, or now and its log matched READY_REGEX); exit 1
 # with the daemon's last log lines (e.g. "address already in use") when it died or never got
 # ready within 60 s.
 set -eu
+stale=""
+while [ "$1" = --stale ]; do
+    stale="$stale $2"
+    shift 2
+done
 pidfile=$1 logfile=$2 user=$3 ready=$4
 shift 4
 exe=$1
@@ -13,6 +22,9 @@ shift
 if start-stop-daemon --status --pidfile "$pidfile"; then
     exit 0
 fi
+for file in $stale; do
+    rm -f -- "$file"
+done
 mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
 touch "$logfile"
 chown "$user" "$(dirname "$pidfile")" "$logfile"

@@ -75,6 +75,15 @@ def test_without_systemd_the_daemons_go_through_start_daemon_sh(tmp_path):
         assert scripts[sid]["unless"].startswith("start-stop-daemon --status --pidfile /run/")
         stop = states(ret, "cmd.run")[f"{sid}-stop-on-change"]
         assert stop["name"].startswith("start-stop-daemon --stop")
+    # carbon's own pid file, which it cannot delete (it drops root first), goes before a start
+    carbon = scripts["graphite-carbon-service"]["args"].split()
+    assert carbon[:3] == [
+        "--stale",
+        "/run/carbon-cache/carbon-cache-a.pid",
+        "/run/carbon-cache/carbon-cache.pid",
+    ]
+    assert "--pidfile=/run/carbon-cache/carbon-cache-a.pid" in carbon
+    assert not scripts["influxdb-service"]["args"].startswith("--stale")
     # the whisper resize waits for carbon to be stopped
     resize = states(ret, "cmd.run")["graphite-whisper-resize"]
     assert {"cmd": "graphite-carbon-service-stop-on-change"} in resize["require"]

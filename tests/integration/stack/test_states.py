@@ -162,7 +162,11 @@ def _apply(salt_cli, sls, *args, label=None):
     ret = salt_cli.run("state.apply", sls, *args, minion_tgt=MINION, _timeout=900)
     elapsed = time.monotonic() - started
     assert isinstance(ret.data, dict), ret
-    failed = {k: v["comment"] for k, v in ret.data.items() if v["result"] is False}
+    failed = {  # a script's own words are in its changes
+        k: [v["comment"], v["changes"].get("stderr")] if v["changes"] else v["comment"]
+        for k, v in ret.data.items()
+        if v["result"] is False
+    }
     assert not failed, failed
     changed = sorted(v["__id__"] for v in ret.data.values() if v["changes"])
     if label:
