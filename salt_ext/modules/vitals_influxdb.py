@@ -1,7 +1,7 @@
 """
-InfluxDB 1.x objects (databases, retention policies, continuous queries, users, grants) over salt-vitals' own HTTP
-code, for the ``vitals_influxdb`` states. Salt 3008 ships no InfluxDB module and
-saltext-influxdb needs the ``influxdb`` client library; these need nothing but Salt.
+InfluxDB 1.x objects (databases, retention policies, continuous queries, users, grants) over
+salt-vitals' own HTTP code, for the ``vitals_influxdb`` states. Salt 3008 ships no InfluxDB
+module and saltext-influxdb needs the ``influxdb`` client library; these need nothing but Salt.
 
 Connection: a ``vitals_influxdb:`` dict in minion config or pillar, every key overridable per
 call::

@@ -1,8 +1,8 @@
 """
 InfluxDB 1.x objects as Salt states: the first admin, databases, retention policies,
-downsampling continuous queries, users and grants, over the ``vitals_influxdb`` execution module (salt-vitals' own HTTP code; no
-``influxdb`` client library). The virtual name cannot clash with saltext-influxdb's
-``influxdb_*`` states.
+downsampling continuous queries, users and grants, over the ``vitals_influxdb`` execution
+module (salt-vitals' own HTTP code; no ``influxdb`` client library). The virtual name cannot
+clash with saltext-influxdb's ``influxdb_*`` states.
 
 Every state takes the connection keys of the execution module (``url``, ``admin_user``,
 ``admin_password``, ``timeout``, ``verify``, ``ca_bundle``, ``wait``), defaulting to the

@@ -1,6 +1,6 @@
 """InfluxDB 1.x administration for the ``vitals_influxdb`` execution and state modules:
-databases, retention policies, continuous queries, users, grants and passwords, read with ``SHOW ...`` and changed
-with the statements of :mod:`~salt_ext.core.influxdb.influxql`, through one
+databases, retention policies, continuous queries, users, grants and passwords, read with
+``SHOW ...`` and changed with the statements of :mod:`~salt_ext.core.influxdb.influxql`, through one
 :class:`~salt_ext.core.influxdb.client.InfluxClient` authenticated as the admin.
 
 Passwords travel only in a POST body or the ``Authorization`` header and never appear in an

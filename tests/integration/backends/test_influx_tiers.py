@@ -77,8 +77,9 @@ def apply(tmp_path, influxd, tiers, test=False):
         for item in body[module]:
             if isinstance(item, dict) and "require" in item:
                 kept = [r for r in item["require"] if str(r).startswith(APPLIED)]
-                item = {"require": kept}
-            args.append(item)
+                args.append({"require": kept})
+            else:
+                args.append(item)
         high[sid] = {module: args, "__sls__": body["__sls__"], "__env__": body["__env__"]}
     call = ["state.high", json.dumps(high)] + (["test=True"] if test else [])
     code, ret = salt_call(tmp_path, {}, *call, secrets=[ADMIN[1]])
@@ -207,8 +208,8 @@ def tier_rows(influxd, tier):
     answer = influxd.query(f'SELECT * FROM "{DB}"."{tier}"./.*/ GROUP BY "host"', db=DB)
     for series in answer["results"][0].get("series", []):
         host = series["tags"]["host"]
-        for row in series["values"]:
-            row = dict(zip(series["columns"], row))
+        for values in series["values"]:
+            row = dict(zip(series["columns"], values))
             for column, value in row.items():
                 if column.startswith("mean_") and value is not None:
                     field = column[len("mean_") :]
