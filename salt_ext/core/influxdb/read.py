@@ -89,16 +89,18 @@ class InfluxReader:
         start: int,
         end: int,
         step: Optional[int] = None,
-        fill: str = "",
+        fill: str = "none",
     ) -> str:
         """``SELECT <call>(<field>)`` of ``metric`` per series over ``[start, end)``, in buckets
-        of ``step`` seconds when given: every statement of this reader is made here."""
-        every = f"time({int(step)}s), " if step else ""
-        return (
+        of ``step`` seconds (``fill``-ed) when given: every statement of this reader is made
+        here."""
+        statement = (
             f"SELECT {call}({influxql_ident(metric.field)}) FROM {self.source(metric)}"
-            f" WHERE {self.where(metric, nodes, start, end)}"
-            f" GROUP BY {every}{self.group_by(metric)}" + (f" fill({fill})" if fill else "")
+            f" WHERE {self.where(metric, nodes, start, end)} GROUP BY "
         )
+        if not step:
+            return statement + self.group_by(metric)
+        return statement + f"time({int(step)}s), {self.group_by(metric)} fill({fill})"
 
     # -- the reader protocol -----------------------------------------------------------------
     def nodes(self, metric: Metric) -> list[str]:
@@ -126,7 +128,7 @@ class InfluxReader:
         newest, means = self.query(
             [
                 self.select("last", metric, nodes, start, end),
-                self.select("mean", metric, nodes, start, end, step, fill="none"),
+                self.select("mean", metric, nodes, start, end, step),
             ]
         )
         lasts = {self._series(metric, s): s["values"][-1] for s in newest}
