@@ -272,12 +272,12 @@ def _points(
     node_at: Optional[int],
     tag_at: Optional[int],
 ) -> dict[Series, Points]:
-    """:func:`_by_series` without null values, and without series left empty."""
+    """Like :func:`_by_series`, without null values, and without series left empty."""
     out = {}
-    for series, buckets in _by_series(answer, node_at, tag_at).items():
-        points = [(ts, v) for ts, v in buckets if v is not None]
+    for item in answer:
+        points = [(int(ts), v) for v, ts in item["datapoints"] if v is not None]
         if points:
-            out[series] = points
+            out[_series(_path(item), node_at, tag_at)] = points
     return out
 
 

@@ -235,14 +235,18 @@ def _top_row(
         if not per_tag:
             row[column.name] = None
             continue
-        folded = list(per_tag.values()) if column.fold else [next(iter(per_tag.values()))]
-        ts = max(s.newest[0] for s in folded)
-        row[column.name] = max(s.newest[1] for s in folded if s.newest[0] == ts)
+        if column.fold:
+            ts = max(s.newest[0] for s in per_tag.values())
+            value = max(s.newest[1] for s in per_tag.values() if s.newest[0] == ts)
+            means: dict[int, float] = {}
+            for summary in per_tag.values():
+                for bucket, mean in summary.means:
+                    means[bucket] = max(means.get(bucket, mean), mean)
+        else:
+            only = next(iter(per_tag.values()))
+            (ts, value), means = only.newest, dict(only.means)
+        row[column.name] = value
         newest = ts if newest is None else max(newest, ts)
-        means: dict[int, float] = {}
-        for summary in folded:
-            for bucket, mean in summary.means:
-                means[bucket] = max(means.get(bucket, mean), mean)
         low, high = SPARK_SCALE.get(column.name, (None, None))
         spark[column.name] = sparkline([means.get(t) for t in times], low, high)
         if column.fold:
