@@ -5,7 +5,6 @@ last minutes (more than graphite's reader names in the render for their newest p
 selected node is listed, with the values that were written, and both backends answer the same.
 A find naming 1,000 nodes, past gunicorn's 4 KB request line, is answered."""
 
-import shutil
 import socket
 import time
 
@@ -16,10 +15,8 @@ from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.readback import model, options, views
 from salt_ext.core.samples import from_vitals_dict
-from vitals_daemons.carbon import CarbonCache
-from vitals_daemons.graphite_web import GraphiteWeb
-from vitals_daemons.influxdb import InfluxD
-from vitals_daemons.process import BackendUnavailable, poll
+from support.readback import graphite_and_influxd
+from vitals_daemons.process import poll
 
 STEP = 10
 NOW = (int(time.time()) // 60) * 60 - 60  # the data's "now", in the past (whisper reads no future)
@@ -55,16 +52,8 @@ def stamps(node):
 
 @pytest.fixture(scope="module")
 def readers(tmp_path_factory):
-    if shutil.which("influxd") is None:
-        pytest.skip("influxd is not installed")
     root = tmp_path_factory.mktemp("readscale")
-    try:
-        carbon = CarbonCache(root / "carbon")
-        web = GraphiteWeb(root / "graphite-web", carbon)
-        influxd = InfluxD(root / "influxd")
-    except BackendUnavailable as exc:
-        pytest.skip(str(exc))
-    with carbon, web, influxd:
+    with graphite_and_influxd(root) as (carbon, web, influxd):
         influxd.query(f'CREATE DATABASE "{DB}"')
         lines, text = [], []
         for node in NODES:
