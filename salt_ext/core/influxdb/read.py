@@ -3,8 +3,9 @@
 
 Measurements, tags and fields are the InfluxDB returner's (measurement = the group's
 ``measurement`` in :data:`salt_ext.core.samples.GROUPS`, tag ``host`` = the minion id plus the
-group's own tag). Buckets come from ``GROUP BY time(<step>s), "host"[, <tag>] fill(null)``;
-``SHOW TAG VALUES`` and ``SHOW FIELD KEYS`` list what exists.
+group's own tag). The server aggregates: per series ``last()`` (the newest point) and
+``mean()``, ``max()``... in buckets of ``GROUP BY time(<step>s), "host"[, <tag>]``, one request
+per metric; ``SHOW TAG VALUES`` and ``SHOW FIELD KEYS`` list what exists.
 
 ``api: v1`` queries ``/query?db=`` with basic auth (``user``/``password``) or ``Authorization:
 Token`` when only ``token`` is set; ``api: v2`` queries InfluxDB 2's v1-compatible ``/query``
@@ -19,7 +20,7 @@ from salt_ext.core.errors import QueryError
 from salt_ext.core.influxdb import influxql
 from salt_ext.core.influxdb.client import InfluxClient
 from salt_ext.core.influxdb.influxql import influxql_ident, influxql_string
-from salt_ext.core.samples import Buckets, Metric, Points, Series
+from salt_ext.core.samples import Buckets, Metric, Series, Summary
 
 SELECTORS = {"mean": "mean", "max": "max", "min": "min", "last": "last"}
 
@@ -58,6 +59,27 @@ class InfluxReader:
         keys = ["host"] + ([metric.tag] if metric.tag else [])
         return ", ".join(influxql_ident(k) for k in keys)
 
+    def select(
+        self,
+        call: str,
+        metric: Metric,
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: Optional[int] = None,
+        fill: str = "none",
+    ) -> str:
+        """``SELECT <call>(<field>)`` of ``metric`` per series over ``[start, end)``, in buckets
+        of ``step`` seconds (``fill``-ed) when given: every statement of this reader is made
+        here."""
+        statement = (
+            f"SELECT {call}({influxql_ident(metric.field)}) FROM {self.source(metric)}"
+            f" WHERE {self.where(metric, nodes, start, end)} GROUP BY "
+        )
+        if not step:
+            return statement + self.group_by(metric)
+        return statement + f"time({int(step)}s), {self.group_by(metric)} fill({fill})"
+
     # -- the reader protocol -----------------------------------------------------------------
     def nodes(self, metric: Metric) -> list[str]:
         if metric.field not in self.fields(metric.group):
@@ -70,20 +92,30 @@ class InfluxReader:
         (result,) = self.query([f"SHOW FIELD KEYS FROM {self.source(Metric(group, 'x'))}"])
         return sorted({row[0] for s in result for row in s.get("values") or []})
 
-    def points(
-        self, metrics: Sequence[Metric], nodes: Optional[Sequence[str]], start: int, end: int
-    ) -> dict[Metric, dict[Series, Points]]:
-        statements = [
-            f"SELECT {influxql_ident(m.field)} FROM {self.source(m)}"
-            f" WHERE {self.where(m, nodes, start, end)} GROUP BY {self.group_by(m)}"
-            for m in metrics
-        ]
+    def summary(
+        self,
+        metric: Metric,
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: Optional[int],
+        recent: int,
+    ) -> dict[Series, Summary]:
+        """``last()`` gives the newest point exactly (``recent`` is not needed), ``mean()`` the
+        buckets; two statements in one request."""
+        newest, means = self.query(
+            [
+                self.select("last", metric, nodes, start, end),
+                self.select("mean", metric, nodes, start, end, step),
+            ]
+        )
+        lasts = {self._series(metric, s): s["values"][-1] for s in newest}
         out = {}
-        for metric, result in zip(metrics, self.query(statements)):
-            out[metric] = {
-                self._series(metric, s): [(int(t), v) for t, v in s["values"] if v is not None]
-                for s in result
-            }
+        for s in means:
+            series = self._series(metric, s)
+            ts, value = lasts[series]
+            buckets = [(int(t) if step else start, v) for t, v in s["values"] if v is not None]
+            out[series] = Summary((int(ts), value), buckets)
         return out
 
     def buckets(
@@ -95,11 +127,7 @@ class InfluxReader:
         step: int,
         agg: str,
     ) -> dict[Series, Buckets]:
-        q = (
-            f"SELECT {SELECTORS[agg]}({influxql_ident(metric.field)}) FROM {self.source(metric)}"
-            f" WHERE {self.where(metric, nodes, start, end)}"
-            f" GROUP BY time({int(step)}s), {self.group_by(metric)} fill(null)"
-        )
+        q = self.select(SELECTORS[agg], metric, nodes, start, end, step, fill="null")
         (result,) = self.query([q])
         return {self._series(metric, s): [(int(t), v) for t, v in s["values"]] for s in result}
 

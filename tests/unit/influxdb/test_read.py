@@ -1,7 +1,9 @@
 """Unit tests of the InfluxDB reader (salt_ext.core.influxdb.read.InfluxReader) against a scripted
 HTTP server on 127.0.0.1: the exact ``/query`` request and InfluxQL each reader call sends, what
-it makes of InfluxDB 1.x's answers, and its errors (one line, no secret). The same reader
-against a real influxd: tests/integration/backends/test_query_backends.py.
+it makes of InfluxDB 1.x's answers, and its errors (one line, no secret). At fleet size
+``summary`` is one request per metric of two statements, ``last()`` and ``mean()`` per bucket,
+aggregated by influxd. The same reader against a real influxd:
+tests/integration/backends/test_query_backends.py and test_query_scale.py.
 
 Each canned answer has its helper (``fields_of``, ``hosts_of``, ``selected``, ``failed``) shaped
 like influxd's own JSON with ``epoch=s``."""
@@ -10,7 +12,7 @@ import pytest
 
 from salt_ext.core.errors import QueryError
 from salt_ext.core.readback.options import open_reader, read_options
-from salt_ext.core.samples import Metric
+from salt_ext.core.samples import Metric, Summary
 from support.httpserver import Scripted
 from vitals_daemons.process import refused_port
 
@@ -19,6 +21,7 @@ CORES = Metric("cores", "percent")
 DISK = Metric("disk", "percent")
 SECRET = "Infl0x-Secret"
 TOKEN = "t0ken-Secret-xyz"
+WINDOW = "time >= 1000s AND time < 1090s"
 
 
 def reader(url, **query):
@@ -110,38 +113,51 @@ def test_an_empty_database_has_no_fields():
         assert reader(server.url).fields("temp") == []
 
 
-# -- points and buckets --------------------------------------------------------------------------
+# -- summaries and buckets -----------------------------------------------------------------------
 
 
-def test_points_of_several_metrics_are_one_request_of_one_statement_each():
-    cpu = selected("cpu", "percent", ({"host": "pi-01"}, [(1000, 12.5), (1060, None)]))
-    disk = selected(
-        "disk",
-        "percent",
-        ({"host": "pi-01", "path": "/"}, [(1030, 41.0)]),
-        ({"host": "pi-01", "path": "/boot"}, [(1030, 10.5)]),
+def test_summary_is_last_and_bucket_means_in_one_request():
+    newest = selected(
+        "cpu", "last", ({"host": "pi-01"}, [(1080, 13.0)]), ({"host": "pi-02"}, [(1050, 50.5)])
     )
-    with Scripted(results(cpu, disk)) as server:
-        points = reader(server.url).points([CPU, DISK], None, 1000, 1100)
-    assert points == {
-        CPU: {("pi-01", None): [(1000, 12.5)]},
-        DISK: {("pi-01", "/"): [(1030, 41.0)], ("pi-01", "/boot"): [(1030, 10.5)]},
+    means = selected(
+        "cpu",
+        "mean",
+        ({"host": "pi-01"}, [(960, 10.0), (1020, 12.0)]),
+        ({"host": "pi-02"}, [(1020, 50.0)]),
+    )
+    with Scripted(results(newest, means)) as server:
+        got = reader(server.url).summary(CPU, None, 1000, 1090, 60, 30)
+    assert got == {
+        ("pi-01", None): Summary((1080, 13.0), [(960, 10.0), (1020, 12.0)]),
+        ("pi-02", None): Summary((1050, 50.5), [(1020, 50.0)]),
     }
-    assert statements(only_request(server)) == [
+    request = only_request(server)
+    assert (request.method, request.path, request.query) == ("POST", "/query", {})
+    assert statements(request) == [
         # cpu shares its measurement with cores: only the series without a cpu tag
-        'SELECT "percent" FROM "cpu" WHERE time >= 1000s AND time < 1100s AND "cpu" = \'\''
+        f"""SELECT last("percent") FROM "cpu" WHERE {WINDOW} AND "cpu" = ''"""
         ' GROUP BY "host"',
-        'SELECT "percent" FROM "disk" WHERE time >= 1000s AND time < 1100s AND "path" != \'\''
-        ' GROUP BY "host", "path"',
+        f"""SELECT mean("percent") FROM "cpu" WHERE {WINDOW} AND "cpu" = ''"""
+        """ GROUP BY time(60s), "host" fill(none)""",
     ]
+    assert [(k, v) for k, v in request.pairs if k != "q"] == [("db", "salt"), ("epoch", "s")]
 
 
-def test_chosen_nodes_are_quoted_influxql_strings():
-    with Scripted(results([])) as server:
-        assert reader(server.url).points([CPU], ["pi-01", "o'neil\\"], 1000, 1100) == {CPU: {}}
+def test_summary_without_a_step_is_one_bucket_at_the_start_of_the_window_of_chosen_nodes():
+    tags = {"host": "pi-01", "path": "/boot"}
+    newest = selected("disk", "last", (tags, [(1080, 41.5)]))
+    means = selected("disk", "mean", (tags, [(1000, 41.0)]))
+    with Scripted(results(newest, means)) as server:
+        got = reader(server.url).summary(DISK, ["pi-01", "o'neil\\"], 1000, 1090, None, 30)
+    assert got == {("pi-01", "/boot"): Summary((1080, 41.5), [(1000, 41.0)])}
+    # chosen nodes are quoted InfluxQL strings; a tagged group reads only its tagged series
+    hosts = """("host" = 'pi-01' OR "host" = 'o\\'neil\\\\')"""
     assert statements(only_request(server)) == [
-        'SELECT "percent" FROM "cpu" WHERE time >= 1000s AND time < 1100s'
-        ' AND ("host" = \'pi-01\' OR "host" = \'o\\\'neil\\\\\') AND "cpu" = \'\' GROUP BY "host"'
+        f"""SELECT last("percent") FROM "disk" WHERE {WINDOW} AND {hosts} AND "path" != ''"""
+        ' GROUP BY "host", "path"',
+        f"""SELECT mean("percent") FROM "disk" WHERE {WINDOW} AND {hosts} AND "path" != ''"""
+        ' GROUP BY "host", "path"',
     ]
 
 
@@ -180,6 +196,14 @@ def test_a_retention_policy_qualifies_the_measurement_and_is_sent():
         ("epoch", "s"),
         ("rp", "week"),
     ]
+
+
+def test_a_retention_policy_qualifies_every_statement_of_a_summary():
+    with Scripted(results([], [])) as server:
+        assert reader(server.url, rp="week").summary(CPU, None, 1000, 1090, 60, 30) == {}
+    request = only_request(server)
+    assert all(' FROM "salt"."week"."cpu" WHERE ' in s for s in statements(request))
+    assert request.form["rp"] == "week"
 
 
 # -- APIs and credentials ------------------------------------------------------------------------
@@ -260,7 +284,7 @@ def test_an_answer_that_is_not_influxql_results_is_an_error(answer):
 
 def test_fewer_results_than_statements_is_an_error():
     with Scripted(results([])) as server:
-        text = error_of(lambda: basic(server).points([CPU, DISK], None, 0, 60))
+        text = error_of(lambda: basic(server).summary(CPU, None, 0, 60, 60, 60))
     assert text == f"SELECT on {server.url}: answered 1 of 2 statements"
 
 
