@@ -183,7 +183,13 @@ def drop_continuous_query_statement(name: str, database: str) -> str:
     return f"DROP CONTINUOUS QUERY {influxql_ident(name)} ON {influxql_ident(database)}"
 
 
-_SIMPLE_IDENT = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"')
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _plain(quoted: "re.Match[str]") -> str:
+    inner = quoted.group()[1:-1]
+    return inner if _PLAIN.fullmatch(inner) else quoted.group()
 
 
 def normalise_query(text: str) -> str:
@@ -191,7 +197,7 @@ def normalise_query(text: str) -> str:
     unquoted where they need no quotes, one space between words), so both sides lose the quotes
     around plain identifiers and runs of white space. Durations are written as InfluxDB renders
     them (:func:`group_duration`), so they compare as text."""
-    return " ".join(_SIMPLE_IDENT.sub(r"\1", text).split())
+    return " ".join(_QUOTED.sub(_plain, text).split())
 
 
 def create_user_statement(name: str, password: str, admin: bool = False) -> str:
@@ -302,6 +308,47 @@ def continuous_queries(results: Sequence[Result]) -> dict[str, dict[str, str]]:
             out.setdefault(one.get("name", ""), {}).update(
                 {row["name"]: row["query"] for row in shown}
             )
+    return out
+
+
+def _downsampling_pattern() -> "re.Pattern[str]":
+    """What InfluxDB shows of a :func:`downsample_statement`, its names and interval as groups
+    (the statement's shape is written there only)."""
+    shape = re.escape(normalise_query(downsample_statement("DB_", "SOURCE_", "TIER_", 7)))
+    ident = rf"(?:{_QUOTED.pattern}|{_PLAIN.pattern})"
+    for placeholder, group in (
+        ("DB_", f"(?P<db>{ident})"),
+        ("SOURCE_", f"(?P<source>{ident})"),
+        ("TIER_", f"(?P<tier>{ident})"),
+        ("time\\(7s\\)", "time\\((?P<every>\\w+)\\)"),
+    ):
+        shape = shape.replace(placeholder, group, 1)
+    return re.compile(shape.replace("DB_", "(?P=db)"))
+
+
+_DOWNSAMPLING = _downsampling_pattern()
+
+
+def _unquote(ident: str) -> str:
+    if not ident.startswith('"'):
+        return ident
+    return re.sub(r"\\(.)", r"\1", ident[1:-1])
+
+
+def downsampling_tiers(queries: Mapping[str, str], database: str) -> dict[str, tuple[str, int]]:
+    """``{tier: (source policy, every seconds)}`` of the continuous queries of ``database``
+    (``{name: query}``, InfluxDB's rendering) that :func:`downsample_statement` wrote; the
+    others are not tiers."""
+    out = {}
+    for query in queries.values():
+        found = _DOWNSAMPLING.search(normalise_query(query))
+        if not found or _unquote(found["db"]) != database:
+            continue
+        try:
+            every = influxql_seconds(found["every"])
+        except ValueError:
+            continue
+        out[_unquote(found["tier"])] = (_unquote(found["source"]), every)
     return out
 
 

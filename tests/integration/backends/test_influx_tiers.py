@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from salt_ext.core.readback.options import open_reader, read_options
+from salt_ext.core.readback.views import history, top
 from support.saltcall import salt_call
 from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import BackendUnavailable, poll
@@ -52,21 +54,24 @@ def influxd(tmp_path_factory):
         yield daemon
 
 
-def pillar(influxd, tiers):
+def pillar(influxd, tiers, **server):
     return {
         "influxdb_server": {
             "port": influxd.http_port,
             "admin": {"user": ADMIN[0], "password": ADMIN[1]},
             "database": DB,
             "downsample": tiers,
+            **server,
         }
     }
 
 
-def apply(tmp_path, influxd, tiers, test=False):
+def apply(tmp_path, influxd, tiers, test=False, **server):
     """{state id: (result, changes)} of the SLS's vitals_influxdb states applied with
-    ``tiers``; the requisites on the states not applied (service, admin) left out."""
-    code, rendered = salt_call(tmp_path, pillar(influxd, tiers), "state.show_sls", "influxdb")
+    ``tiers`` (and ``server``: more of influxdb_server:); the requisites on the states not
+    applied (service, admin) left out."""
+    given = pillar(influxd, tiers, **server)
+    code, rendered = salt_call(tmp_path, given, "state.show_sls", "influxdb")
     assert code == 0, rendered
     high = {}
     for sid, body in rendered.items():
@@ -218,6 +223,27 @@ def tier_rows(influxd, tier):
     return out
 
 
+def downsample(tmp_path, influxd, db, tier, every, start, end):
+    """``salt-call vitals_influxdb.downsample``: the tier's statement over ``start``..``end``."""
+    code, written = salt_call(
+        tmp_path,
+        {},
+        "vitals_influxdb.downsample",
+        db,
+        "vitals",
+        tier,
+        f"{every}s",
+        f"start={start}",
+        f"end={end}",
+        f"url={influxd.url}",
+        f"admin_user={ADMIN[0]}",
+        f"admin_password={ADMIN[1]}",
+        secrets=[ADMIN[1]],
+    )
+    assert code == 0, written
+    return written
+
+
 def test_tier_data_equals_the_mean_and_max_of_the_raw_points(tmp_path, influxd):
     tiers = [{"name": "data_1m", "every": "1m", "duration": "30d"}]
     tiers.append({"name": "data_10m", "every": "10m", "duration": "365d"})
@@ -226,29 +252,14 @@ def test_tier_data_equals_the_mean_and_max_of_the_raw_points(tmp_path, influxd):
     lines, points = raw_points(start)
     influxd.write(lines, db=DB)  # no rp: the database's default, the raw tier
     for tier, every in (("data_1m", 60), ("data_10m", 600)):
-        code, written = salt_call(
-            tmp_path,
-            {},
-            "vitals_influxdb.downsample",
-            DB,
-            "vitals",
-            tier,
-            f"{every}s",
-            f"start={start}",
-            f"end={start + 3600}",
-            f"url={influxd.url}",
-            f"admin_user={ADMIN[0]}",
-            f"admin_password={ADMIN[1]}",
-            secrets=[ADMIN[1]],
-        )
-        assert code == 0, written
+        written = downsample(tmp_path, influxd, DB, tier, every, start, start + 3600)
         want = expected(points, every)
         assert written == len(want)  # one point per series and interval, one field each
         got = tier_rows(influxd, tier)
         assert set(got) == set(want)
-        for key, (mean, top) in want.items():
+        for key, (mean, highest) in want.items():
             assert got[key][0] == pytest.approx(mean, rel=1e-12), key
-            assert got[key][1] == top, key
+            assert got[key][1] == highest, key
     # the mean of the 10 m tier is the mean of the raw points, not a mean of 1 m means
     assert len(expected(points, 600)) == 3 * 6
 
@@ -267,5 +278,45 @@ def test_the_continuous_query_itself_fills_a_tier_late_points_included(tmp_path,
         return got if set(want) <= set(got) else None
 
     got = poll(filled, 30, "the continuous query to fill the tier", interval=1)
-    for key, (mean, top) in want.items():
-        assert got[key] == (pytest.approx(mean), top), key
+    for key, (mean, highest) in want.items():
+        assert got[key] == (pytest.approx(mean), highest), key
+
+
+def test_history_and_top_beyond_the_raw_retention_read_the_tier(tmp_path, influxd):
+    # raw points kept 1 h (InfluxDB's shortest), a 1 m tier kept a day
+    raw = {"name": "vitals", "duration": "1h"}
+    apply(tmp_path, influxd, [{"name": "rb_1m", "every": "1m", "duration": "1d"}], retention=raw)
+    now = time.time()
+    start = (int(now) - 3000) // 600 * 600  # 4 whole 10 m buckets, ending >= 10 min ago
+    lines, points = raw_points(start)
+    influxd.write(lines[: 3 * 240], db=DB)  # 40 minutes
+    points = {
+        key: [(ts, v) for ts, v in values if ts < start + 2400] for key, values in points.items()
+    }
+    downsample(tmp_path, influxd, DB, "rb_1m", 60, start, start + 2400)
+    # a raw point the tier never got: a read of raw points would show it
+    influxd.write([f"cpu,host=node-a percent=999.0 {start + 5}"], db=DB)
+
+    opts = {"backend": "influxdb", "url": influxd.url, "db": DB}
+    reader = open_reader(read_options({**opts, "user": ADMIN[0], "password": ADMIN[1]}))
+    assert reader.tier(int(now) - 7200, int(now), 600).policy == "rb_1m"
+    for agg, pick in (("mean", 0), ("max", 1)):
+        got = history(reader, "cpu.percent", start="-2h", resample="10m", agg=agg)
+        want = expected(points, 600)
+        for host in ("node-a", "node-b"):
+            values = dict(zip(got["times"], got["series"][host]))
+            tiered = {t: values[t] for t in range(start, start + 2400, 600)}
+            assert tiered == {
+                t: pytest.approx(want[("cpu", host, "percent", t)][pick]) for t in tiered
+            }, (agg, host)
+    # top's newest value from the tier: the mean of the last whole minute written
+    table = top(reader, window="2h")
+    last_minute = [v for ts, v in points[("cpu", "node-b", "percent")] if ts >= start + 2340]
+    (row,) = [r for r in table["nodes"] if r["node"] == "node-b"]
+    assert row["cpu"] == pytest.approx(sum(last_minute) / len(last_minute))
+    # the same window from raw points (tiers off): the point the tier does not have shows
+    raw_reader = open_reader(
+        read_options({**opts, "user": ADMIN[0], "password": ADMIN[1], "tiers": False})
+    )
+    first = history(raw_reader, "cpu.percent", start="-2h", resample="10m", agg="max")
+    assert 999.0 in first["series"]["node-a"]

@@ -186,3 +186,22 @@ def test_continuous_queries_per_database():
         "_internal": {},
         "salt": {"a": "CREATE CONTINUOUS QUERY a ON salt BEGIN SELECT 1 END"},
     }
+
+
+def test_downsampling_tiers_are_read_back_from_influxdbs_rendering():
+    ours = influxql.downsample_statement("salt", "vitals", 'we"ird', 600)
+    queries = {
+        "a": "CREATE CONTINUOUS QUERY a ON salt RESAMPLE FOR 10m BEGIN SELECT mean(*), max(*)"
+        " INTO salt.vitals_1m.:MEASUREMENT FROM salt.vitals./.*/ GROUP BY time(1m), * END",
+        "b": f'CREATE CONTINUOUS QUERY "b" ON "salt" BEGIN {ours} END',
+        "other_db": "CREATE CONTINUOUS QUERY c ON other BEGIN SELECT mean(*), max(*) INTO"
+        " other.t.:MEASUREMENT FROM other.vitals./.*/ GROUP BY time(10m), * END",
+        "across_dbs": "CREATE CONTINUOUS QUERY d ON salt BEGIN SELECT mean(*), max(*) INTO"
+        " salt.t.:MEASUREMENT FROM other.vitals./.*/ GROUP BY time(10m), * END",
+        "theirs": "CREATE CONTINUOUS QUERY e ON salt BEGIN SELECT mean(x) INTO salt.t.y FROM"
+        " salt.vitals.cpu GROUP BY time(1h) END",
+    }
+    assert influxql.downsampling_tiers(queries, "salt") == {
+        "vitals_1m": ("vitals", 60),
+        'we"ird': ("vitals", 600),
+    }

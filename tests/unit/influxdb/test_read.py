@@ -11,6 +11,7 @@ like influxd's own JSON with ``epoch=s``."""
 import pytest
 
 from salt_ext.core.errors import QueryError
+from salt_ext.core.influxdb.read import RAW, Tier, choose_tier, find_tiers
 from salt_ext.core.readback.options import open_reader, read_options
 from salt_ext.core.samples import Metric, Summary
 from support.httpserver import Scripted
@@ -25,8 +26,9 @@ WINDOW = "time >= 1000s AND time < 1090s"
 
 
 def reader(url, **query):
-    """The reader ``vitals_query:`` with ``backend: influxdb`` opens."""
-    return open_reader(read_options({"backend": "influxdb", "url": url, **query}))
+    """The reader ``vitals_query:`` with ``backend: influxdb`` opens; without the request that
+    finds the downsampling tiers (the tests of tiers turn it on)."""
+    return open_reader(read_options({"backend": "influxdb", "url": url, "tiers": False, **query}))
 
 
 # -- canned answers of influxd -------------------------------------------------------------------
@@ -292,3 +294,100 @@ def test_a_refused_connection_is_an_error():
     port = refused_port()
     text = error_of(lambda: reader(f"http://127.0.0.1:{port}", token=TOKEN).fields("cpu"))
     assert text == f"cannot connect to http://127.0.0.1:{port}: Connection refused"
+
+
+# -- downsampling tiers --------------------------------------------------------------------------
+DAY = 86400
+NOW = 1_800_000_000
+RAW_7D = Tier("", 0, 7 * DAY)
+T1M = Tier("vitals_1m", 60, 30 * DAY)
+T10M = Tier("vitals_10m", 600, 365 * DAY)
+
+
+@pytest.mark.parametrize(
+    ("start", "step", "chosen"),
+    [
+        (NOW - 3600, 60, RAW_7D),  # the raw tier covers the window: raw, whatever the step
+        (NOW - 7 * DAY, 86400, RAW_7D),
+        (NOW - 8 * DAY, 60, T1M),  # beyond raw: a tier that covers the start
+        (NOW - 8 * DAY, 3600, T10M),  # both divide 1 h: the coarser, 10x fewer points
+        (NOW - 8 * DAY, 900, T1M),  # 10 m does not divide 15 m: 1 m
+        (NOW - 8 * DAY, 10, T1M),  # finer than any tier: the finest that covers
+        (NOW - 60 * DAY, 60, T10M),  # only 10 m keeps 60 days
+        (NOW - 400 * DAY, 60, T10M),  # none covers: the one keeping the longest
+    ],
+)
+def test_the_tier_of_a_window(start, step, chosen):
+    assert choose_tier(RAW_7D, [T10M, T1M], start, step, NOW) == chosen
+
+
+def test_a_raw_tier_kept_forever_is_always_read():
+    assert choose_tier(RAW, [T1M], NOW - 400 * DAY, 60, NOW) == RAW
+    assert choose_tier(Tier("", 0, DAY), [], NOW - 2 * DAY, 60, NOW).policy == ""
+
+
+SHOW_1M = (
+    "CREATE CONTINUOUS QUERY vitals_1m ON salt RESAMPLE FOR 10m BEGIN SELECT mean(*), max(*)"
+    " INTO salt.vitals_1m.:MEASUREMENT FROM salt.vitals./.*/ GROUP BY time(1m), * END"
+)
+POLICIES = [
+    {"name": "autogen", "duration": "0s", "replicaN": 1, "default": False},
+    {"name": "vitals", "duration": "168h0m0s", "replicaN": 1, "default": True},
+    {"name": "vitals_1m", "duration": "720h0m0s", "replicaN": 1, "default": False},
+    {"name": "old", "duration": "720h0m0s", "replicaN": 1, "default": False},
+]
+
+
+def test_tiers_are_the_policies_a_downsampling_query_feeds_from_the_default():
+    queries = {
+        "vitals_1m": SHOW_1M,
+        "from_autogen": SHOW_1M.replace("vitals_1m", "old").replace(".vitals./", ".autogen./"),
+        "no_policy": SHOW_1M.replace("vitals_1m", "gone"),
+        "theirs": "CREATE CONTINUOUS QUERY theirs ON salt BEGIN SELECT mean(x) INTO salt.old.y"
+        " FROM salt.vitals.cpu GROUP BY time(1h) END",
+    }
+    assert find_tiers("salt", POLICIES, queries) == (RAW_7D, [T1M])
+    assert find_tiers("salt", [], queries) == (RAW, [])
+
+
+def tier_answers():
+    """influxd's answer to the request that finds the tiers."""
+    policies = [
+        {
+            "columns": ["name", "duration", "shardGroupDuration", "replicaN", "default"],
+            "values": [[p["name"], p["duration"], "24h0m0s", 1, p["default"]] for p in POLICIES],
+        }
+    ]
+    queries = [{"name": "salt", "columns": ["name", "query"], "values": [["vitals_1m", SHOW_1M]]}]
+    return results(policies, queries)
+
+
+def test_a_window_beyond_the_raw_policy_reads_the_tier_s_columns(monkeypatch):
+    monkeypatch.setattr("salt_ext.core.influxdb.read.time.time", lambda: NOW)
+    start = NOW - 8 * DAY
+    newest = selected("cpu", "last", ({"host": "pi-01"}, [(start + 60, 13.0)]))
+    means = selected("cpu", "mean", ({"host": "pi-01"}, [(start, 12.5)]))
+    with Scripted(tier_answers(), results(newest, means), results([])) as server:
+        tiered = reader(server.url, tiers=True)
+        got = tiered.summary(CPU, None, start, start + 120, 120, 30)
+        tiered.buckets(CPU, None, start, start + 120, 60, "max")
+    assert got == {("pi-01", None): Summary((start + 60, 13.0), [(start, 12.5)])}
+    found, summary, buckets = server.requests  # the tiers are asked for once
+    assert statements(found) == ['SHOW RETENTION POLICIES ON "salt"', "SHOW CONTINUOUS QUERIES"]
+    window = f"time >= {start}s AND time < {start + 120}s"
+    assert statements(summary) == [
+        f"""SELECT last("mean_percent") FROM "salt"."vitals_1m"."cpu" WHERE {window}"""
+        ' AND "cpu" = \'\' GROUP BY "host"',
+        f"""SELECT mean("mean_percent") FROM "salt"."vitals_1m"."cpu" WHERE {window}"""
+        """ AND "cpu" = '' GROUP BY time(120s), "host" fill(none)""",
+    ]
+    assert statements(buckets)[0].startswith(
+        'SELECT max("max_percent") FROM "salt"."vitals_1m"."cpu" WHERE '
+    )
+
+
+def test_a_window_the_raw_policy_covers_reads_raw_points(monkeypatch):
+    monkeypatch.setattr("salt_ext.core.influxdb.read.time.time", lambda: NOW)
+    with Scripted(tier_answers(), results([])) as server:
+        reader(server.url, tiers=True).buckets(CPU, None, NOW - 3600, NOW, 60, "min")
+    assert statements(server.requests[1])[0].startswith('SELECT min("percent") FROM "cpu" WHERE')
