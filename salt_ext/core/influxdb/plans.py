@@ -126,6 +126,14 @@ def plan_admin(
     )
 
 
+def default_shard_duration(seconds: int) -> int:
+    """InfluxDB 1.x's shard group duration for a retention policy of ``seconds`` (0: forever):
+    7d from 6 months (and forever), 1d from 2 days, else 1h."""
+    if not seconds or seconds >= 180 * 86400:
+        return 7 * 86400
+    return 86400 if seconds >= 2 * 86400 else 3600
+
+
 def _policy_view(policy: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "duration": format_duration(policy["duration"]),
@@ -147,8 +155,10 @@ def plan_retention_policy(
     """Retention policy ``name`` on ``database`` with this duration, replication, shard
     duration (when given) and, with ``default``, the database's default: created when
     ``policies`` (as :func:`salt_ext.core.influxdb.influxql.retention_policies` reads them) has
-    none such, else altered in what differs. Durations compare normalised (``52w`` is
-    ``364d``); the statements carry InfluxDB's own spelling (``8736h0m0s``)."""
+    none such, else altered in what differs (a duration shorter than the current shard
+    duration, none given, with InfluxDB's own shard duration for it). Durations compare
+    normalised (``52w`` is ``364d``); the statements carry InfluxDB's own spelling
+    (``8736h0m0s``)."""
     seconds = duration_argument("duration", duration, optional=False) or 0
     shard = duration_argument("shard_duration", shard_duration)
     copies = _int_argument("replication", replication)
@@ -173,6 +183,10 @@ def plan_retention_policy(
         alter["replication"] = copies
     if shard and current["shard_duration"] != shard:
         alter["shard_duration"] = shard
+    elif not shard and seconds and seconds < current["shard_duration"]:
+        # InfluxDB refuses a duration shorter than the shard duration: take the one it would
+        # choose for the new duration (365d -> 3d: 7d shards -> 1d)
+        alter["shard_duration"] = default_shard_duration(seconds)
     if default and not current["default"]:
         alter["default"] = True
     if not alter:

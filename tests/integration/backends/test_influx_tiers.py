@@ -285,7 +285,10 @@ def test_the_continuous_query_itself_fills_a_tier_late_points_included(tmp_path,
 def test_history_and_top_beyond_the_raw_retention_read_the_tier(tmp_path, influxd):
     # raw points kept 1 h (InfluxDB's shortest), a 1 m tier kept a day
     raw = {"name": "vitals", "duration": "1h"}
-    apply(tmp_path, influxd, [{"name": "rb_1m", "every": "1m", "duration": "1d"}], retention=raw)
+    applied = apply(
+        tmp_path, influxd, [{"name": "rb_1m", "every": "1m", "duration": "1d"}], retention=raw
+    )
+    assert all(result is True for result, _ in applied.values()), applied
     now = time.time()
     start = (int(now) - 3000) // 600 * 600  # 4 whole 10 m buckets, ending >= 10 min ago
     lines, points = raw_points(start)

@@ -8,6 +8,7 @@ import pytest
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.influxdb.plans import (
     Plan,
+    default_shard_duration,
     downsample_query,
     duration_argument,
     plan_admin,
@@ -258,3 +259,22 @@ def test_the_query_of_a_removed_tier_is_dropped_and_nothing_else():
     )
     kept = plan_downsampling_pruned("salt", "vitals", ["vitals_1m", "vitals_5m"], shown)
     assert not kept.statements
+
+
+def test_a_duration_under_the_shard_duration_brings_influxdbs_shard_duration_for_it():
+    # 365d has 7d shards; InfluxDB refuses 3d with them: 1d, what it gives a new 3d policy
+    year = {"duration": 365 * DAY, "shard_duration": 7 * DAY, "replication": 1, "default": True}
+    plan = plan_retention_policy("vitals", "salt", {"vitals": year}, "3d", default=True)
+    assert plan.statements == [
+        'ALTER RETENTION POLICY "vitals" ON "salt" DURATION 72h0m0s SHARD DURATION 24h0m0s'
+    ]
+    assert plan.new == {"duration": "72h0m0s", "shard_duration": "24h0m0s"}
+    # 7d is not shorter than 7d shards: the duration only
+    plan = plan_retention_policy("vitals", "salt", {"vitals": year}, "7d", default=True)
+    assert plan.statements == ['ALTER RETENTION POLICY "vitals" ON "salt" DURATION 168h0m0s']
+    assert [default_shard_duration(s) for s in (0, 200 * DAY, 7 * DAY, DAY)] == [
+        7 * DAY,
+        7 * DAY,
+        DAY,
+        3600,
+    ]
