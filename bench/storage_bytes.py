@@ -5,11 +5,16 @@ a file of the schema, whatever the values. This bench creates the real files (``
 for every metric this machine's ``vitals.current`` returns, under three schemas, and sums them.
 
 InfluxDB compresses, so it is measured: one day of this node at 10 s (8 640 cycles of real
-readings, cycled from 20 collections taken here) is written with our line-protocol serializer
+readings, cycled from 23 collections taken here) is written with our line-protocol serializer
 to a real influxd, whose cache is snapshotted to TSM after 1 s cold; the TSM bytes on disk
-divided by the values written give bytes per value, and x 365 bytes per node per year. The same
-lines go to a single-node VictoriaMetrics (``/write``), whose data directory is measured once it
-has shut down (in-memory parts written).
+divided by the values written give bytes per value, and x 365 bytes per node per year (raw:
+every point kept a year). Tiered: the same day is downsampled into the ``influxdb`` SLS's
+default tiers (``states/influxdb/defaults.yaml``: ``downsample``) with the statement of their
+continuous queries run over the day (``influxql.downsample_statement``); each retention
+policy's TSM bytes per day, times the days it keeps (raw ``retention:duration``, each tier's
+``duration``), give a node's footprint once a year of history is held, as whisper's size is.
+The same lines go to a single-node VictoriaMetrics (``/write``), whose data directory is
+measured once it has shut down (in-memory parts written).
 
 Run: .venv/bin/python bench/storage_bytes.py [--hours 24]
 """
@@ -21,9 +26,13 @@ import time
 from pathlib import Path
 
 import whisper
+import yaml
+from benchpath import ROOT
 
 from salt_ext.core.collect.collection import collect_window, validate_options
+from salt_ext.core.durations import influxql_seconds
 from salt_ext.core.graphite.paths import PathBuilder
+from salt_ext.core.influxdb.influxql import downsample_statement, retention_policy_statement
 from salt_ext.core.influxdb.line_protocol import serialize
 from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import poll
@@ -35,6 +44,19 @@ SCHEMAS = {
     "10s:1d,1m:7d,10m:90d,1h:2y": "10s:1d,1m:7d,10m:90d,1h:2y",
 }
 INTERVAL = 10
+DAY = 86400
+
+
+def sls_tiers():
+    """(raw days, [(tier, every s, days)]) of the influxdb SLS's defaults."""
+    path = os.path.join(ROOT, "states", "influxdb", "defaults.yaml")
+    with open(path, encoding="utf-8") as handle:
+        server = yaml.safe_load(handle)["influxdb_server"]
+    tiers = [
+        (t["name"], influxql_seconds(t["every"]), influxql_seconds(t["duration"]) / DAY)
+        for t in server["downsample"]
+    ]
+    return influxql_seconds(server["retention"]["duration"]) / DAY, tiers
 
 
 class SnapshottingInfluxD(InfluxD):
@@ -47,7 +69,10 @@ class SnapshottingInfluxD(InfluxD):
         self.config_path.write_text(text.replace("[data]\n", cold, 1))
 
 
-def readings(state_dir, count=20):
+def readings(state_dir, count=23):
+    """``count`` real collections of this node, cycled by the benches: 23, prime, so that no
+    tier's interval (6 or 60 cycles) holds a whole number of cycles, whose mean and max would
+    be the same in every interval and compress to nothing."""
     out = []
     for _ in range(count):
         out.append(collect_window(validate_options({"min_rate_interval": 0.05}), state_dir)[1])
@@ -65,7 +90,7 @@ def whisper_bytes(paths, tmp):
     return sizes
 
 
-def influx_bytes(samples_cycle, hours, root):
+def influx_bytes(samples_cycle, hours, root, tiers):
     cycles = int(hours * 3600 / INTERVAL)
     start = int(time.time()) - cycles * INTERVAL
     values = 0
@@ -81,6 +106,12 @@ def influx_bytes(samples_cycle, hours, root):
                 influxd.write("".join(batch), db="sizing")
                 batch = []
         count = influxd.query('SELECT count(*) FROM "mem"', db="sizing")["results"][0]
+        end = start + cycles * INTERVAL
+        for tier, every, days in tiers:
+            influxd.query(retention_policy_statement("CREATE", tier, "sizing", int(days * DAY), 1))
+            for since in range(start, end, 6 * 3600):  # in pieces: the helper waits 10 s
+                until = min(since + 6 * 3600, end)
+                influxd.query(downsample_statement("sizing", "autogen", tier, every, since, until))
         tsm = Path(root) / "data" / "sizing"
 
         poll(lambda: list(tsm.rglob("*.tsm")), 120, "TSM files", interval=1)
@@ -91,7 +122,8 @@ def influx_bytes(samples_cycle, hours, root):
             return len(sizes) > 5 and len(set(sizes[-6:])) == 1
 
         poll(settled, 300, "TSM files to settle", interval=1)
-    tsm_bytes = sum(p.stat().st_size for p in tsm.rglob("*.tsm"))
+    policies = ["autogen"] + [tier for tier, _, _ in tiers]
+    tsm_bytes = {rp: sum(p.stat().st_size for p in (tsm / rp).rglob("*.tsm")) for rp in policies}
     wal_bytes = sum(p.stat().st_size for p in (Path(root) / "wal").rglob("*") if p.is_file())
     return cycles, values, tsm_bytes, wal_bytes, count
 
@@ -126,18 +158,32 @@ def main():
         print(f"this node: {len(paths)} metrics per vitals.current return")
         for name, size in whisper_bytes(paths, tmp).items():
             print(f"whisper {name:<28}{size / 2**20:10.1f} MiB per node (preallocated)")
-        cycles, values, tsm, wal, _ = influx_bytes(
-            lambda i: real[i % len(real)], args.hours, os.path.join(tmp, "influxd")
+        raw_days, tiers = sls_tiers()
+        cycles, values, by_policy, wal, _ = influx_bytes(
+            lambda i: real[i % len(real)], args.hours, os.path.join(tmp, "influxd"), tiers
         )
         vm = victoria_bytes(
             lambda i: real[i % len(real)], args.hours, os.path.join(tmp, "victoria")
         )
+    tsm = by_policy["autogen"]
     per_value = tsm / values
     per_year = per_value * values / cycles * (365 * 86400 / INTERVAL)
     print(
-        f"influxdb: {cycles} cycles x {values // cycles} values written ({args.hours:g} h at "
+        f"influxdb raw: {cycles} cycles x {values // cycles} values written ({args.hours:g} h at "
         f"{INTERVAL} s): TSM {tsm / 2**20:.2f} MiB (WAL left {wal} B) = {per_value:.2f} B per "
         f"value -> {per_year / 2**20:.0f} MiB per node per year"
+    )
+    days = args.hours / 24
+    kept = [("raw", tsm, raw_days)] + [(t, by_policy[t], d) for t, _, d in tiers]
+    parts = [
+        f"{name} {size / days * keep / 2**20:.1f} MiB ({size / days / 2**10:.0f} KiB/day x "
+        f"{keep:g} d)"
+        for name, size, keep in kept
+    ]
+    tiered = sum(size / days * keep for _, size, keep in kept)
+    print(
+        f"influxdb tiered (the influxdb SLS's defaults): {' + '.join(parts)} = "
+        f"{tiered / 2**20:.0f} MiB per node per year ({tiered / per_year:.2f}x raw)"
     )
     print(
         f"victoria-metrics: same lines, data dir {vm / 2**20:.2f} MiB = {vm / values:.2f} B per "

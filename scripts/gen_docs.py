@@ -314,7 +314,8 @@ def pillar_keys(text):
         written, comment = _value_and_comment(match["rest"])
         about = " ".join(pending + ([comment] if comment else []))
         pending = []
-        out.append((":".join(path), None if not written else value, about))
+        shown = written or isinstance(value, list)  # a list written as block items
+        out.append((":".join(path), value if shown else None, about))
     return out
 
 

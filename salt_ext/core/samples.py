@@ -348,6 +348,14 @@ Points = list[tuple[int, float]]
 Buckets = list[tuple[int, Optional[float]]]
 
 
+class Summary(NamedTuple):
+    """One series over a window ``[start, end)``, aggregated by the backend: its newest point
+    ``(ts, value)``, and ``(bucket start, mean)`` of every bucket that has points."""
+
+    newest: tuple[int, float]
+    means: Points
+
+
 @dataclass(frozen=True)
 class Metric:
     """``<group>.<field>``: ``group`` is a key of ``vitals.current`` (:data:`GROUPS`)."""

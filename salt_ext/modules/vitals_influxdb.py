@@ -1,7 +1,7 @@
 """
-InfluxDB 1.x objects (databases, retention policies, users, grants) over salt-vitals' own HTTP
-code, for the ``vitals_influxdb`` states. Salt 3008 ships no InfluxDB module and
-saltext-influxdb needs the ``influxdb`` client library; these need nothing but Salt.
+InfluxDB 1.x objects (databases, retention policies, continuous queries, users, grants) over
+salt-vitals' own HTTP code, for the ``vitals_influxdb`` states. Salt 3008 ships no InfluxDB
+module and saltext-influxdb needs the ``influxdb`` client library; these need nothing but Salt.
 
 Connection: a ``vitals_influxdb:`` dict in minion config or pillar, every key overridable per
 call::
@@ -236,6 +236,46 @@ def retention_policy_drop(name: str, database: str, **connection: Any) -> bool:
     with salt_errors():
         _admin(connection).drop_retention_policy(name, database)
     return True
+
+
+def continuous_query_list(database: str, **connection: Any) -> dict[str, str]:
+    """
+    Continuous queries of ``database``: ``{name: query}``, each as InfluxDB renders it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' vitals_influxdb.continuous_query_list salt
+    """
+    with salt_errors():
+        return _admin(connection).continuous_queries(database)
+
+
+def downsample(
+    database: str,
+    source: str,
+    tier: str,
+    every: str,
+    start: int,
+    end: int,
+    **connection: Any,
+) -> int:
+    """
+    Fill downsampling tier ``tier`` from retention policy ``source`` for ``start`` to ``end``
+    (Unix seconds, end excluded) with the statement of the tier's continuous query: for points
+    that arrived later than the tier's ``late`` (a long outage replayed from the spools).
+    Returns the number of points written.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt influx-host vitals_influxdb.downsample salt vitals vitals_1m 1m \
+            start=1796500000 end=1796541000
+    """
+    with salt_errors():
+        return _admin(connection).downsample(database, source, tier, every, start, end)
 
 
 def user_list(**connection: Any) -> dict[str, bool]:

@@ -1,8 +1,8 @@
 """
-InfluxDB 1.x objects as Salt states: the first admin, databases, retention policies, users and
-grants, over the ``vitals_influxdb`` execution module (salt-vitals' own HTTP code; no
-``influxdb`` client library). The virtual name cannot clash with saltext-influxdb's
-``influxdb_*`` states.
+InfluxDB 1.x objects as Salt states: the first admin, databases, retention policies,
+downsampling continuous queries, users and grants, over the ``vitals_influxdb`` execution
+module (salt-vitals' own HTTP code; no ``influxdb`` client library). The virtual name cannot
+clash with saltext-influxdb's ``influxdb_*`` states.
 
 Every state takes the connection keys of the execution module (``url``, ``admin_user``,
 ``admin_password``, ``timeout``, ``verify``, ``ca_bundle``, ``wait``), defaulting to the
@@ -26,8 +26,18 @@ is ever read.
     vitals:
       vitals_influxdb.retention_policy_present:
         - database: salt
-        - duration: 365d
+        - duration: 7d
         - default: true
+
+    vitals_1m:
+      vitals_influxdb.retention_policy_present:
+        - database: salt
+        - duration: 30d
+      vitals_influxdb.continuous_query_present:
+        - database: salt
+        - source: vitals
+        - every: 1m
+        - late: 10m
 """
 
 import functools
@@ -225,6 +235,84 @@ def retention_policy_absent(name: str, database: str, **connection: Any) -> Stat
     if database in _call("db_list", **conn):
         policies = _call("retention_policy_list", database, **conn)
     return _apply(name, plans.plan_retention_policy_absent(name, database, policies), conn)
+
+
+@_guard
+def continuous_query_present(
+    name: str,
+    database: str,
+    source: str,
+    every: str,
+    into: Optional[str] = None,
+    late: Optional[str] = None,
+    **connection: Any,
+) -> StateReturn:
+    """
+    Continuous query ``name`` on ``database`` downsamples retention policy ``source`` into
+    retention policy ``into`` (default: ``name``, which must exist): per ``every`` and tag set,
+    ``mean_<field>`` and ``max_<field>`` of every numeric field of every measurement. InfluxDB
+    1.x cannot alter a continuous query: when InfluxDB's rendering of the existing one differs
+    (normalised) from the wanted one, it is dropped and created again.
+
+    every
+        The tier's interval (InfluxQL duration: ``1m``, ``10m``).
+
+    late
+        ``RESAMPLE FOR``: each run recomputes the intervals of this last stretch of time, so a
+        point that arrives up to ``late`` after its interval began (a spool replayed after an
+        outage) still reaches the tier; at least ``every``. None: the last interval only.
+        Older points: ``vitals_influxdb.downsample``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.continuous_query_present vitals_1m \
+            database=salt source=vitals every=1m late=10m
+    """
+    conn = _conn(connection)
+    statement = plans.downsample_query(name, database, source, into or name, every, late)
+    shown = _call("continuous_query_list", database, **conn)
+    return _apply(name, plans.plan_continuous_query(name, database, statement, shown), conn)
+
+
+@_guard
+def continuous_query_absent(name: str, database: str, **connection: Any) -> StateReturn:
+    """
+    Continuous query ``name`` does not exist on ``database`` (the data it wrote stays).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.continuous_query_absent vitals_1m database=salt
+    """
+    conn = _conn(connection)
+    shown = _call("continuous_query_list", database, **conn)
+    return _apply(name, plans.plan_continuous_query_absent(name, database, shown), conn)
+
+
+@_guard
+def downsampling_pruned(
+    name: str, source: str, keep: Optional[list[str]] = None, **connection: Any
+) -> StateReturn:
+    """
+    On database ``name``, the continuous queries downsampling retention policy ``source`` (as
+    ``continuous_query_present`` writes them) are only those named in ``keep``: the one of a
+    tier removed from the pillar is dropped. Its retention policy and data stay until they age
+    out (drop them with ``retention_policy_absent``); other continuous queries are left alone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single vitals_influxdb.downsampling_pruned salt source=vitals \
+            keep='[vitals_1m, vitals_10m]'
+    """
+    conn = _conn(connection)
+    shown = _call("continuous_query_list", name, **conn)
+    plan = plans.plan_downsampling_pruned(name, source, keep or [], shown)
+    return _apply(name, plan, conn)
 
 
 @_guard

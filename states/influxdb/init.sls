@@ -1,6 +1,7 @@
 {#- InfluxDB 1.x from Debian's package: config, the service, then (auth on) the first admin, the
-    database, its default retention policy and the users with their grants. Pillar: see
-    pillar.example (influxdb_server:). #}
+    database, its default retention policy (the raw tier), the downsampling tiers (a retention
+    policy and a continuous query each; the query of a tier taken out of the pillar dropped)
+    and the users with their grants. Pillar: see pillar.example (influxdb_server:). #}
 {%- from 'influxdb/map.jinja' import influxdb with context %}
 {%- from 'vitals/macros.jinja' import daemon with context %}
 {%- set url = 'http://127.0.0.1:' ~ influxdb.port %}
@@ -59,6 +60,48 @@ influxdb-retention-policy:
     - shard_duration: {{ influxdb.retention.shard_duration|string|json }}
 {%- endif %}
     - default: true
+{%- for key, value in login.items() %}
+    - {{ key }}: {{ value|json }}
+{%- endfor %}
+    - require:
+      - influxdb-database
+
+{%- for tier in influxdb.downsample %}
+
+influxdb-tier-{{ tier.name }}:
+  vitals_influxdb.retention_policy_present:
+    - name: {{ tier.name|json }}
+    - database: {{ influxdb.database|json }}
+    - duration: {{ tier.duration|string|json }}
+    - replication: {{ influxdb.retention.replication|default(1) }}
+{%- for key, value in login.items() %}
+    - {{ key }}: {{ value|json }}
+{%- endfor %}
+    - require:
+      - influxdb-database
+
+influxdb-tier-{{ tier.name }}-query:
+  vitals_influxdb.continuous_query_present:
+    - name: {{ tier.name|json }}
+    - database: {{ influxdb.database|json }}
+    - source: {{ influxdb.retention.name|json }}
+    - every: {{ tier.every|string|json }}
+{%- if tier.get('late') %}
+    - late: {{ tier.late|string|json }}
+{%- endif %}
+{%- for key, value in login.items() %}
+    - {{ key }}: {{ value|json }}
+{%- endfor %}
+    - require:
+      - influxdb-retention-policy
+      - influxdb-tier-{{ tier.name }}
+{%- endfor %}
+
+influxdb-downsample-pruned:
+  vitals_influxdb.downsampling_pruned:
+    - name: {{ influxdb.database|json }}
+    - source: {{ influxdb.retention.name|json }}
+    - keep: {{ influxdb.downsample|map(attribute='name')|list|json }}
 {%- for key, value in login.items() %}
     - {{ key }}: {{ value|json }}
 {%- endfor %}

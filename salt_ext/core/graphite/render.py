@@ -1,5 +1,7 @@
 """Read vitals back from graphite-web: the render API (``format=json``, ``summarize``,
-``consolidateBy``, ``aliasByNode``, ``format=png``) and the find API to list what exists.
+``consolidateBy``, ``timeSlice``, ``aliasByNode``, ``format=png``) and the find API to list
+what exists, all as POST requests. One render per metric for all nodes (``*``, or ``{a,b}`` for
+a short selection); each series is matched back to its node and tag by its path segments.
 
 Metric paths are the carbon returner's own (:class:`~salt_ext.core.graphite.paths.PathBuilder`
 with the configured ``prefix`` and ``template``): a placeholder minion and tag value are rendered
@@ -13,7 +15,6 @@ Whisper includes a point at ``from`` only when asked from one second earlier, an
 
 import json
 from collections.abc import Mapping, Sequence
-from fnmatch import fnmatchcase
 from typing import Any, Optional
 from urllib.parse import urlencode
 
@@ -21,13 +22,15 @@ from salt_ext.core.config import Options
 from salt_ext.core.errors import DeliveryError, QueryError
 from salt_ext.core.graphite.paths import DEFAULT_TEMPLATE, PathBuilder, validate_template
 from salt_ext.core.net.http import HttpTransport, Response
-from salt_ext.core.samples import Buckets, Metric, Points, Sample, Series
+from salt_ext.core.samples import Buckets, Metric, Points, Sample, Series, Summary
 
 SUMMARIZE = {"mean": "avg", "max": "max", "min": "min", "last": "last"}
 CONSOLIDATE = {"mean": "average", "max": "max", "min": "min", "last": "last"}
 NODE = "NODEx9q"
 _TAG = "TAGx9q"
 _FIELD = "FIELDx9q"
+_FEW_NODES = 20  # stale nodes named in a render; more are read with * and picked here
+_WIDEST_STEP = 366 * 86400  # longer than the step of any whisper archive
 
 
 class GraphiteReader:
@@ -79,21 +82,59 @@ class GraphiteReader:
         pattern, _, _ = self.pattern(Metric(group, "x"), field="*")
         return sorted({item["name"] for item in self.find(pattern) if _leaf(item)})
 
-    def points(
-        self, metrics: Sequence[Metric], nodes: Optional[Sequence[str]], start: int, end: int
-    ) -> dict[Metric, dict[Series, Points]]:
-        located = {metric: self.pattern(metric, nodes) for metric in metrics}
-        targets = [pattern for pattern, _, _ in located.values()]
-        answer = self.render(targets, start, end, noNullPoints="true")
-        # one target may give several series: match each back to its metric by its path
-        out: dict[Metric, dict[Series, Points]] = {}
-        for metric, (pattern, node_at, tag_at) in located.items():
-            matching = [item for item in answer if _matches(_path(item), pattern)]
-            out[metric] = {
-                series: [(ts, v) for ts, v in buckets if v is not None]
-                for series, buckets in _by_series(matching, node_at, tag_at).items()
-            }
-        return out
+    def summary(
+        self,
+        metric: Metric,
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: Optional[int],
+        recent: int,
+    ) -> dict[Series, Summary]:
+        """One render: ``summarize(<path>, "<step>s", "avg")`` for the bucket means, and the raw
+        points of the last ``recent`` seconds (``timeSlice``) for the newest point, which
+        graphite-web has no function for. A series with no point there (a stale node) gets its
+        newest point from a second render of that node's points since its last bucket."""
+        pattern, node_at, tag_at = self.pattern(metric, nodes)
+        if step:
+            means = f'summarize({pattern}, "{step}s", "avg")'
+        else:  # one bucket from the first point on, however coarse the archive is
+            means = f'summarize({pattern}, "{end - start + _WIDEST_STEP}s", "avg", true)'
+        # timeSlice compares wall-clock times (time.mktime): its end lies a day out so that no
+        # point inside the window can fall after it
+        tail = f'timeSlice({pattern}, "{max(start, end - recent)}", "{end + 86400}")'
+        answer = self.render([means, tail], start, end, noNullPoints="true")
+        parts: dict[bool, list[Any]] = {True: [], False: []}  # sliced or not
+        for item in answer:
+            parts["timeSliceStart" in (item.get("tags") or {})].append(item)
+        buckets = _points(parts[False], node_at, tag_at)
+        newest = {s: points[-1] for s, points in _points(parts[True], node_at, tag_at).items()}
+        older = {s: points[-1][0] for s, points in buckets.items() if s not in newest}
+        if older:
+            newest.update(self._newest(metric, older, end, node_at, tag_at))
+        return {
+            series: Summary(newest[series], [(ts if step else start, v) for ts, v in points])
+            for series, points in buckets.items()
+            if series in newest
+        }
+
+    def _newest(
+        self,
+        metric: Metric,
+        since: Mapping[Series, int],
+        end: int,
+        node_at: Optional[int],
+        tag_at: Optional[int],
+    ) -> dict[Series, tuple[int, float]]:
+        """The newest point of each series of ``since`` (series -> a time before it)."""
+        nodes = sorted({node for node, _ in since})
+        pattern, _, _ = self.pattern(metric, nodes if len(nodes) <= _FEW_NODES else None)
+        answer = self.render([pattern], min(since.values()), end, noNullPoints="true")
+        return {
+            series: points[-1]
+            for series, points in _points(answer, node_at, tag_at).items()
+            if series in since
+        }
 
     def buckets(
         self,
@@ -147,7 +188,7 @@ class GraphiteReader:
     # -- HTTP --------------------------------------------------------------------------------
     def find(self, pattern: str) -> list[dict[str, Any]]:
         """What exists under a path glob: ``[{"path", "name", "is_leaf"}]``."""
-        body = self._request("GET", "/metrics/find", {"query": pattern, "format": "completer"})
+        body = self._request("/metrics/find", {"query": pattern, "format": "completer"})
         return _json(body, self.label).get("metrics") or []
 
     def render(self, targets: Sequence[str], start: int, end: int, **extra: object) -> Any:
@@ -158,21 +199,19 @@ class GraphiteReader:
         # whisper leaves out a point at exactly `from`; ask from one second earlier
         params += [("from", str(int(start) - 1)), ("until", str(int(end) - 1))]
         params += [(k, str(v)) for k, v in extra.items()]
-        return self._request("POST", "/render", params)
+        return self._request("/render", params)
 
-    def _request(self, method: str, path: str, params: Any) -> bytes:
-        body = urlencode(params).encode("utf-8")
+    def _request(self, path: str, params: Any) -> bytes:
+        """POST, always: a long target or find query never meets a request-line limit
+        (gunicorn answers 400 past 4 KB)."""
         try:
-            if method == "GET":
-                response = self.http.request("GET", path, params=params, max_bytes=None)
-            else:
-                response = self.http.request(
-                    "POST",
-                    path,
-                    body,
-                    content_type="application/x-www-form-urlencoded",
-                    max_bytes=None,
-                )
+            response = self.http.request(
+                "POST",
+                path,
+                urlencode(params).encode("utf-8"),
+                content_type="application/x-www-form-urlencoded",
+                max_bytes=None,
+            )
         except DeliveryError as exc:
             raise QueryError(str(exc)) from None
         if response.status in (401, 403):
@@ -212,17 +251,6 @@ def _alternatives(nodes: Optional[Sequence[str]]) -> str:
     return nodes[0] if len(nodes) == 1 else "{" + ",".join(nodes) + "}"
 
 
-def _matches(path: str, pattern: str) -> bool:
-    parts, globs = path.split("."), pattern.split(".")
-    if len(parts) != len(globs):
-        return False
-    for part, glob in zip(parts, globs):
-        options = glob[1:-1].split(",") if glob.startswith("{") else [glob]
-        if not any(fnmatchcase(part, o) for o in options):
-            return False
-    return True
-
-
 def _path(item: Mapping[str, Any]) -> str:
     return str((item.get("tags") or {}).get("name", ""))
 
@@ -237,6 +265,20 @@ def _by_series(
         _series(_path(item), node_at, tag_at): [(int(ts), v) for v, ts in item["datapoints"]]
         for item in answer
     }
+
+
+def _points(
+    answer: Sequence[Mapping[str, Any]],
+    node_at: Optional[int],
+    tag_at: Optional[int],
+) -> dict[Series, Points]:
+    """Like :func:`_by_series`, without null values, and without series left empty."""
+    out = {}
+    for item in answer:
+        points = [(int(ts), v) for v, ts in item["datapoints"] if v is not None]
+        if points:
+            out[_series(_path(item), node_at, tag_at)] = points
+    return out
 
 
 def _series(path: str, node_at: Optional[int], tag_at: Optional[int]) -> Series:

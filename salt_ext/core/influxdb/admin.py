@@ -1,6 +1,6 @@
 """InfluxDB 1.x administration for the ``vitals_influxdb`` execution and state modules:
-databases, retention policies, users, grants and passwords, read with ``SHOW ...`` and changed
-with the statements of :mod:`~salt_ext.core.influxdb.influxql`, through one
+databases, retention policies, continuous queries, users, grants and passwords, read with
+``SHOW ...`` and changed with the statements of :mod:`~salt_ext.core.influxdb.influxql`, through one
 :class:`~salt_ext.core.influxdb.client.InfluxClient` authenticated as the admin.
 
 Passwords travel only in a POST body or the ``Authorization`` header and never appear in an
@@ -149,6 +149,22 @@ class InfluxAdmin:
 
     def drop_retention_policy(self, name: str, database: str) -> None:
         self.query(influxql.drop_retention_policy_statement(name, database))
+
+    # -- continuous queries --------------------------------------------------------------------
+    def continuous_queries(self, database: str) -> dict[str, str]:
+        """``{name: query}`` of ``database``, each query as InfluxDB renders it."""
+        shown = influxql.continuous_queries(self.client.query(influxql.SHOW_CONTINUOUS_QUERIES))
+        return shown.get(database, {})
+
+    def downsample(
+        self, database: str, source: str, tier: str, every: object, start: int, end: int
+    ) -> int:
+        """Run a tier's statement once over ``start``..``end`` (Unix seconds, end excluded):
+        what its continuous query would have written for those intervals, for points that
+        arrived later than its ``late``. The number of points written."""
+        seconds = duration_argument("every", every, optional=False) or 0
+        statement = influxql.downsample_statement(database, source, tier, seconds, start, end)
+        return sum(int(row.get("written") or 0) for row in influxql.rows(self.query(statement)))
 
     # -- users and grants ----------------------------------------------------------------------
     def users(self) -> dict[str, bool]:

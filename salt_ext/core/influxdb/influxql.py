@@ -1,5 +1,6 @@
 """InfluxQL, written once: identifiers, string literals, durations, the statements salt-vitals
-sends (databases, retention policies, users, grants) and the reading of ``/query`` answers.
+sends (databases, retention policies, continuous queries, users, grants) and the reading of
+``/query`` answers.
 
 Every identifier goes through :func:`influxql_ident` and every string literal through
 :func:`influxql_string`, so no name or password can end a quote. Durations are InfluxQL's form of
@@ -9,6 +10,7 @@ and InfluxDB's own ``8760h0m0s`` are the same number of seconds; ``INF`` and ``0
 """
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
 
@@ -46,6 +48,15 @@ def format_duration(seconds: Optional[int]) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes}m{secs}s"
+
+
+def group_duration(seconds: int) -> str:
+    """A duration as InfluxDB renders one in a query (its ``FormatDuration``): the largest unit
+    that divides it, ``1m``, ``10m``, ``1h``, ``30d``, ``4w`` (``60s`` is ``1m``)."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{int(seconds)}s"
 
 
 def duration_literal(duration: Union[int, str]) -> str:
@@ -123,6 +134,70 @@ def retention_policy_statement(
 
 def drop_retention_policy_statement(name: str, database: str) -> str:
     return f"DROP RETENTION POLICY {influxql_ident(name)} ON {influxql_ident(database)}"
+
+
+SHOW_CONTINUOUS_QUERIES = "SHOW CONTINUOUS QUERIES"
+
+
+def downsample_statement(
+    database: str,
+    source: str,
+    tier: str,
+    every: int,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+) -> str:
+    """What feeds downsampling tier ``tier`` from retention policy ``source``: the mean and
+    the max of every numeric field of every measurement per ``every`` seconds and tag set,
+    written as ``mean_<field>``, ``max_<field>`` to the same measurement and tags in ``tier``.
+    The body of the tier's continuous query; with ``start``/``end`` (Unix seconds, end
+    excluded) the same statement run once over a past interval (a backfill)."""
+    where = ""
+    if start is not None and end is not None:
+        where = f" WHERE time >= {int(start)}s AND time < {int(end)}s"
+    return (
+        f"SELECT mean(*), max(*) INTO {influxql_ident(database)}.{influxql_ident(tier)}"
+        f".:MEASUREMENT {downsample_source(database, source)}{where}"
+        f" GROUP BY time({group_duration(every)}), *"
+    )
+
+
+def downsample_source(database: str, source: str) -> str:
+    """The FROM clause of every tier's statement: all measurements of policy ``source``."""
+    return f"FROM {influxql_ident(database)}.{influxql_ident(source)}./.*/"
+
+
+def create_continuous_query_statement(
+    name: str, database: str, select: str, resample_for: Optional[int] = None
+) -> str:
+    """``CREATE CONTINUOUS QUERY`` running ``select`` once per GROUP BY interval, over the
+    last ``resample_for`` seconds (InfluxDB's default: the last interval only)."""
+    resample = f" RESAMPLE FOR {group_duration(resample_for)}" if resample_for else ""
+    return (
+        f"CREATE CONTINUOUS QUERY {influxql_ident(name)} ON {influxql_ident(database)}"
+        f"{resample} BEGIN {select} END"
+    )
+
+
+def drop_continuous_query_statement(name: str, database: str) -> str:
+    return f"DROP CONTINUOUS QUERY {influxql_ident(name)} ON {influxql_ident(database)}"
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _plain(quoted: "re.Match[str]") -> str:
+    inner = quoted.group()[1:-1]
+    return inner if _PLAIN.fullmatch(inner) else quoted.group()
+
+
+def normalise_query(text: str) -> str:
+    """A continuous query's text as compared: InfluxDB shows its own rendering (identifiers
+    unquoted where they need no quotes, one space between words), so both sides lose the quotes
+    around plain identifiers and runs of white space. Durations are written as InfluxDB renders
+    them (:func:`group_duration`), so they compare as text."""
+    return " ".join(_QUOTED.sub(_plain, text).split())
 
 
 def create_user_statement(name: str, password: str, admin: bool = False) -> str:
@@ -220,6 +295,61 @@ def retention_policies(shown: Sequence[Mapping[str, Any]]) -> dict[str, dict[str
         }
         for row in shown
     }
+
+
+def continuous_queries(results: Sequence[Result]) -> dict[str, dict[str, str]]:
+    """``{database: {name: query}}`` from the answer to ``SHOW CONTINUOUS QUERIES`` (one series
+    per database, InfluxDB's own rendering of each query)."""
+    out: dict[str, dict[str, str]] = {}
+    for result in results:
+        for one in series(result):
+            columns = one.get("columns") or []
+            shown = [dict(zip(columns, row)) for row in one.get("values") or []]
+            out.setdefault(one.get("name", ""), {}).update(
+                {row["name"]: row["query"] for row in shown}
+            )
+    return out
+
+
+def _downsampling_pattern() -> "re.Pattern[str]":
+    """What InfluxDB shows of a :func:`downsample_statement`, its names and interval as groups
+    (the statement's shape is written there only)."""
+    shape = re.escape(normalise_query(downsample_statement("DB_", "SOURCE_", "TIER_", 7)))
+    ident = rf"(?:{_QUOTED.pattern}|{_PLAIN.pattern})"
+    for placeholder, group in (
+        ("DB_", f"(?P<db>{ident})"),
+        ("SOURCE_", f"(?P<source>{ident})"),
+        ("TIER_", f"(?P<tier>{ident})"),
+        ("time\\(7s\\)", "time\\((?P<every>\\w+)\\)"),
+    ):
+        shape = shape.replace(placeholder, group, 1)
+    return re.compile(shape.replace("DB_", "(?P=db)"))
+
+
+_DOWNSAMPLING = _downsampling_pattern()
+
+
+def _unquote(ident: str) -> str:
+    if not ident.startswith('"'):
+        return ident
+    return re.sub(r"\\(.)", r"\1", ident[1:-1])
+
+
+def downsampling_tiers(queries: Mapping[str, str], database: str) -> dict[str, tuple[str, int]]:
+    """``{tier: (source policy, every seconds)}`` of the continuous queries of ``database``
+    (``{name: query}``, InfluxDB's rendering) that :func:`downsample_statement` wrote; the
+    others are not tiers."""
+    out = {}
+    for query in queries.values():
+        found = _DOWNSAMPLING.search(normalise_query(query))
+        if not found or _unquote(found["db"]) != database:
+            continue
+        try:
+            every = influxql_seconds(found["every"])
+        except ValueError:
+            continue
+        out[_unquote(found["tier"])] = (_unquote(found["source"]), every)
+    return out
 
 
 def users(shown: Sequence[Mapping[str, Any]]) -> dict[str, bool]:

@@ -15,13 +15,18 @@ from salt_ext.core.durations import influxql_seconds
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.influxdb.influxql import (
     check_privilege,
+    create_continuous_query_statement,
     create_database_statement,
     create_user_statement,
+    downsample_source,
+    downsample_statement,
+    drop_continuous_query_statement,
     drop_database_statement,
     drop_retention_policy_statement,
     drop_user_statement,
     format_duration,
     grant_statement,
+    normalise_query,
     retention_policy_statement,
     revoke_statement,
     set_admin_statement,
@@ -121,6 +126,14 @@ def plan_admin(
     )
 
 
+def default_shard_duration(seconds: int) -> int:
+    """InfluxDB 1.x's shard group duration for a retention policy of ``seconds`` (0: forever):
+    7d from 6 months (and forever), 1d from 2 days, else 1h."""
+    if not seconds or seconds >= 180 * 86400:
+        return 7 * 86400
+    return 86400 if seconds >= 2 * 86400 else 3600
+
+
 def _policy_view(policy: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "duration": format_duration(policy["duration"]),
@@ -142,8 +155,10 @@ def plan_retention_policy(
     """Retention policy ``name`` on ``database`` with this duration, replication, shard
     duration (when given) and, with ``default``, the database's default: created when
     ``policies`` (as :func:`salt_ext.core.influxdb.influxql.retention_policies` reads them) has
-    none such, else altered in what differs. Durations compare normalised (``52w`` is
-    ``364d``); the statements carry InfluxDB's own spelling (``8736h0m0s``)."""
+    none such, else altered in what differs (a duration shorter than the current shard
+    duration, none given, with InfluxDB's own shard duration for it). Durations compare
+    normalised (``52w`` is ``364d``); the statements carry InfluxDB's own spelling
+    (``8736h0m0s``)."""
     seconds = duration_argument("duration", duration, optional=False) or 0
     shard = duration_argument("shard_duration", shard_duration)
     copies = _int_argument("replication", replication)
@@ -168,6 +183,10 @@ def plan_retention_policy(
         alter["replication"] = copies
     if shard and current["shard_duration"] != shard:
         alter["shard_duration"] = shard
+    elif not shard and seconds and seconds < current["shard_duration"]:
+        # InfluxDB refuses a duration shorter than the shard duration: take the one it would
+        # choose for the new duration (365d -> 3d: 7d shards -> 1d)
+        alter["shard_duration"] = default_shard_duration(seconds)
     if default and not current["default"]:
         alter["default"] = True
     if not alter:
@@ -255,3 +274,75 @@ def plan_grant_absent(user: str, database: str, current: Optional[str]) -> Plan:
     if not current:
         return Plan(what, f"{what}: none")
     return Plan(what, old={"grant": current}, statements=[revoke_statement(user, database)])
+
+
+# -- continuous queries ------------------------------------------------------------------------
+def downsample_query(
+    name: str, database: str, source: str, into: str, every: object, late: object = None
+) -> str:
+    """The ``CREATE CONTINUOUS QUERY`` of downsampling tier ``into``: mean and max per
+    ``every`` of policy ``source``, recomputed over the last ``late`` (``RESAMPLE FOR``: a
+    point that arrives up to ``late`` after its interval began still reaches the tier; none
+    given: InfluxDB's default, the last interval only). ConfigError naming the argument for a
+    duration that is not one, ``every`` under 1 s, or ``late`` shorter than ``every``."""
+    seconds = duration_argument("every", every, optional=False) or 0
+    if seconds < 1:
+        raise ConfigError("every", f"expected a duration of 1s or more, got {every!r}")
+    window = duration_argument("late", late)
+    if window is not None and window < seconds:
+        raise ConfigError("late", f"expected at least every ({every}), got {late!r}")
+    select = downsample_statement(database, source, into, seconds)
+    return create_continuous_query_statement(name, database, select, window)
+
+
+def plan_continuous_query(
+    name: str, database: str, statement: str, shown: Mapping[str, str]
+) -> Plan:
+    """Continuous query ``name`` on ``database`` is ``statement`` (a ``CREATE CONTINUOUS
+    QUERY``). ``shown``: ``{name: query}`` of the database, InfluxDB's own rendering. InfluxDB
+    1.x cannot alter a continuous query: one whose normalised text differs is dropped and
+    created again (the tier's data stays; the next run fills the intervals it covers)."""
+    what = f"continuous query {name!r} on {database!r}"
+    current = shown.get(name)
+    if current is not None and normalise_query(current) == normalise_query(statement):
+        return Plan(what, f"{what} is as configured")
+    statements = [statement]
+    old = {}
+    if current is not None:
+        statements.insert(0, drop_continuous_query_statement(name, database))
+        old = {"query": current}
+    return Plan(what, old=old, new={"query": statement}, statements=statements)
+
+
+def plan_continuous_query_absent(name: str, database: str, shown: Mapping[str, str]) -> Plan:
+    what = f"continuous query {name!r} on {database!r}"
+    if name not in shown:
+        return Plan(what, f"{what} is absent")
+    return Plan(
+        what,
+        old={"query": shown[name]},
+        statements=[drop_continuous_query_statement(name, database)],
+    )
+
+
+def plan_downsampling_pruned(
+    database: str, source: str, keep: Collection[str], shown: Mapping[str, str]
+) -> Plan:
+    """The downsampling continuous queries of policy ``source`` on ``database`` (those that
+    read every measurement of it, as :func:`downsample_query` writes them) are only those named
+    in ``keep``: any other, left by a tier removed from the pillar, is dropped. Continuous
+    queries of another shape are someone else's and stay."""
+    what = f"downsampling of {source!r} on {database!r}"
+    reads = normalise_query(downsample_source(database, source))
+    stale = sorted(
+        name
+        for name, query in shown.items()
+        if name not in keep and f" {reads} " in f" {normalise_query(query)} "
+    )
+    if not stale:
+        return Plan(what, f"{what}: no continuous query of a removed tier")
+    return Plan(
+        what,
+        old={"continuous_queries": stale},
+        statements=[drop_continuous_query_statement(name, database) for name in stale],
+    )

@@ -6,12 +6,21 @@ A *metric* is ``<group>.<field>`` (:class:`salt_ext.core.samples.Metric`); a tag
 ``<node>:<tag value>``. A reader (:mod:`salt_ext.core.graphite.render`,
 :mod:`salt_ext.core.influxdb.read`) implements :class:`Reader`::
 
-    nodes(metric)                              -> sorted node names that have the metric
-    fields(group)                              -> sorted field names the group has
-    points(metrics, nodes, start, end)         -> {metric: {series: [(ts, value), ...]}}
-    buckets(metric, nodes, start, end, step, agg) -> {series: [(bucket ts, value or None)]}
+    nodes(metric)                                   -> sorted node names that have the metric
+    fields(group)                                   -> sorted field names the group has
+    summary(metric, nodes, start, end, step, recent) -> {series: Summary(newest, means)}
+    buckets(metric, nodes, start, end, step, agg)    -> {series: [(bucket ts, value or None)]}
 
-``series`` is ``(node, tag value or None)``; ``nodes`` a list of node names (None: all).
+``series`` is ``(node, tag value or None)``; ``nodes`` a short list of node names to ask for
+(None: all of them; the views filter a long selection themselves, see :data:`NODE_LIST_MAX`).
+Each call is one request to the backend, aggregated there: ``summary`` gives, per series with
+points in ``[start, end)``, the newest point and the mean of every ``step``-second bucket (the
+buckets of graphite's ``summarize`` and InfluxQL's ``GROUP BY time()``, multiples of ``step``;
+``step`` None: one bucket, at ``start``, for the whole window). ``recent`` says how far back the
+newest point of a live series lies (the staleness bound): a backend without a "newest point"
+aggregate reads the raw points of that tail only, and further back only for series that have
+none there. Every call takes the window and its step, so a reader can choose per window where
+to read (e.g. a downsampled retention policy covering it).
 """
 
 from collections.abc import Sequence
@@ -19,12 +28,15 @@ from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
 from salt_ext.core.errors import QueryError
-from salt_ext.core.samples import GROUPS, Buckets, Metric, Points, Series
+from salt_ext.core.samples import GROUPS, Buckets, Metric, Series, Summary
 
 AGGREGATES = ("mean", "max", "min", "last")
 SORTS = ("cpu", "load1", "mem", "swap", "disk", "temp", "age", "node")
 LOAD_BY = ("cpu", "load", "mem", "score")
 Row = dict[str, Any]
+# A selection of more nodes than this is read whole and filtered by the views: matching 1,000
+# names costs graphite-web's find and InfluxDB's WHERE more than reading the other series does.
+NODE_LIST_MAX = 50
 
 
 class Reader(Protocol):
@@ -36,9 +48,15 @@ class Reader(Protocol):
 
     def fields(self, group: str) -> list[str]: ...
 
-    def points(
-        self, metrics: Sequence["Metric"], nodes: Optional[Sequence[str]], start: int, end: int
-    ) -> dict["Metric", dict[Series, Points]]: ...
+    def summary(
+        self,
+        metric: "Metric",
+        nodes: Optional[Sequence[str]],
+        start: int,
+        end: int,
+        step: Optional[int],
+        recent: int,
+    ) -> dict[Series, Summary]: ...
 
     def buckets(
         self,

@@ -24,7 +24,13 @@ QUERY_OPTIONS = {
     "template": Option("str", "", doc="graphite: the carbon returner's path template, if changed"),
     "api": Option("str", "v1", choices=("v1", "v2"), doc="influxdb: query API"),
     "db": Option("str", "salt", doc="influxdb v1 database"),
-    "rp": Option("str", "", doc="influxdb v1 retention policy (default: the db's)"),
+    "rp": Option("str", "", doc="influxdb v1 retention policy (default: the db's and its tiers)"),
+    "tiers": Option(
+        "bool",
+        True,
+        doc="influxdb v1: beyond the raw policy's retention, read the downsampling tier that"
+        " covers the window (found on the server: influxdb SLS's influxdb_server:downsample)",
+    ),
     "org": Option("str", "", doc="influxdb v2 organization (informational)"),
     "bucket": Option("str", "", doc="influxdb v2 bucket (queried through the v1 /query API)"),
     "stale_after": Option("str", "3m", doc="a node whose newest point is older is stale"),

@@ -4,8 +4,9 @@ backends."""
 
 import fnmatch
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Optional
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional, TypeVar
 
 from salt_ext.core.errors import ConfigError, QueryError
 from salt_ext.core.readback.model import (
@@ -13,6 +14,7 @@ from salt_ext.core.readback.model import (
     COLUMNS_BY_NAME,
     CPU_COUNT,
     LOAD_BY,
+    NODE_LIST_MAX,
     SORTS,
     TOP_COLUMNS,
     Reader,
@@ -21,10 +23,13 @@ from salt_ext.core.readback.model import (
     series_name,
 )
 from salt_ext.core.readback.times import align, grid, isotime, parse_duration, parse_time
-from salt_ext.core.samples import Metric, Points, Series
+from salt_ext.core.samples import Metric, Points, Series, Summary
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
+MAX_REQUESTS = 4  # requests in flight at once, one metric each
+_T = TypeVar("_T")
+ByNode = dict[str, dict[Optional[str], Summary]]  # node -> tag value (or None) -> summary
 
 
 def select_nodes(known: Iterable[str], tgt: object) -> list[str]:
@@ -50,6 +55,41 @@ def _listing(names: Iterable[str], limit: int = 40) -> str:
     return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
+def ask_for(nodes: Sequence[str]) -> Optional[list[str]]:
+    """The node list to put in a request: None (all of them, filtered here) when it is long."""
+    return list(nodes) if len(nodes) <= NODE_LIST_MAX else None
+
+
+def each_metric(func: Callable[[Metric], _T], metrics: Sequence[Metric]) -> dict[Metric, _T]:
+    """``func(metric)`` for every metric, several at once: one request per metric, and the
+    backends answer them in parallel (influxd on every core, graphite-web in each worker)."""
+    if len(metrics) == 1:
+        return {metrics[0]: func(metrics[0])}
+    with ThreadPoolExecutor(max_workers=min(len(metrics), MAX_REQUESTS)) as pool:
+        return dict(zip(metrics, pool.map(func, metrics)))
+
+
+def summaries(
+    reader: Reader,
+    steps: Mapping[Metric, Optional[int]],
+    nodes: Sequence[str],
+    start: int,
+    end: int,
+    recent: int,
+) -> dict[Metric, ByNode]:
+    """:meth:`Reader.summary` of every metric of ``steps`` (metric -> its bucket step) for
+    ``nodes``, indexed by node once."""
+    ask, wanted = ask_for(nodes), set(nodes)
+    found = each_metric(lambda m: reader.summary(m, ask, start, end, steps[m], recent), list(steps))
+    out: dict[Metric, ByNode] = {}
+    for metric, by_series in found.items():
+        by_node: ByNode = out.setdefault(metric, {})
+        for (node, tag), summary in by_series.items():
+            if node in wanted:
+                by_node.setdefault(node, {})[tag] = summary
+    return out
+
+
 # -- history ---------------------------------------------------------------------------------
 def history(
     reader: Reader,
@@ -73,7 +113,14 @@ def history(
         raise ConfigError("end", f"must be after start ({isotime(begin)}), got {end!r}")
     nodes = resolve_nodes_for_metric(reader, metric, tgt)
     times = grid(begin, finish, step)
-    found = reader.buckets(metric, nodes, begin, finish, step, agg)
+    wanted = set(nodes)
+    found = {
+        series: buckets
+        for series, buckets in reader.buckets(
+            metric, ask_for(nodes), begin, finish, step, agg
+        ).items()
+        if series[0] in wanted
+    }
     if metric.tag is None:  # a node silent over the whole range: a row of nulls all the same
         for node in nodes:
             found.setdefault((node, None), [])
@@ -138,26 +185,6 @@ def sparkline(
 SPARK_SCALE = {"cpu": (0, 100), "mem": (0, 100), "swap": (0, 100), "disk": (0, 100)}
 
 
-def _fold(per_tag: dict[Optional[str], Points], how: Optional[str]) -> Points:
-    """Merge the tag series of one node into one ``[(ts, value)]`` list."""
-    if len(per_tag) == 1 or how is None:
-        return next(iter(per_tag.values()))
-    by_ts: dict[int, float] = {}
-    for points in per_tag.values():
-        for ts, value in points:
-            by_ts[ts] = value if ts not in by_ts else max(by_ts[ts], value)
-    return sorted(by_ts.items())
-
-
-def _bucket_means(points: Points, times: Sequence[int], step: int) -> list[Optional[float]]:
-    sums: dict[int, tuple[float, int]] = {}
-    for ts, value in points:
-        slot = int(ts) - int(ts) % step
-        total, count = sums.get(slot, (0.0, 0))
-        sums[slot] = (total + value, count + 1)
-    return [sums[t][0] / sums[t][1] if t in sums else None for t in times]
-
-
 def node_table(
     reader: Reader,
     tgt: object = "*",
@@ -174,39 +201,12 @@ def node_table(
     end = int(now) + 1
     start = end - span
     nodes = resolve_nodes(reader, TOP_COLUMNS[0].metric, tgt)
-    found = reader.points([c.metric for c in TOP_COLUMNS] + [CPU_COUNT], nodes, start, end)
     step = max(1, -(-span // width))
     times = grid(start, end, step)[-width:]
-    rows = []
-    for node in nodes:
-        row: Row = {"node": node}
-        newest: Optional[int] = None
-        spark: dict[str, str] = {}
-        for column in TOP_COLUMNS:
-            per_tag = {
-                tag: pts for (n, tag), pts in found.get(column.metric, {}).items() if n == node
-            }
-            per_tag = {tag: pts for tag, pts in per_tag.items() if pts}
-            if not per_tag:
-                row[column.name] = None
-                continue
-            points = _fold(per_tag, column.fold)
-            ts, value = points[-1]
-            newest = ts if newest is None else max(newest, ts)
-            row[column.name] = value
-            low, high = SPARK_SCALE.get(column.name, (None, None))
-            spark[column.name] = sparkline(_bucket_means(points, times, step), low, high)
-            if column.fold:
-                row[f"{column.name}_where"] = max(per_tag, key=lambda t: per_tag[t][-1][1])
-        if row.get("throttled") is not None:
-            row["throttled"] = bool(row["throttled"])
-        count = found.get(CPU_COUNT, {}).get((node, None))
-        row["cpu_count"] = int(count[-1][1]) if count else None
-        row["newest"] = isotime(newest) if newest is not None else None
-        row["age"] = round(now - newest, 1) if newest is not None else None
-        row["stale"] = newest is None or now - newest > stale_after
-        row["spark"] = spark
-        rows.append(row)
+    steps: dict[Metric, Optional[int]] = {c.metric: step for c in TOP_COLUMNS}
+    steps[CPU_COUNT] = None  # no sparkline: one bucket is cheaper
+    found = summaries(reader, steps, nodes, start, end, int(stale_after))
+    rows = [_top_row(node, found, times, now, stale_after) for node in nodes]
     return {
         "backend": reader.label,
         "window": span,
@@ -215,6 +215,51 @@ def node_table(
         "columns": [c.name for c in TOP_COLUMNS],
         "nodes": rows,
     }
+
+
+def _top_row(
+    node: str,
+    found: Mapping[Metric, ByNode],
+    times: Sequence[int],
+    now: float,
+    stale_after: float,
+) -> Row:
+    """A column's value is the newest point (of the fullest disk, the hottest sensor... for a
+    folded column: the highest of the tag values' newest points at the newest time); its
+    sparkline the bucket means (folded: the highest of the tag values' means)."""
+    row: Row = {"node": node}
+    newest: Optional[int] = None
+    spark: dict[str, str] = {}
+    for column in TOP_COLUMNS:
+        per_tag = found[column.metric].get(node)
+        if not per_tag:
+            row[column.name] = None
+            continue
+        if column.fold:
+            ts = max(s.newest[0] for s in per_tag.values())
+            value = max(s.newest[1] for s in per_tag.values() if s.newest[0] == ts)
+            means: dict[int, float] = {}
+            for summary in per_tag.values():
+                for bucket, mean in summary.means:
+                    means[bucket] = max(means.get(bucket, mean), mean)
+        else:
+            only = next(iter(per_tag.values()))
+            (ts, value), means = only.newest, dict(only.means)
+        row[column.name] = value
+        newest = ts if newest is None else max(newest, ts)
+        low, high = SPARK_SCALE.get(column.name, (None, None))
+        spark[column.name] = sparkline([means.get(t) for t in times], low, high)
+        if column.fold:
+            row[f"{column.name}_where"] = max(per_tag, key=lambda t: per_tag[t].newest[1])
+    if row.get("throttled") is not None:
+        row["throttled"] = bool(row["throttled"])
+    count = found[CPU_COUNT].get(node, {}).get(None)
+    row["cpu_count"] = int(count.newest[1]) if count else None
+    row["newest"] = isotime(newest) if newest is not None else None
+    row["age"] = round(now - newest, 1) if newest is not None else None
+    row["stale"] = newest is None or now - newest > stale_after
+    row["spark"] = spark
+    return row
 
 
 def sort_rows(rows: list[Row], sort: str) -> list[Row]:
@@ -283,28 +328,20 @@ def least_loaded(
     span = parse_duration(window, "window")
     end = int(now) + 1
     nodes = resolve_nodes(reader, TOP_COLUMNS[0].metric, tgt)
-    metrics = [COLUMNS_BY_NAME[c].metric for c in ("cpu", "load1", "mem")] + [CPU_COUNT]
-    found = reader.points(metrics, nodes, end - span, end)
+    columns = ("cpu", "load1", "mem")
+    metrics = [COLUMNS_BY_NAME[c].metric for c in columns] + [CPU_COUNT]
+    found = summaries(reader, dict.fromkeys(metrics), nodes, end - span, end, int(stale_after))
     ranked, stale = [], []
     for node in nodes:
-        newest = max(
-            (
-                pts[-1][0]
-                for m in metrics
-                for (nd, _), pts in found.get(m, {}).items()
-                if nd == node and pts
-            ),
-            default=None,
-        )
+        mine = [found[m].get(node, {}) for m in metrics]
+        newest = max((s.newest[0] for per_tag in mine for s in per_tag.values()), default=None)
         if newest is None or now - newest > stale_after:
             stale.append(node)
             continue
-        by_column = {
-            c: found.get(COLUMNS_BY_NAME[c].metric, {}).get((node, None), [])
-            for c in ("cpu", "load1", "mem")
-        }
-        count = found.get(CPU_COUNT, {}).get((node, None))
-        loads = headroom(by_column, int(count[-1][1]) if count else None)
+        *means, count = (per_tag.get(None) for per_tag in mine)
+        # one bucket: the mean over the window
+        by_column = {c: summary.means if summary else [] for c, summary in zip(columns, means)}
+        loads = headroom(by_column, int(count.newest[1]) if count else None)
         if by in loads:
             ranked.append((loads[by], node, loads))
     ranked.sort(key=lambda item: (item[0], item[1]))

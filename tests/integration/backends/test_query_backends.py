@@ -5,7 +5,6 @@ protocol) with explicit timestamps, then each reader's answers are compared with
 written: history buckets exactly, top's latest values and staleness, least_loaded's choice.
 """
 
-import shutil
 import socket
 import time
 
@@ -17,10 +16,8 @@ from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.readback import options, times, views
 from salt_ext.core.samples import from_vitals_dict
-from vitals_daemons.carbon import CarbonCache
-from vitals_daemons.graphite_web import GraphiteWeb
-from vitals_daemons.influxdb import InfluxD
-from vitals_daemons.process import BackendUnavailable, poll
+from support.readback import graphite_and_influxd
+from vitals_daemons.process import poll
 
 STEP = 10
 NOW = (int(time.time()) // 60) * 60 - 60  # the data's "now", in the past (whisper reads no future)
@@ -60,16 +57,8 @@ def written():
 
 @pytest.fixture(scope="module")
 def backends(tmp_path_factory):
-    if shutil.which("influxd") is None:
-        pytest.skip("influxd is not installed")
     root = tmp_path_factory.mktemp("readback")
-    try:
-        carbon = CarbonCache(root / "carbon")
-        web = GraphiteWeb(root / "graphite-web", carbon)
-        influxd = InfluxD(root / "influxd", auth=True)
-    except BackendUnavailable as exc:
-        pytest.skip(str(exc))
-    with carbon, web, influxd:
+    with graphite_and_influxd(root, auth=True) as (carbon, web, influxd):
         influxd.create_user("reader", PASSWORD, admin=True)
         influxd.query(f'CREATE DATABASE "{DB}"')
         lines, text = [], []

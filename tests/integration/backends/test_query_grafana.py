@@ -11,7 +11,6 @@ without data and fails here.
 
 import json
 import re
-import shutil
 import socket
 from pathlib import Path
 
@@ -22,10 +21,8 @@ import salt_ext
 from salt_ext.core.collect.collection import collect, validate_options
 from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.influxdb import line_protocol
-from vitals_daemons.carbon import CarbonCache
-from vitals_daemons.graphite_web import GraphiteWeb
-from vitals_daemons.influxdb import InfluxD
-from vitals_daemons.process import BackendUnavailable, poll
+from support.readback import graphite_and_influxd
+from vitals_daemons.process import poll
 
 NODE = "grafana-node"
 OTHER = "grafana-node-2"  # a second node, which selecting NODE must leave out
@@ -37,8 +34,6 @@ DASHBOARDS = Path(salt_ext.__file__).parent / "sls" / "grafana" / "dashboards"
 def written(tmp_path_factory):
     """Backends holding one real collection of this machine (and a second point per series),
     written for two nodes."""
-    if shutil.which("influxd") is None:
-        pytest.skip("influxd is not installed")
     root = tmp_path_factory.mktemp("grafana")
     zone = root / "sys" / "sys" / "class" / "thermal" / "thermal_zone0"
     zone.mkdir(parents=True)
@@ -58,13 +53,7 @@ def written(tmp_path_factory):
         sys_root=str(root / "sys"),
         vcgencmd=str(vcgencmd),
     )
-    try:
-        carbon = CarbonCache(root / "carbon")
-        web = GraphiteWeb(root / "graphite-web", carbon)
-        influxd = InfluxD(root / "influxd")
-    except BackendUnavailable as exc:
-        pytest.skip(str(exc))
-    with carbon, web, influxd:
+    with graphite_and_influxd(root) as (carbon, web, influxd):
         influxd.query(f'CREATE DATABASE "{DB}"')
         # and each value once more, 1 higher, 10 s earlier: a mean and a max of the two differ
         earlier = [s._replace(ts=s.ts - 10, value=s.value + 1) for s in samples]

@@ -210,7 +210,15 @@ def test_first_apply_starts_the_backends(backends):
     assert status == 401, (status, body)  # auth-enabled = true
     status, body = _influx("SHOW RETENTION POLICIES ON salt", auth=("admin", ADMIN_PASSWORD))
     rows = body["results"][0]["series"][0]["values"]
-    assert ["vitals", "8760h0m0s"] in [row[:2] for row in rows], rows
+    # the raw tier and the downsampling tiers of the SLS's defaults, each fed by its query
+    assert [row[:2] for row in rows if row[0].startswith("vitals")] == [
+        ["vitals", "168h0m0s"],
+        ["vitals_1m", "720h0m0s"],
+        ["vitals_10m", "8760h0m0s"],
+    ], rows
+    status, body = _influx("SHOW CONTINUOUS QUERIES", auth=("admin", ADMIN_PASSWORD))
+    (queries,) = [s for s in body["results"][0]["series"] if s["name"] == "salt"]
+    assert sorted(row[0] for row in queries["values"]) == ["vitals_10m", "vitals_1m"]
     status, body = _influx("SHOW GRANTS FOR grafana", auth=("admin", ADMIN_PASSWORD))
     assert body["results"][0]["series"][0]["values"] == [["salt", "READ"]]
     text = json.dumps(ret.data)
@@ -228,6 +236,7 @@ def test_test_mode_after_a_pillar_change_reports_and_changes_nothing(salt_cli, b
         "graphite": {"carbon": {"max_creates_per_minute": 700}},
         "influxdb_server": {
             "retention": {"duration": "30d"},
+            "downsample": [{"name": "vitals_1m", "every": "2m", "duration": "30d"}],
             "users": {"grafana": {"password": "rd-new-never-shown", "grant": "WRITE"}},
         },
     }
@@ -237,13 +246,18 @@ def test_test_mode_after_a_pillar_change_reports_and_changes_nothing(salt_cli, b
     assert {
         "graphite-carbon-conf",
         "influxdb-retention-policy",
+        "influxdb-tier-vitals_1m-query",
+        "influxdb-downsample-pruned",
         "influxdb-user-grafana",
         "influxdb-grant-grafana",
     } <= set(changed), changed
     by_id = {v["__id__"]: v for v in ret.data.values()}
     assert by_id["influxdb-retention-policy"]["changes"] == {
-        "old": {"duration": "8760h0m0s"},
+        "old": {"duration": "168h0m0s"},
         "new": {"duration": "720h0m0s"},
+    }
+    assert by_id["influxdb-downsample-pruned"]["changes"]["old"] == {
+        "continuous_queries": ["vitals_10m"]
     }
     assert by_id["influxdb-user-grafana"]["changes"]["new"] == {"password": "changed"}
     assert "rd-new-never-shown" not in json.dumps(ret.data)
@@ -251,7 +265,11 @@ def test_test_mode_after_a_pillar_change_reports_and_changes_nothing(salt_cli, b
     assert Path("/etc/carbon/carbon.conf").read_text() == carbon_conf
     admin = ("admin", ADMIN_PASSWORD)
     rows = _influx("SHOW RETENTION POLICIES ON salt", auth=admin)[1]["results"][0]["series"]
-    assert ["vitals", "8760h0m0s"] in [row[:2] for row in rows[0]["values"]]
+    assert ["vitals", "168h0m0s"] in [row[:2] for row in rows[0]["values"]]
+    shown = _influx("SHOW CONTINUOUS QUERIES", auth=admin)[1]["results"][0]["series"]
+    (queries,) = [s["values"] for s in shown if s["name"] == "salt"]
+    assert sorted(row[0] for row in queries) == ["vitals_10m", "vitals_1m"]
+    assert "GROUP BY time(1m)" in dict(queries)["vitals_1m"]
     assert _influx("SHOW DATABASES", auth=("grafana", GRAFANA_PASSWORD))[0] == 200
 
 

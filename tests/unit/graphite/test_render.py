@@ -1,7 +1,10 @@
 """Unit tests of the graphite-web reader (salt_ext.core.graphite.render.GraphiteReader) against a
 scripted HTTP server on 127.0.0.1: the exact find and render requests each reader call makes,
-what it makes of graphite-web's answers, and its errors (one line, no secret). The same reader
-against a real graphite-web: tests/integration/backends/test_query_backends.py.
+what it makes of graphite-web's answers, and its errors (one line, no secret). At fleet size
+``summary`` is one render per metric (bucket means by ``summarize``, the recent raw points by
+``timeSlice``) and a second render only for series with nothing recent; every request is a POST.
+The same reader against a real graphite-web: tests/integration/backends/test_query_backends.py
+and test_query_scale.py.
 
 Each canned answer has its helper (``found``, ``rendered``) shaped like graphite-web 1.1's own
 (``metrics/views.py`` completer format, ``render/views.py`` renderViewJson)."""
@@ -10,13 +13,14 @@ import pytest
 
 from salt_ext.core.errors import QueryError
 from salt_ext.core.readback.options import open_reader, read_options
-from salt_ext.core.samples import Metric
+from salt_ext.core.samples import Metric, Summary
 from support.httpserver import Scripted
 from vitals_daemons.process import refused_port
 
 CPU = Metric("cpu", "percent")
 DISK = Metric("disk", "percent")
 SECRET = "Gr4phite-Secret"
+WIDEST = 366 * 86400  # the one-bucket summarize's interval beyond the window
 
 
 def reader(url, **query):
@@ -41,14 +45,21 @@ def found(*paths):
     return 200, {"metrics": metrics}
 
 
-def series(path, *points, target=None):
+def series(path, *points, target=None, function=None):
     """One series of ``/render?format=json``: ``[value, ts]`` datapoints, the path as its
-    ``name`` tag (the target name changes with the functions applied, the tag does not)."""
+    ``name`` tag (the target name changes with the functions applied, the tag does not), and
+    the tag a ``function`` adds (``summarize``, ``timeSliceStart``)."""
+    tags = {"name": path, **({function: "x"} if function else {})}
     return {
         "target": target or path,
-        "tags": {"name": path},
+        "tags": tags,
         "datapoints": [[value, ts] for ts, value in points],
     }
+
+
+def recent(path, *points):
+    """A series of the ``timeSlice`` target: the raw points of the recent tail."""
+    return series(path, *points, function="timeSliceStart")
 
 
 def rendered(*all_series):
@@ -69,7 +80,7 @@ def test_nodes_are_the_minion_segments_of_the_metric_s_paths():
         assert reader(server.url).nodes(DISK) == ["pi-01", "pi-02"]
         assert reader(server.url).nodes(CPU) == []
     first, second = server.requests
-    assert (first.method, first.path) == ("GET", "/metrics/find")
+    assert (first.method, first.path) == ("POST", "/metrics/find")
     assert first.pairs == [("query", "vitals.*.disk.*.percent"), ("format", "completer")]
     assert second.pairs == [("query", "vitals.*.cpu.percent"), ("format", "completer")]
 
@@ -83,7 +94,7 @@ def test_fields_are_the_leaf_names_under_the_group():
     )
     with Scripted(answer) as server:
         assert reader(server.url).fields("mem") == ["percent", "used"]
-    assert only_request(server).query == {"query": "vitals.*.mem.*", "format": "completer"}
+    assert only_request(server).form == {"query": "vitals.*.mem.*", "format": "completer"}
 
 
 def test_paths_follow_the_configured_prefix_and_template():
@@ -92,43 +103,125 @@ def test_paths_follow_the_configured_prefix_and_template():
             server.url, prefix="lab", template="{prefix}.{group}.{minion}.{tags}.{name}"
         ).nodes(DISK)
     assert nodes == ["pi-01"]
-    assert only_request(server).query["query"] == "lab.disk.*.*.percent"
+    assert only_request(server).form["query"] == "lab.disk.*.*.percent"
 
 
-# -- render: points, buckets, png ----------------------------------------------------------------
+def test_find_is_a_post_so_a_long_selection_passes():
+    answer = found("vitals.pi-01.cpu.percent")
+    names = ",".join(f"node-{i:04d}" for i in range(1000))  # far past a 4 KB request line
+    with Scripted(answer) as server:
+        assert reader(server.url).find(f"vitals.{{{names}}}.cpu.percent")
+    request = only_request(server)
+    assert (request.method, request.path, request.query) == ("POST", "/metrics/find", {})
+    assert request.pairs == [("query", f"vitals.{{{names}}}.cpu.percent"), ("format", "completer")]
 
 
-def test_points_of_several_metrics_are_one_render_matched_back_by_path():
+# -- render: summaries, buckets, png -------------------------------------------------------------
+
+
+def test_summary_is_one_render_of_bucket_means_and_the_recent_points():
     answer = rendered(
-        series("vitals.pi-01.cpu.percent", (1000, 12.5), (1060, 14.0)),
-        series("vitals.pi-02.cpu.percent", (1000, 3.0)),
-        series("vitals.pi-01.disk.root.percent", (1030, 41.0), (1090, None)),
-        series("vitals.pi-01.disk.boot.percent", (1030, 10.5)),
+        series("vitals.pi-01.cpu.percent", (960, 10.0), (1020, 12.0)),
+        series("vitals.pi-02.cpu.percent", (1020, 50.0)),
+        recent("vitals.pi-01.cpu.percent", (1070, 12.5), (1080, 13.0)),
+        recent("vitals.pi-02.cpu.percent", (1050, 50.5)),
     )
     with Scripted(answer) as server:
-        points = reader(server.url).points([CPU, DISK], None, 1000, 1100)
-    assert points == {
-        CPU: {("pi-01", None): [(1000, 12.5), (1060, 14.0)], ("pi-02", None): [(1000, 3.0)]},
-        DISK: {("pi-01", "root"): [(1030, 41.0)], ("pi-01", "boot"): [(1030, 10.5)]},
+        got = reader(server.url).summary(CPU, None, 1000, 1090, 60, 30)
+    assert got == {
+        ("pi-01", None): Summary((1080, 13.0), [(960, 10.0), (1020, 12.0)]),
+        ("pi-02", None): Summary((1050, 50.5), [(1020, 50.0)]),
     }
     request = only_request(server)
     assert (request.method, request.path) == ("POST", "/render")
     assert request.pairs == [
-        ("target", "vitals.*.cpu.percent"),
-        ("target", "vitals.*.disk.*.percent"),
+        ("target", 'summarize(vitals.*.cpu.percent, "60s", "avg")'),
+        # timeSlice compares wall-clock times: its end lies a day out
+        ("target", f'timeSlice(vitals.*.cpu.percent, "1060", "{1090 + 86400}")'),
         ("from", "999"),  # whisper leaves out a point at exactly `from`
-        ("until", "1099"),
+        ("until", "1089"),
         ("format", "json"),
         ("noNullPoints", "true"),
     ]
 
 
-def test_points_of_chosen_nodes_ask_for_those_nodes_only():
-    with Scripted(rendered(), rendered()) as server:
-        assert reader(server.url).points([CPU], ["pi-01", "pi-02"], 1000, 1100) == {CPU: {}}
-        assert reader(server.url).points([CPU], ["pi-01"], 1000, 1100) == {CPU: {}}
-    targets = [[v for k, v in r.pairs if k == "target"] for r in server.requests]
-    assert targets == [["vitals.{pi-01,pi-02}.cpu.percent"], ["vitals.pi-01.cpu.percent"]]
+def test_summary_matches_each_series_back_to_its_node_and_tag_and_drops_nulls():
+    answer = rendered(
+        series("vitals.pi-01.disk.root.percent", (960, 41.0), (1020, None)),
+        series("vitals.pi-01.disk.boot.percent", (960, 10.5)),
+        recent("vitals.pi-01.disk.root.percent", (1070, 41.5), (1080, None)),
+        recent("vitals.pi-01.disk.boot.percent", (1070, 10.0)),
+    )
+    with Scripted(answer) as server:
+        got = reader(server.url).summary(DISK, None, 1000, 1090, 60, 30)
+    assert got == {
+        ("pi-01", "root"): Summary((1070, 41.5), [(960, 41.0)]),
+        ("pi-01", "boot"): Summary((1070, 10.0), [(960, 10.5)]),
+    }
+
+
+def test_summary_without_a_step_is_one_bucket_at_the_start_of_the_window():
+    answer = rendered(
+        series("vitals.pi-01.disk.root.percent", (1010, 41.0)),
+        recent("vitals.pi-01.disk.root.percent", (1290, 41.5)),
+    )
+    with Scripted(answer) as server:
+        got = reader(server.url).summary(DISK, ["pi-01", "pi-02"], 1000, 1300, None, 180)
+    assert got == {("pi-01", "root"): Summary((1290, 41.5), [(1000, 41.0)])}
+    assert only_request(server).pairs[:2] == [
+        (
+            "target",
+            f'summarize(vitals.{{pi-01,pi-02}}.disk.*.percent, "{300 + WIDEST}s", "avg", true)',
+        ),
+        ("target", f'timeSlice(vitals.{{pi-01,pi-02}}.disk.*.percent, "1120", "{1300 + 86400}")'),
+    ]
+
+
+def test_summary_of_one_chosen_node_names_it_alone():
+    with Scripted(rendered()) as server:
+        assert reader(server.url).summary(CPU, ["pi-01"], 1000, 1090, 60, 30) == {}
+    targets = [v for k, v in only_request(server).pairs if k == "target"]
+    assert targets == [
+        'summarize(vitals.pi-01.cpu.percent, "60s", "avg")',
+        f'timeSlice(vitals.pi-01.cpu.percent, "1060", "{1090 + 86400}")',
+    ]
+
+
+def test_a_series_with_nothing_recent_gets_its_newest_point_from_a_second_render():
+    first = rendered(
+        series("vitals.pi-01.cpu.percent", (900, 5.0), (960, 6.0)),
+        series("vitals.pi-02.cpu.percent", (1020, 7.0)),
+        recent("vitals.pi-02.cpu.percent", (1080, 7.5)),
+    )
+    second = rendered(series("vitals.pi-01.cpu.percent", (960, 6.0), (970, 6.5)))
+    with Scripted(first, second) as server:
+        got = reader(server.url).summary(CPU, None, 900, 1090, 60, 60)
+    assert got[("pi-01", None)] == Summary((970, 6.5), [(900, 5.0), (960, 6.0)])
+    assert got[("pi-02", None)] == Summary((1080, 7.5), [(1020, 7.0)])
+    assert server.requests[1].pairs == [  # only the stale node, from its last bucket on
+        ("target", "vitals.pi-01.cpu.percent"),
+        ("from", "959"),
+        ("until", "1089"),
+        ("format", "json"),
+        ("noNullPoints", "true"),
+    ]
+
+
+def test_many_stale_nodes_are_read_with_a_wildcard_and_picked_out():
+    stale = [f"n{i:02d}" for i in range(25)]
+    first = rendered(*(series(f"vitals.{n}.cpu.percent", (900, 1.0)) for n in stale))
+    second = rendered(*(series(f"vitals.{n}.cpu.percent", (930, 2.0)) for n in [*stale, "x"]))
+    with Scripted(first, second) as server:
+        got = reader(server.url).summary(CPU, None, 900, 1090, 60, 60)
+    assert sorted(got) == [(n, None) for n in stale]  # "x" had no bucket: not asked for
+    assert all(s.newest == (930, 2.0) for s in got.values())
+    assert server.requests[1].pairs[0] == ("target", "vitals.*.cpu.percent")
+
+
+def test_a_series_without_points_in_the_window_is_left_out():
+    with Scripted(rendered(series("vitals.pi-01.cpu.percent", (960, None)))) as server:
+        assert reader(server.url).summary(CPU, None, 900, 1090, 60, 60) == {}
+    assert len(server.requests) == 1
 
 
 def test_buckets_are_summarized_and_consolidated_and_keep_empty_buckets():
@@ -218,7 +311,7 @@ def test_http_errors_quote_the_last_line_of_the_answer():
 
 def test_an_echoed_secret_is_scrubbed_from_the_quoted_answer():
     with Scripted((502, f"bad gateway for reader:{SECRET}".encode())) as server:
-        text = error_of(lambda: reader(secret_url(server)).points([CPU], None, 0, 60))
+        text = error_of(lambda: reader(secret_url(server)).summary(CPU, None, 0, 60, 60, 60))
     assert text == f"{server.url}/render answered HTTP 502: bad gateway for reader:***"
 
 

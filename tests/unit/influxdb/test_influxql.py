@@ -125,3 +125,83 @@ def test_show_rows_become_plain_data():
         {"database": "c", "privilege": "NO PRIVILEGES"},
     ]
     assert influxql.grants(grants) == {"a": "ALL", "b": "READ"}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(10, "10s"), (60, "1m"), (600, "10m"), (3600, "1h"), (90, "90s"), (86400 * 30, "30d")]
+    + [(86400 * 28, "4w"), (86400 * 365, "365d")],
+)
+def test_durations_in_a_query_as_influxdb_renders_them(seconds, text):
+    assert influxql.group_duration(seconds) == text
+
+
+def test_downsampling_statements():
+    select = influxql.downsample_statement("salt", "vitals", "vitals_1m", 60)
+    assert select == (
+        'SELECT mean(*), max(*) INTO "salt"."vitals_1m".:MEASUREMENT FROM "salt"."vitals"./.*/'
+        " GROUP BY time(1m), *"
+    )
+    assert influxql.downsample_statement("salt", "vitals", "t", 600, 1200, 4800) == (
+        'SELECT mean(*), max(*) INTO "salt"."t".:MEASUREMENT FROM "salt"."vitals"./.*/'
+        " WHERE time >= 1200s AND time < 4800s GROUP BY time(10m), *"
+    )
+    assert influxql.create_continuous_query_statement("vitals_1m", "salt", select, 600) == (
+        'CREATE CONTINUOUS QUERY "vitals_1m" ON "salt" RESAMPLE FOR 10m BEGIN ' + select + " END"
+    )
+    assert influxql.create_continuous_query_statement("q", "salt", "SELECT 1") == (
+        'CREATE CONTINUOUS QUERY "q" ON "salt" BEGIN SELECT 1 END'
+    )
+    assert influxql.drop_continuous_query_statement("q", "salt") == (
+        'DROP CONTINUOUS QUERY "q" ON "salt"'
+    )
+
+
+def test_a_query_compares_with_influxdbs_rendering_of_it():
+    select = influxql.downsample_statement("salt", "vitals", "vitals_1m", 60)
+    ours = influxql.create_continuous_query_statement("vitals_1m", "salt", select, 600)
+    # SHOW CONTINUOUS QUERIES of influxd 1.6.7 for the statement above
+    shown = (
+        "CREATE CONTINUOUS QUERY vitals_1m ON salt RESAMPLE FOR 10m BEGIN SELECT mean(*), max(*)"
+        " INTO salt.vitals_1m.:MEASUREMENT FROM salt.vitals./.*/ GROUP BY time(1m), * END"
+    )
+    assert influxql.normalise_query(ours) == influxql.normalise_query(shown) == shown
+    # a name that needs its quotes keeps them on both sides
+    assert influxql.normalise_query('FROM "a-b"."c"') == 'FROM "a-b".c'
+
+
+def test_continuous_queries_per_database():
+    answer = {
+        "statement_id": 0,
+        "series": [
+            {"name": "_internal", "columns": ["name", "query"]},
+            {
+                "name": "salt",
+                "columns": ["name", "query"],
+                "values": [["a", "CREATE CONTINUOUS QUERY a ON salt BEGIN SELECT 1 END"]],
+            },
+        ],
+    }
+    assert influxql.continuous_queries([answer]) == {
+        "_internal": {},
+        "salt": {"a": "CREATE CONTINUOUS QUERY a ON salt BEGIN SELECT 1 END"},
+    }
+
+
+def test_downsampling_tiers_are_read_back_from_influxdbs_rendering():
+    ours = influxql.downsample_statement("salt", "vitals", 'we"ird', 600)
+    queries = {
+        "a": "CREATE CONTINUOUS QUERY a ON salt RESAMPLE FOR 10m BEGIN SELECT mean(*), max(*)"
+        " INTO salt.vitals_1m.:MEASUREMENT FROM salt.vitals./.*/ GROUP BY time(1m), * END",
+        "b": f'CREATE CONTINUOUS QUERY "b" ON "salt" BEGIN {ours} END',
+        "other_db": "CREATE CONTINUOUS QUERY c ON other BEGIN SELECT mean(*), max(*) INTO"
+        " other.t.:MEASUREMENT FROM other.vitals./.*/ GROUP BY time(10m), * END",
+        "across_dbs": "CREATE CONTINUOUS QUERY d ON salt BEGIN SELECT mean(*), max(*) INTO"
+        " salt.t.:MEASUREMENT FROM other.vitals./.*/ GROUP BY time(10m), * END",
+        "theirs": "CREATE CONTINUOUS QUERY e ON salt BEGIN SELECT mean(x) INTO salt.t.y FROM"
+        " salt.vitals.cpu GROUP BY time(1h) END",
+    }
+    assert influxql.downsampling_tiers(queries, "salt") == {
+        "vitals_1m": ("vitals", 60),
+        'we"ird': ("vitals", 600),
+    }

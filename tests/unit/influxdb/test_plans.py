@@ -1,14 +1,21 @@
 """The vitals_influxdb states' decisions (salt_ext/core/influxdb/plans.py) from plain data:
 what exists, what is wanted, and the statements and old/new view that follow. No server."""
 
+import re
+
 import pytest
 
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.influxdb.plans import (
     Plan,
+    default_shard_duration,
+    downsample_query,
     duration_argument,
     plan_admin,
+    plan_continuous_query,
+    plan_continuous_query_absent,
     plan_database,
+    plan_downsampling_pruned,
     plan_grant,
     plan_grant_absent,
     plan_retention_policy,
@@ -171,3 +178,103 @@ def test_grants():
     revoked = plan_grant_absent("ann", "salt", "WRITE")
     assert revoked.statements == ['REVOKE ALL ON "salt" FROM "ann"']
     assert revoked.old == {"grant": "WRITE"}
+
+
+# -- downsampling tiers: continuous queries ------------------------------------------------------
+SELECT_1M = (
+    'SELECT mean(*), max(*) INTO "salt"."vitals_1m".:MEASUREMENT FROM "salt"."vitals"./.*/'
+    " GROUP BY time(1m), *"
+)
+CQ_1M = f'CREATE CONTINUOUS QUERY "vitals_1m" ON "salt" RESAMPLE FOR 10m BEGIN {SELECT_1M} END'
+# what SHOW CONTINUOUS QUERIES answers for CQ_1M (influxd 1.6.7)
+SHOWN_1M = (
+    "CREATE CONTINUOUS QUERY vitals_1m ON salt RESAMPLE FOR 10m BEGIN SELECT mean(*), max(*)"
+    " INTO salt.vitals_1m.:MEASUREMENT FROM salt.vitals./.*/ GROUP BY time(1m), * END"
+)
+WHAT_1M = "continuous query 'vitals_1m' on 'salt'"
+
+
+def test_a_downsampling_query():
+    assert downsample_query("vitals_1m", "salt", "vitals", "vitals_1m", "60s", "600s") == CQ_1M
+    assert downsample_query("q", "salt", "vitals", "t", "10m") == (
+        'CREATE CONTINUOUS QUERY "q" ON "salt" BEGIN SELECT mean(*), max(*) INTO "salt"."t"'
+        '.:MEASUREMENT FROM "salt"."vitals"./.*/ GROUP BY time(10m), * END'
+    )
+
+
+@pytest.mark.parametrize(
+    ("every", "late", "key", "message"),
+    [
+        ("1 min", None, "every", "InfluxQL duration"),
+        ("0s", None, "every", "1s or more"),
+        ("10m", "5m", "late", "at least every (10m), got '5m'"),
+        ("1m", "soon", "late", "InfluxQL duration"),
+    ],
+)
+def test_a_downsampling_query_refuses(every, late, key, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as raised:
+        downsample_query("q", "salt", "vitals", "t", every, late)
+    assert raised.value.key == key
+
+
+def test_a_continuous_query_is_created_left_alone_or_dropped_and_created():
+    assert plan_continuous_query("vitals_1m", "salt", CQ_1M, {}) == Plan(
+        WHAT_1M, new={"query": CQ_1M}, statements=[CQ_1M]
+    )
+    assert plan_continuous_query("vitals_1m", "salt", CQ_1M, {"vitals_1m": SHOWN_1M}) == Plan(
+        WHAT_1M, f"{WHAT_1M} is as configured"
+    )
+    # InfluxDB 1.x has no ALTER CONTINUOUS QUERY: a new interval is a drop and a create
+    wanted = downsample_query("vitals_1m", "salt", "vitals", "vitals_1m", "2m", "10m")
+    assert plan_continuous_query("vitals_1m", "salt", wanted, {"vitals_1m": SHOWN_1M}) == Plan(
+        WHAT_1M,
+        old={"query": SHOWN_1M},
+        new={"query": wanted},
+        statements=['DROP CONTINUOUS QUERY "vitals_1m" ON "salt"', wanted],
+    )
+
+
+def test_a_continuous_query_absent():
+    assert plan_continuous_query_absent("vitals_1m", "salt", {"vitals_1m": SHOWN_1M}) == Plan(
+        WHAT_1M,
+        old={"query": SHOWN_1M},
+        statements=['DROP CONTINUOUS QUERY "vitals_1m" ON "salt"'],
+    )
+    assert plan_continuous_query_absent("vitals_1m", "salt", {}).comment == f"{WHAT_1M} is absent"
+
+
+def test_the_query_of_a_removed_tier_is_dropped_and_nothing_else():
+    shown = {
+        "vitals_1m": SHOWN_1M,
+        "vitals_5m": SHOWN_1M.replace("vitals_1m", "vitals_5m").replace("(1m)", "(5m)"),
+        "theirs": "CREATE CONTINUOUS QUERY theirs ON salt BEGIN SELECT mean(x) INTO salt.autogen"
+        ".y FROM salt.vitals.cpu GROUP BY time(1h) END",
+        "other_source": SHOWN_1M.replace("salt.vitals./", "salt.autogen./"),
+    }
+    plan = plan_downsampling_pruned("salt", "vitals", ["vitals_1m", "vitals_10m"], shown)
+    assert plan == Plan(
+        "downsampling of 'vitals' on 'salt'",
+        old={"continuous_queries": ["vitals_5m"]},
+        statements=['DROP CONTINUOUS QUERY "vitals_5m" ON "salt"'],
+    )
+    kept = plan_downsampling_pruned("salt", "vitals", ["vitals_1m", "vitals_5m"], shown)
+    assert not kept.statements
+
+
+def test_a_duration_under_the_shard_duration_brings_influxdbs_shard_duration_for_it():
+    # 365d has 7d shards; InfluxDB refuses 3d with them: 1d, what it gives a new 3d policy
+    year = {"duration": 365 * DAY, "shard_duration": 7 * DAY, "replication": 1, "default": True}
+    plan = plan_retention_policy("vitals", "salt", {"vitals": year}, "3d", default=True)
+    assert plan.statements == [
+        'ALTER RETENTION POLICY "vitals" ON "salt" DURATION 72h0m0s SHARD DURATION 24h0m0s'
+    ]
+    assert plan.new == {"duration": "72h0m0s", "shard_duration": "24h0m0s"}
+    # 7d is not shorter than 7d shards: the duration only
+    plan = plan_retention_policy("vitals", "salt", {"vitals": year}, "7d", default=True)
+    assert plan.statements == ['ALTER RETENTION POLICY "vitals" ON "salt" DURATION 168h0m0s']
+    assert [default_shard_duration(s) for s in (0, 200 * DAY, 7 * DAY, DAY)] == [
+        7 * DAY,
+        7 * DAY,
+        DAY,
+        3600,
+    ]
