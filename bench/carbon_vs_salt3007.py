@@ -30,7 +30,6 @@ Run: .venv/bin/python bench/carbon_vs_salt3007.py [--calls 200] [--cold 100] [--
 
 import argparse
 import json
-import logging
 import multiprocessing
 import os
 import socket
@@ -41,6 +40,7 @@ import tempfile
 import time
 
 import benchpath
+from minion_env import minion_opts
 
 from support.vitals import vitals_return
 
@@ -77,36 +77,6 @@ def start_sink():
 
 
 # --- one side: a minion config, the returner, N timed calls ----------------------------------
-
-
-def minion_opts(cachedir, carbon):
-    import salt.config
-    import salt.loader
-
-    opts = salt.config.minion_config(None)
-    opts.update(
-        id="bench-minion.example.com",
-        cachedir=cachedir,
-        file_client="local",
-        enable_fqdns_grains=False,
-        enable_gpu_grains=False,
-        carbon=carbon,
-    )
-    opts["grains"] = salt.loader.grains(opts)
-    minion_logging(opts)
-    return opts
-
-
-def minion_logging(opts):
-    """Logging at the minion's configured level, as a running minion has it (``warning`` by
-    default). Left unconfigured, Salt's deferred start-up handler sits at level 1, so every
-    ``log.trace``/``log.debug`` call builds and keeps a record: ~20 us each, ~70 per return in
-    Salt 3007's returner, which would inflate its time several-fold."""
-    import salt._logging.impl
-
-    salt._logging.impl.set_lowest_log_level_by_opts(opts)
-    if logging.getLogger("salt").isEnabledFor(logging.INFO):
-        sys.exit(f"logging still at {logging.getLogger().level}")
 
 
 def time_calls(returner, ret, calls):
@@ -185,7 +155,7 @@ def salt3007_side(spec):
     import salt.loader
     import salt.returners
 
-    opts = minion_opts(spec["cachedir"], spec["carbon"])
+    opts = minion_opts(spec["cachedir"], carbon=spec["carbon"])
     funcs = salt.loader.minion_mods(opts)
     funcs["config.option"], funcs["test.ping"]()  # loaded before any fork, as in a minion
     # Salt's own returners only: with our wheel installed its loader would pick ours.
@@ -258,7 +228,7 @@ def run_side(python, side, spec):
 def ours(port, mode, cachedir):
     import salt.loader
 
-    opts = minion_opts(cachedir, {"host": "127.0.0.1", "port": port, "mode": mode})
+    opts = minion_opts(cachedir, carbon={"host": "127.0.0.1", "port": port, "mode": mode})
     funcs = salt.loader.minion_mods(opts)
     funcs["config.option"], funcs["test.ping"]()  # loaded before any fork, as in a minion
     returner = salt.loader.returners(opts, funcs)["carbon.returner"]
