@@ -1,8 +1,11 @@
-"""Unit tests for salt_ext.core.config.parse: defaults, typed forms, errors naming the key."""
+"""Unit tests for salt_ext.core.config: parse (defaults, typed forms, errors naming the key)
+and salt_lookup."""
+
+import types
 
 import pytest
 
-from salt_ext.core.config import Option, parse
+from salt_ext.core.config import Option, parse, salt_lookup
 from salt_ext.core.errors import ConfigError, VitalsError
 
 SPEC = {
@@ -296,3 +299,68 @@ def test_secret_value_is_returned_unchanged():
 
 def test_non_secret_value_is_shown():
     assert "'perhaps'" in str(_error("bool", "perhaps"))
+
+
+# --- salt_lookup: Salt's config.get / config.option read from the loader's mappings ----------
+
+
+class _Loader:
+    def __init__(self, pack):
+        self.pack = pack
+
+
+def get(key, default="", **_):
+    raise AssertionError("the raw config.get is never called here")
+
+
+class FakeGet:
+    """Shaped like Salt's loaded ``config.get`` (``.loader.pack``, ``.func`` whose module
+    globals hold ``DEFAULTS``); calling it is a call through the loader, recorded."""
+
+    def __init__(self, pack, defaults=None):
+        self.loader = _Loader(pack)
+        self.func = types.FunctionType(get.__code__, {"DEFAULTS": defaults or {}}, "get")
+        self.calls = []
+
+    def __call__(self, key, default=""):
+        self.calls.append(key)
+        return f"salt's {key}"
+
+
+PACK = {
+    "__opts__": {"vitals": {"groups": ["cpu"]}, "id": "m1"},
+    "__grains__": {"vitals": {"groups": ["mem"]}, "os": "Debian"},
+    "__pillar__": {"from_pillar": {"a": 1}, "master": {"from_master": 2}},
+}
+
+
+def test_config_get_reads_opts_grains_pillar_master_defaults_in_order():
+    fake = FakeGet(PACK, {"from_defaults": 3, "id": "never"})
+    lookup = salt_lookup(fake)
+    assert lookup("vitals", {}) == {"groups": ["cpu"]}
+    assert lookup("os") == "Debian"
+    assert lookup("from_pillar", {}) == {"a": 1}
+    assert lookup("from_master") == 2
+    assert lookup("from_defaults") == 3
+    assert lookup("id") == "m1"
+    assert lookup("missing", {}) == {} and lookup("missing") == ""
+    assert fake.calls == []
+
+
+def test_config_get_leaves_nested_keys_and_sdb_values_to_salt():
+    pack = {**PACK, "__opts__": {"vitals": "sdb://secrets/vitals", "a": {"b": 1}}}
+    fake = FakeGet(pack)
+    lookup = salt_lookup(fake)
+    assert lookup("vitals", {}) == "salt's vitals"
+    assert lookup("a:b") == "salt's a:b"
+    assert fake.calls == ["vitals", "a:b"]
+
+
+def test_other_functions_and_stand_ins_are_called_as_they_are():
+    def option(key, default=""):
+        return default
+
+    assert salt_lookup(option) is option
+    fake = FakeGet(PACK)
+    fake.func = types.FunctionType(get.__code__, {}, "merge")
+    assert salt_lookup(fake) is fake

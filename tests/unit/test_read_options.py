@@ -7,6 +7,7 @@ import salt.returners
 from hypothesis import given
 from hypothesis import strategies as st
 
+from salt_ext.core.config import salt_lookup
 from salt_ext.core.delivery import returner as backend
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite.carbon import BACKEND
@@ -98,7 +99,7 @@ def test_sources_are_read_in_config_options_order():
         "__grains__": {"carbon.a": "grains", "carbon.b": "grains"},
         "__pillar__": {"carbon.b": "pillar", "carbon.c": "pillar", "master": {"carbon.d": "m"}},
     }
-    lookup = backend._lookup(FakeOption(pack, {"carbon.c": "default", "carbon.e": "default"}))
+    lookup = salt_lookup(FakeOption(pack, {"carbon.c": "default", "carbon.e": "default"}))
     found = [lookup(f"carbon.{k}") for k in "abcdef"]
     assert found == ["opts", "grains", "pillar", "m", "default", ""]
     assert lookup("carbon", {}) == {}
@@ -114,4 +115,4 @@ def test_context_bound_or_odd_sources_fall_back_to_calling_salt():
         {"__opts__": {}, "__grains__": None, "__pillar__": {}},
     ):
         option = FakeOption(pack, {})
-        assert backend._lookup(option) is option
+        assert salt_lookup(option) is option

@@ -29,7 +29,7 @@ from salt_ext.core.collect.readings import (
     natural,
     selector,
 )
-from salt_ext.core.config import Option, Options, parse
+from salt_ext.core.config import Option, Options, parse, salt_lookup
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.samples import (
     GROUPS,
@@ -117,9 +117,10 @@ def configured(
     config_get: Callable[..., Any], overrides: Optional[Mapping[str, Any]] = None
 ) -> dict[str, Any]:
     """The raw ``vitals:`` settings :func:`validate_options` takes: the minion's, read with
-    Salt's ``config.get``, then ``overrides`` (a function's keyword arguments; Salt's own
-    ``__pub_*`` keys left out). Raises :class:`ConfigError` when ``vitals:`` is not a dict."""
-    found = config_get("vitals", {}) or {}
+    Salt's ``config.get`` (its mappings read directly: :func:`salt_lookup`), then
+    ``overrides`` (a function's keyword arguments; Salt's own ``__pub_*`` keys left out).
+    Raises :class:`ConfigError` when ``vitals:`` is not a dict."""
+    found = salt_lookup(config_get)("vitals", {}) or {}
     if not isinstance(found, Mapping):
         raise ConfigError("vitals", f"must be a dict of options, got {type(found).__name__}")
     raw = dict(found)
@@ -127,9 +128,30 @@ def configured(
     return raw
 
 
+# Options parsed in this process, by the raw config they came from (its repr: a changed value,
+# type or key is another entry). A job, a salt-call or the beacon reads the same ``vitals:``
+# every time; parsing it again would only find the same options. A bad config is never kept,
+# so it raises on every call.
+_PARSED: dict[str, Options] = {}
+_PARSED_MAX = 16
+
+
 def validate_options(raw: object, prefix: str = "vitals") -> Options:
     """Parse the ``vitals:`` config dict and check group names: the options every other
-    function of this module takes. ``prefix`` names where the dict was set, in errors."""
+    function of this module takes. ``prefix`` names where the dict was set, in errors.
+
+    Parsed once per process for each distinct ``raw``; each call gets its own dict."""
+    key = repr(raw)  # ``prefix`` only changes errors, and those are never kept
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_options(raw, prefix)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return dict(parsed)
+
+
+def _parse_options(raw: object, prefix: str) -> Options:
     if isinstance(raw, Mapping):
         for key, where in MOVED_KEYS.items():
             if key in raw:
@@ -370,6 +392,8 @@ def _sampled(
 def parse_window(samples: object = 1, interval: object = None) -> tuple[int, Optional[float]]:
     """``samples`` and ``interval`` checked by :data:`WINDOW_OPTIONS` (``""`` means no
     interval); raises :class:`ConfigError` naming ``vitals:samples`` / ``vitals:interval``."""
+    if samples == 1 and interval is None and type(samples) is int:  # every plain job
+        return 1, None
     raw = {"samples": samples, "interval": None if interval == "" else interval}
     window = parse("vitals", raw, WINDOW_OPTIONS)
     return window["samples"], window["interval"]

@@ -5,7 +5,8 @@ A backend (:class:`Backend`) says only what differs: its option spec, its serial
 transports. The loader modules in ``salt_ext/returners`` are a few lines around
 :func:`deliver_return`. Imports Salt to read returner options exactly as Salt's own returners
 do: ``salt.returners.get_returner_options`` for ``ret_config`` profiles, and otherwise the
-mappings of Salt's ``config.option`` in its order (see :func:`_lookup`).
+mappings of Salt's ``config.option`` in its order (see
+:func:`~salt_ext.core.config.salt_lookup`).
 """
 
 import logging
@@ -15,10 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
-import salt.loader.context
 import salt.returners
 
-from salt_ext.core.config import Option, Options, parse
+from salt_ext.core.config import Option, Options, parse, salt_lookup
 from salt_ext.core.delivery.delivery import Delivery, DeliveryResult, Transport
 from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
@@ -98,7 +98,7 @@ def read_options(
     opts = {} if opts is None else opts
     option = salt_funcs.get("config.option")
     if option is not None and not (ret or {}).get("ret_config"):
-        found = _configured(backend.name, spec, _lookup(option))
+        found = _configured(backend.name, spec, salt_lookup(option))
     else:
         found = salt.returners.get_returner_options(
             backend.name,
@@ -133,51 +133,6 @@ def _configured(
         if value is not None and value != "":
             found[key] = value
     return found
-
-
-def _lookup(option: Callable[..., Any]) -> Callable[..., Any]:
-    """``config.option(key, default)`` for exact keys, without a call through Salt's loader
-    per key when ``option`` is Salt's own loaded function.
-
-    Each call through the loader costs ~12 us in a warm process and up to ~0.4 ms as the first
-    call of a freshly forked job, a dozen times per return. ``config.option`` (non-wildcard)
-    returns the value of the first of the minion opts, grains, pillar, the master's config in
-    pillar and its built-in ``DEFAULTS`` that has the key, else the default: the same mappings
-    are read here, from the loader that ``config.option`` runs in (tested against calling it).
-    Any other callable (a stand-in, a loader that does not look like Salt's) is called as is.
-    """
-    sources = _option_sources(option)
-    if sources is None:
-        return option
-
-    def lookup(key: str, default: Any = "") -> Any:
-        for source in sources:
-            if key in source:
-                return source[key]
-        return default
-
-    return lookup
-
-
-def _option_sources(option: Callable[..., Any]) -> Optional[list[Mapping[str, Any]]]:
-    pack = getattr(getattr(option, "loader", None), "pack", None)
-    func = getattr(option, "func", None)
-    if not isinstance(pack, Mapping) or getattr(func, "__name__", None) != "option":
-        return None
-    sources = []
-    for dunder in ("__opts__", "__grains__", "__pillar__"):
-        value = pack.get(dunder, {})
-        # A context-bound value would resolve in the caller's loader, not config.option's.
-        if isinstance(value, salt.loader.context.NamedLoaderContext) or not isinstance(
-            value, Mapping
-        ):
-            return None
-        sources.append(value)
-    master = sources[2].get("master", {})
-    defaults = getattr(func, "__globals__", {}).get("DEFAULTS", {})
-    if not isinstance(master, Mapping) or not isinstance(defaults, Mapping):
-        return None
-    return [*sources, master, defaults]
 
 
 def _falsy_profile_values(
