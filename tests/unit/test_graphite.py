@@ -343,7 +343,7 @@ def test_any_input_gives_one_safe_line_per_sample(minion, prefix, samples):
 
 
 def test_serializers_registry():
-    assert {"text": plaintext, "pickle": pickle_frames} == graphite.SERIALIZERS
+    assert {"text": graphite.plaintext_rows, "pickle": graphite.pickle_rows} == graphite.SERIALIZERS
 
 
 # -- the builder's caches never change a path ----------------------------------------------------

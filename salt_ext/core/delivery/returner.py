@@ -22,7 +22,7 @@ from salt_ext.core.config import Option, Options, parse, salt_lookup
 from salt_ext.core.delivery.delivery import Delivery, DeliveryResult, Transport
 from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.samples import Sample, Skipped, samples_from_return
+from salt_ext.core.samples import Row, Sample, Skipped, return_rows, row_samples
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,11 @@ class Backend:
     def serialize(self, samples: list[Sample], minion: str, opts: Options) -> bytes:
         """Return the payload bytes for ``samples``."""
         raise NotImplementedError
+
+    def serialize_rows(self, rows: list[Row], minion: str, opts: Options) -> bytes:
+        """The payload of a job return's ``rows``: by default :meth:`serialize` of their
+        samples; a backend whose serializer reads rows skips making the samples."""
+        return self.serialize(row_samples(rows), minion, opts)
 
     def transports(self, opts: Options) -> list[Transport]:
         """Return the list of transports, in failover order."""
@@ -200,7 +205,7 @@ def deliver_return(
         return result
     minion = str(ret.get("id") or opts.get("id") or "unknown")
     skipped = Skipped()
-    samples = samples_from_return(ret, clock, skipped)
+    rows = return_rows(ret, clock, skipped)
     if skipped:
         log.info(
             "%s returner: skipped %d value(s) of %s from %s: %s",
@@ -210,17 +215,18 @@ def deliver_return(
             minion,
             skipped.summary(),
         )
-    if not samples:
+    points = sum(len(fields) for _, _, _, fields in rows)
+    if not points:
         return DeliveryResult()
     try:
-        payload = backend.serialize(samples, minion, options)
+        payload = backend.serialize_rows(rows, minion, options)
         delivery = _delivery(backend, ret, opts, options)
     except Exception as exc:  # pylint: disable=broad-except; a returner must never raise
         log.exception("%s returner: cannot prepare the payload", backend.name)
-        return DeliveryResult(points=len(samples), dropped=len(samples), error=str(exc))
+        return DeliveryResult(points=points, dropped=points, error=str(exc))
     if action == "spool":
-        return delivery.spool_only(payload, len(samples))
-    return delivery.deliver(payload, len(samples))
+        return delivery.spool_only(payload, points)
+    return delivery.deliver(payload, points)
 
 
 def _delivery(
