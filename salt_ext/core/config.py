@@ -176,19 +176,19 @@ def salt_lookup(func: Callable[..., Any]) -> Callable[..., Any]:
 def _salt_sources(func: Callable[..., Any]) -> Optional[list[Mapping[str, Any]]]:
     pack = getattr(getattr(func, "loader", None), "pack", None)
     wrapped = getattr(func, "func", None)
-    if not isinstance(pack, Mapping) or getattr(wrapped, "__name__", None) not in ("option", "get"):
+    if not isinstance(pack, dict) or getattr(wrapped, "__name__", None) not in ("option", "get"):
         return None
-    from salt.loader.context import NamedLoaderContext  # imported by the loader that made func
-
-    sources = []
-    for dunder in ("__opts__", "__grains__", "__pillar__"):
-        value = pack.get(dunder, {})
-        # A context-bound value would resolve in the caller's loader, not func's.
-        if isinstance(value, NamedLoaderContext) or not isinstance(value, Mapping):
-            return None
-        sources.append(value)
-    master = sources[2].get("master", {})
+    # Plain dicts (Salt's OptsDict is one) only: a context-bound value (NamedLoaderContext, a
+    # Mapping) would resolve in the caller's loader, not func's; anything else goes to Salt.
+    opts, grains, pillar = (
+        pack.get("__opts__", {}),
+        pack.get("__grains__", {}),
+        pack.get("__pillar__", {}),
+    )
+    if not (isinstance(opts, dict) and isinstance(grains, dict) and isinstance(pillar, dict)):
+        return None
+    master = pillar.get("master", {})
     defaults = getattr(wrapped, "__globals__", {}).get("DEFAULTS", {})
-    if not isinstance(master, Mapping) or not isinstance(defaults, Mapping):
+    if not (isinstance(master, dict) and isinstance(defaults, dict)):
         return None
-    return [*sources, master, defaults]
+    return [opts, grains, pillar, master, defaults]

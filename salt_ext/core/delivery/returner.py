@@ -96,6 +96,7 @@ def read_options(
     Sources, as Salt's own returners read them (``salt.returners.get_returner_options``):
     ``<name>.<option>`` keys or a nested ``<name>:`` dict in minion config, grains or pillar,
     a ``ret_config`` profile (``<profile>.<name>.<option>``), then ``--return_kwargs``.
+    Parsed and validated once per process for the same settings; each call gets its own dict.
     """
     spec = backend.spec()
     # Never ``opts or {}``: the truth value of Salt 3008's OptsDict walks all of its layers.
@@ -114,7 +115,22 @@ def read_options(
         )
         found.update(_falsy_profile_values(backend.name, ret, spec, salt_funcs))
     found.update((ret or {}).get("ret_kwargs") or {})  # per-job options win over any profile
-    return backend.validate(parse(backend.name, found, spec, allow_unknown=True))
+    key = (backend, repr(found))
+    options = _VALIDATED.get(key)
+    if options is None:
+        options = backend.validate(parse(backend.name, found, spec, allow_unknown=True))
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = options
+    return dict(options)
+
+
+# Options parsed and validated in this process, by what was found for them (its repr: a changed
+# value, type or key is another entry): a long-lived process (the beacon's push mode) and a
+# job's later returns find the same settings each time. A bad one is never kept, so it is
+# reported on every return.
+_VALIDATED: dict[tuple[Backend, str], Options] = {}
+_VALIDATED_MAX = 16
 
 
 def _configured(
@@ -127,7 +143,7 @@ def _configured(
     and a flat key is looked up only when the dict lacks it: the same values.
     """
     nested = option(name, {}) or {}
-    if not isinstance(nested, Mapping):
+    if not isinstance(nested, dict) and not isinstance(nested, Mapping):
         raise ConfigError(name, f"expected a dict of options, got {type(nested).__name__}")
     unknown = sorted(str(key) for key in nested if key not in spec)
     if unknown:
