@@ -22,6 +22,11 @@ Two figures per side:
   times the one returner call and exits. This includes what a job pays on first touching
   memory (copy-on-write page faults) and code, on both sides.
 
+Each call is timed by the wall clock and by the CPU time of the calling thread (user + system,
+page faults included): on a machine shared with other work the CPU times leave out the time
+spent waiting for a core, so their ratio moves less between runs; on a quiet machine they agree.
+The rounds alternate the two sides; more rounds of fewer calls alternate them more finely.
+
 ``--stages`` also prints where our time goes: ``deliver_return``'s steps timed one by one
 (warm and cold), next to the loader call around it.
 
@@ -80,14 +85,13 @@ def start_sink():
 
 
 def time_calls(returner, ret, calls):
-    """Per-call seconds of ``calls`` returns (the timestamp moves like a real schedule)."""
+    """Per-call [wall-clock, CPU] seconds of ``calls`` returns (the timestamp moves like a real
+    schedule)."""
     times = []
     base = ret["return"]["ts"]
     for i in range(calls):
         ret["return"]["ts"] = base + i
-        start = time.perf_counter()
-        returner(ret)
-        times.append(time.perf_counter() - start)
+        times.append(_timed_call(returner, ret, None))
     return times
 
 
@@ -115,9 +119,11 @@ def in_fork(job, func, *args):
 
 
 def _timed_call(returner, ret, _unused):
-    start = time.perf_counter()
+    """[wall-clock, CPU] seconds of one call: the CPU time of this thread (user + system, page
+    faults included) leaves out the time spent waiting for a core on a busy machine."""
+    start, start_cpu = time.perf_counter(), time.thread_time()
     returner(ret)
-    return time.perf_counter() - start
+    return [time.perf_counter() - start, time.thread_time() - start_cpu]
 
 
 def _footprint(returner, ret, _unused):
@@ -241,13 +247,14 @@ def ours(port, mode, cachedir):
 def serializer_rates(seconds=0.5):
     from salt_ext.core.graphite import paths as graphite
     from salt_ext.core.influxdb import line_protocol
-    from salt_ext.core.samples import from_vitals_dict
+    from salt_ext.core.samples import row_samples, vitals_rows
 
-    samples = from_vitals_dict(vitals_return(time.time()))
+    rows = vitals_rows(vitals_return(time.time()))  # what the carbon returner serializes
+    samples = row_samples(rows)  # what the influxdb returner serializes
     minion = "pi-01.example.com"
     cases = {
-        "graphite plaintext": lambda: graphite.plaintext(samples, graphite.PathBuilder(minion)),
-        "graphite pickle": lambda: graphite.pickle_frames(samples, graphite.PathBuilder(minion)),
+        "graphite plaintext": lambda: graphite.plaintext_rows(rows, graphite.PathBuilder(minion)),
+        "graphite pickle": lambda: graphite.pickle_rows(rows, graphite.PathBuilder(minion)),
         "influx line protocol": lambda: line_protocol.serialize(
             samples, minion, tags={"role": "web"}
         ),
@@ -267,7 +274,7 @@ def serializer_rates(seconds=0.5):
 
 STAGES = (
     "options (read_options)",
-    "samples (samples_from_return)",
+    "rows (return_rows)",
     "serialize (paths + pickle)",
     "spool and delivery setup",
     "TCP connect + send + close",
@@ -281,15 +288,15 @@ def our_stages(returner, funcs, opts, ret, cachedir):
     from salt_ext.core.delivery.delivery import Delivery
     from salt_ext.core.delivery.spool import Spool
     from salt_ext.core.graphite.carbon import BACKEND
-    from salt_ext.core.samples import Skipped, samples_from_return
+    from salt_ext.core.samples import Skipped, return_rows
 
     clock = time.perf_counter
     marks = [clock()]
     options = BACKEND.with_minion(backend.read_options(BACKEND, ret, funcs, opts), opts)
     marks.append(clock())
-    samples = samples_from_return(ret, time.time, Skipped())
+    rows = return_rows(ret, time.time, Skipped())
     marks.append(clock())
-    payload = BACKEND.serialize(samples, ret["id"], options)
+    payload = BACKEND.serialize_rows(rows, ret["id"], options)
     marks.append(clock())
     spool = Spool(
         backend.spool_dir(cachedir, BACKEND, ret, options),
@@ -363,23 +370,26 @@ def main():
     finally:
         sink.terminate()
 
-    def ms(*key):
-        return statistics.median(times[key]) * 1e3
+    def ms(*key, clock=0):
+        return statistics.median(t[clock] for t in times[key]) * 1e3
 
     print(
         f"per return, median of {args.rounds} rounds x {args.calls} warm / {args.cold} cold calls,"
         " same payload, same sink, both called through Salt's loader"
     )
-    print(f"{'return':<20}{'Salt 3007 pickle':>18}{'ours text':>12}{'ours pickle':>13}"
-          f"{'ratio text':>12}{'ratio pickle':>14}")  # fmt: skip
-    for name in returns:
-        for kind in kinds:
-            theirs_ms = ms(name, "theirs", kind)
-            text_ms, pickle_ms = ms(name, "text", kind), ms(name, "pickle", kind)
-            print(
-                f"{name + ', ' + kind:<20}{theirs_ms:>15.3f} ms{text_ms:>9.3f} ms"
-                f"{pickle_ms:>10.3f} ms{theirs_ms / text_ms:>11.1f}x{theirs_ms / pickle_ms:>13.1f}x"
-            )
+    for clock, title in enumerate(("wall clock", "CPU time of the calling thread")):
+        print(f"{title + ':':<20}{'Salt 3007 pickle':>18}{'ours text':>12}{'ours pickle':>13}"
+              f"{'ratio text':>12}{'ratio pickle':>14}")  # fmt: skip
+        for name in returns:
+            for kind in kinds:
+                theirs_ms = ms(name, "theirs", kind, clock=clock)
+                text_ms = ms(name, "text", kind, clock=clock)
+                pickle_ms = ms(name, "pickle", kind, clock=clock)
+                print(
+                    f"{name + ', ' + kind:<20}{theirs_ms:>15.3f} ms{text_ms:>9.3f} ms"
+                    f"{pickle_ms:>10.3f} ms{theirs_ms / text_ms:>11.2f}x"
+                    f"{theirs_ms / pickle_ms:>13.2f}x"
+                )
     print("connections per return: 1, counted for every call of both sides")
     if args.stages:
         for name in returns:
