@@ -8,9 +8,12 @@ options read through the real ``config.option`` of a real minion config with rea
 call per job return, sending to the same loopback sink (a separate process that reads every
 connection to EOF and counts connections and bytes). Salt 3007's runs in a subprocess of
 ``.tmp/venv-salt3007`` (built by scripts/test.sh), from a loader over Salt's own returner
-directory only (the default one would pick ours, which shadows it); ours runs in this process,
-loaded by Salt's loader from the installed wheel. The rounds alternate between the two so that
-load from other processes hits both alike.
+directory only (the default one would pick ours, which shadows it); ours runs in a subprocess
+of this venv, loaded by Salt's loader from the installed wheel, and again under Salt 3007 (the
+same wheel is installed in its venv): Salt 3008's loader costs more per call than 3007's (its
+opts are a copy-on-write OptsDict whose every lookup takes a lock), so the third column
+compares the returners alone. The rounds alternate the sides so that load from other processes
+hits them alike.
 
 Two figures per side:
 
@@ -238,6 +241,8 @@ def ours(port, mode, cachedir):
     funcs = salt.loader.minion_mods(opts)
     funcs["config.option"], funcs["test.ping"]()  # loaded before any fork, as in a minion
     returner = salt.loader.returners(opts, funcs)["carbon.returner"]
+    if "salt_ext" not in returner.func.__globals__["__file__"]:
+        sys.exit(f"loaded {returner.func.__globals__['__file__']}, not our carbon returner")
     return returner, funcs, opts
 
 
@@ -353,14 +358,16 @@ def main():
                 "carbon": {"host": "127.0.0.1", "port": port, "mode": "pickle"},
             }
             for _ in range(args.rounds):
-                for python, side in (
-                    (SALT3007_PYTHON, "--salt3007-side"),
-                    (sys.executable, "--our-side"),
+                for python, side, salt in (
+                    (SALT3007_PYTHON, "--salt3007-side", ""),
+                    (sys.executable, "--our-side", ""),
+                    (SALT3007_PYTHON, "--our-side", "@3007"),  # ours under the same Salt
                 ):
                     before = counts[0]
-                    run = run_side(python, side, spec)
-                    for key, values in run.items():
-                        times.setdefault(key, []).extend(values)
+                    run = run_side(python, side, {**spec, "stages": spec["stages"] and not salt})
+                    for (name, *key), values in run.items():
+                        key[0] += salt
+                        times.setdefault((name, *key), []).extend(values)
                     time.sleep(0.2)  # let the sink finish counting
                     returns_sent = sum(len(v) for v in run.values())  # stage runs send too
                     warmups = 5 * len(returns) * (2 if side == "--our-side" else 1)
@@ -377,19 +384,22 @@ def main():
         f"per return, median of {args.rounds} rounds x {args.calls} warm / {args.cold} cold calls,"
         " same payload, same sink, both called through Salt's loader"
     )
+    print(
+        "ours: this venv's Salt (what users of the wheel run); ours@3007: the same wheel under"
+        " Salt 3007.8, as theirs; ratio = theirs / ours (> 1: ours faster)"
+    )
+    columns = ("Salt 3007 pickle", "ours text", "ours pickle", "ours@3007 pickle")
     for clock, title in enumerate(("wall clock", "CPU time of the calling thread")):
-        print(f"{title + ':':<20}{'Salt 3007 pickle':>18}{'ours text':>12}{'ours pickle':>13}"
-              f"{'ratio text':>12}{'ratio pickle':>14}")  # fmt: skip
+        print(f"{title}, ms per return; ratio text, pickle, pickle@3007")
+        print(f"{'':<20}" + "".join(f"{c:>18}" for c in columns) + f"{'ratios':>20}")
         for name in returns:
             for kind in kinds:
-                theirs_ms = ms(name, "theirs", kind, clock=clock)
-                text_ms = ms(name, "text", kind, clock=clock)
-                pickle_ms = ms(name, "pickle", kind, clock=clock)
-                print(
-                    f"{name + ', ' + kind:<20}{theirs_ms:>15.3f} ms{text_ms:>9.3f} ms"
-                    f"{pickle_ms:>10.3f} ms{theirs_ms / text_ms:>11.2f}x"
-                    f"{theirs_ms / pickle_ms:>13.2f}x"
-                )
+                found = [
+                    ms(name, side, kind, clock=clock)
+                    for side in ("theirs", "text", "pickle", "pickle@3007")
+                ]
+                ratios = "".join(f"{found[0] / ours:>7.2f}x" for ours in found[1:])
+                print(f"{name + ', ' + kind:<20}" + "".join(f"{t:>18.3f}" for t in found) + ratios)
     print("connections per return: 1, counted for every call of both sides")
     if args.stages:
         for name in returns:
