@@ -180,11 +180,12 @@ def to_vitals_dict(samples: Iterable[Sample], ts: float) -> dict[str, Any]:
 
 
 Name = Union[str, tuple[Any, ...]]
-Row = tuple[str, tuple[tuple[str, str], ...], float, list[tuple[Name, Union[int, float]]]]
-"""One series at one time with its fields: ``(group, tags, ts, [(name, value), ...])``, one
+Row = tuple[str, tuple[tuple[str, str], ...], float, Mapping[Name, Union[int, float]]]
+"""One series at one time with its fields: ``(group, tags, ts, {name: value})``, one
 :class:`Sample` per field (:func:`row_samples`). A name is one path segment (a str: the
 vitals fields) or a tuple of segments, as :attr:`Sample.name`. A returner serializes rows
-straight from the job return (:func:`return_rows`), without building a sample per value."""
+straight from the job return (:func:`return_rows`), without building a sample per value; a
+vitals series whose values need no typing is the return's own dict."""
 
 
 def from_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None) -> list[Sample]:
@@ -220,7 +221,7 @@ def row_samples(rows: Iterable[Row]) -> list[Sample]:
         samples.extend(
             [
                 _new_tuple(Sample, (group, _segments(name), value, ts, tags))
-                for name, value in fields
+                for name, value in fields.items()
             ]
         )
     return samples
@@ -232,15 +233,21 @@ def _segments(name: Name) -> tuple[Any, ...]:
 
 def sample_rows(samples: Iterable[Sample]) -> list[Row]:
     """``samples`` as rows: consecutive samples of one series at one time (the same group,
-    tags and ts objects, as a return's samples come) share a row."""
+    tags and ts objects, as a return's samples come) with distinct names share a row."""
     rows: list[Row] = []
-    fields: list[tuple[Name, Union[int, float]]] = []
+    fields: dict[Name, Union[int, float]] = {}
     last: Optional[tuple[str, tuple[tuple[str, str], ...], float]] = None
     for group, name, value, ts, tags in samples:
-        if last is None or group is not last[0] or tags is not last[1] or ts is not last[2]:
-            last, fields = (group, tags, ts), []
+        if (
+            last is None
+            or group is not last[0]
+            or tags is not last[1]
+            or ts is not last[2]
+            or name in fields
+        ):
+            last, fields = (group, tags, ts), {}
             rows.append((group, tags, ts, fields))
-        fields.append((name, value))
+        fields[name] = value
     return rows
 
 
@@ -263,8 +270,8 @@ def typed_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None
 
 def _typed_series(
     data: Mapping[str, Any], skipped: Skipped
-) -> Iterator[tuple[str, Optional[str], list[tuple[Name, Union[int, float]]]]]:
-    """The one vitals mapping: ``(group key, tag value or None, [(field, typed value)])`` for
+) -> Iterator[tuple[str, Optional[str], dict[Name, Union[int, float]]]]:
+    """The one vitals mapping: ``(group key, tag value or None, {field: typed value})`` for
     every series of ``data`` with at least one numeric field, typed per :data:`GROUPS`."""
     for key, content in data.items():
         if key == "ts":
@@ -286,9 +293,9 @@ def _typed_series(
         for tag_value, fields in series:
             if _typed_already(fields, int_fields):
                 if fields:
-                    yield key, tag_value, list(fields.items())
+                    yield key, tag_value, fields
                 continue
-            typed: list[tuple[Name, Union[int, float]]] = []
+            typed: dict[Name, Union[int, float]] = {}
             for name, raw in fields.items():
                 value: Union[int, float, None]
                 if type(raw) is float and raw - raw == 0.0 and name not in int_fields:
@@ -298,7 +305,7 @@ def _typed_series(
                 if value is None:
                     skipped.add(f"{key}.{name}", _describe(raw))
                 else:
-                    typed.append((name if type(name) is str else str(name), value))
+                    typed[name if type(name) is str else str(name)] = value
             if typed:
                 yield key, tag_value, typed
 

@@ -616,7 +616,7 @@ def test_sample_rows_start_a_row_when_the_series_or_time_changes():
     ]
     rows = sample_rows(samples)
     assert [len(fields) for *_, fields in rows] == [2, 1, 1]
-    assert rows[2] == ("disk", (("path", "/boot"),), TS + 1, [(("a", "b"), 4.0)])
+    assert rows[2] == ("disk", (("path", "/boot"),), TS + 1, {("a", "b"): 4.0})
     assert row_samples(rows) == samples
 
 
@@ -634,3 +634,17 @@ def test_return_rows_hold_the_samples_of_the_return(ret):
     rows = return_rows(ret, lambda: 1732240009.25, row_skips)
     assert row_samples(rows) == samples_from_return(ret, lambda: 1732240009.25, sample_skips)
     assert row_skips.items == sample_skips.items
+
+
+def test_sample_rows_start_a_row_when_a_name_repeats():
+    samples = [Sample("x", "a", 1.0, TS), Sample("x", "a", 2.0, TS), Sample("x", "b", 3.0, TS)]
+    rows = sample_rows(samples)
+    assert [fields for *_, fields in rows] == [{("a",): 1.0}, {("a",): 2.0, ("b",): 3.0}]
+    assert row_samples(rows) == samples
+
+
+def test_a_series_typed_already_is_the_returns_own_dict():
+    data = {"ts": TS, "load": {"load1": 0.5, "load5": 0.25}, "mem": {"total": 8, "percent": 1.5}}
+    rows = vitals_rows(data)
+    assert rows[0][3] is data["load"]  # nothing to type: no copy
+    assert rows[1][3] == {"total": 8, "percent": 1.5} and rows[1][3] is not data["mem"]

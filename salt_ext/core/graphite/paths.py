@@ -94,7 +94,7 @@ class PathBuilder:
         return [
             path
             for group, tags, _, fields in sample_rows(samples)
-            for path in self.row_paths(group, tags, [name for name, _ in fields])
+            for path in self.row_paths(group, tags, list(fields))
         ]
 
     def row_paths(self, group: str, tags: tuple, names: Sequence[Name]) -> list[str]:
@@ -246,10 +246,9 @@ def plaintext_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     """:func:`plaintext` of the samples of ``rows``."""
     lines: list[str] = []
     for group, tags, ts, fields in rows:
-        if fields:
-            names, values = zip(*fields)
-            texts = map(repr if _exact(values) else format_value, values)
-            lines += map(_LINE, paths.row_paths(group, tags, names), texts, repeat(int(ts)))
+        values = fields.values()
+        texts = map(repr if _exact(values) else format_value, values)
+        lines += map(_LINE, paths.row_paths(group, tags, list(fields)), texts, repeat(int(ts)))
     return "".join(lines).encode("ascii")
 
 
@@ -263,11 +262,10 @@ def pickle_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     """:func:`pickle_frames` of the samples of ``rows``."""
     points: list[tuple[str, tuple[int, float]]] = []
     for group, tags, ts, fields in rows:
-        if fields:
-            names, values = zip(*fields)
-            if not _exact(values):  # subclasses (numpy) would unpickle as their class
-                values = tuple(int(v) if isinstance(v, int) else float(v) for v in values)
-            points += zip(paths.row_paths(group, tags, names), zip(repeat(int(ts)), values))
+        values: Iterable[float] = fields.values()
+        if not _exact(values):  # subclasses (numpy) would unpickle as their class
+            values = [int(v) if isinstance(v, int) else float(v) for v in values]
+        points += zip(paths.row_paths(group, tags, list(fields)), zip(repeat(int(ts)), values))
     if not points:
         return b""
     if len(points) <= PICKLE_POINTS_PER_FRAME:  # a return: one frame, one dumps

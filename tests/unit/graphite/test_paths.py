@@ -44,12 +44,12 @@ NAMES = st.one_of(
 )
 def test_row_paths_are_the_paths_of_each_sample(names, template):
     rows = [
-        ("cpu", (("cpu", str(i)),) if i % 2 else (), TS, [(n, 1.0) for n in row_names])
+        ("cpu", (("cpu", str(i)),) if i % 2 else (), TS, dict.fromkeys(row_names, 1.0))
         for i, row_names in enumerate(names)
     ]
     samples = row_samples(rows)
     shared = PathBuilder("pi 01", "vitals", template)
-    row_paths = [p for g, t, _, f in rows for p in shared.row_paths(g, t, [n for n, _ in f])]
+    row_paths = [p for g, t, _, f in rows for p in shared.row_paths(g, t, list(f))]
     assert row_paths == [PathBuilder("pi 01", "vitals", template).path(s) for s in samples]
     assert shared.paths(samples) == row_paths
 
