@@ -154,29 +154,59 @@ def salt_lookup(func: Callable[..., Any]) -> Callable[..., Any]:
     nested ``a:b`` keys and ``sdb://`` values. Any other callable (a stand-in, a loader that
     does not look like Salt's) is returned as is.
     """
-    sources = _salt_sources(func)
+    loader = getattr(func, "loader", None)
+    sources = _salt_sources(getattr(loader, "pack", None), getattr(func, "func", None))
     if sources is None:
         return func
-    is_get = func.func.__name__ == "get"  # type: ignore[attr-defined]
+    return _reader(sources, func.func.__name__ == "get", lambda: func)  # type: ignore[attr-defined]
 
+
+def salt_config(salt_funcs: Any, name: str) -> Optional[Callable[..., Any]]:
+    """``salt_funcs[name]``, Salt's ``config.option`` or ``config.get``, as :func:`salt_lookup`
+    reads it; None when there is no such function. ``salt_funcs`` is a loader module's
+    ``__salt__`` or a stand-in mapping.
+
+    When Salt's loader has loaded the function already, its mappings are found without
+    ``salt_funcs[name]``: each access makes a loaded-function wrapper, and the first one made
+    in a freshly forked job costs it ~0.2 ms (Salt's loader code touched for the first time
+    there: copy-on-write page faults).
+    """
+    loader = salt_funcs
+    if not isinstance(salt_funcs, dict):
+        from salt.loader.context import NamedLoaderContext  # imported: a loader made salt_funcs
+
+        if isinstance(salt_funcs, NamedLoaderContext):
+            loader = salt_funcs.value()
+    loaded = getattr(loader, "_dict", None)  # what Salt's loaded functions call
+    raw = loaded.get(name) if isinstance(loaded, dict) else None
+    sources = _salt_sources(getattr(loader, "pack", None), raw)
+    if sources is not None:
+        return _reader(sources, name == "config.get", lambda: salt_funcs[name])
+    func = salt_funcs.get(name)
+    return None if func is None else salt_lookup(func)
+
+
+def _reader(
+    sources: list[Mapping[str, Any]], is_get: bool, salt_func: Callable[[], Callable[..., Any]]
+) -> Callable[..., Any]:
     def lookup(key: str, default: Any = "") -> Any:
         if is_get and ":" in key:
-            return func(key, default)
+            return salt_func()(key, default)
         for source in sources:
             if key in source:
                 value = source[key]
                 if is_get and isinstance(value, str) and value.startswith("sdb://"):
-                    return func(key, default)
+                    return salt_func()(key, default)
                 return value
         return default
 
     return lookup
 
 
-def _salt_sources(func: Callable[..., Any]) -> Optional[list[Mapping[str, Any]]]:
-    pack = getattr(getattr(func, "loader", None), "pack", None)
-    wrapped = getattr(func, "func", None)
-    if not isinstance(pack, dict) or getattr(wrapped, "__name__", None) not in ("option", "get"):
+def _salt_sources(pack: object, func: object) -> Optional[list[Mapping[str, Any]]]:
+    """The mappings ``func`` (Salt's ``config.option`` or ``config.get``, as loaded) reads for
+    a plain key, from its loader's ``pack``; None when they do not look like Salt's."""
+    if not isinstance(pack, dict) or getattr(func, "__name__", None) not in ("option", "get"):
         return None
     # Plain dicts (Salt's OptsDict is one) only: a context-bound value (NamedLoaderContext, a
     # Mapping) would resolve in the caller's loader, not func's; anything else goes to Salt.
@@ -188,7 +218,7 @@ def _salt_sources(func: Callable[..., Any]) -> Optional[list[Mapping[str, Any]]]
     if not (isinstance(opts, dict) and isinstance(grains, dict) and isinstance(pillar, dict)):
         return None
     master = pillar.get("master", {})
-    defaults = getattr(wrapped, "__globals__", {}).get("DEFAULTS", {})
+    defaults = getattr(func, "__globals__", {}).get("DEFAULTS", {})
     if not (isinstance(master, dict) and isinstance(defaults, dict)):
         return None
     return [opts, grains, pillar, master, defaults]

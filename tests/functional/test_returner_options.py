@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salt_ext.core.config import salt_lookup
+from salt_ext.core.config import salt_config, salt_lookup
 from salt_ext.core.delivery import returner as backend
 from salt_ext.core.graphite.carbon import BACKEND
 from salt_ext.core.influxdb.write import BACKEND as INFLUX
@@ -31,10 +31,11 @@ def test_same_values_as_calling_config_option(loaders, returner, data):
     with config_sources(option.loader.pack) as targets:
         for source, key, flat_value in placed:
             targets[source][key] = data.draw(nested) if key == returner.name else flat_value
-        lookup = salt_lookup(option)  # as read_options: once per return, after any change
-        assert lookup is not option  # Salt's own function: its sources are read directly
         expected = backend._configured(returner.name, spec, option)
-        assert backend._configured(returner.name, spec, lookup) == expected
+        # as read_options: once per return, after any change
+        for lookup in (salt_lookup(option), salt_config(loaders.modules, "config.option")):
+            assert lookup is not option  # Salt's own function: its sources are read directly
+            assert backend._configured(returner.name, spec, lookup) == expected
 
 
 def test_a_master_config_that_is_not_a_dict_falls_back_to_calling_salt(loaders):

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from salt.exceptions import SaltInvocationError
 
-from salt_ext.core.config import salt_lookup
+from salt_ext.core.config import salt_config, salt_lookup
 from support.saltconfig import config_sources
 
 SOURCES = ("__opts__", "__grains__", "__pillar__", "master")
@@ -22,10 +22,10 @@ def test_same_value_as_calling_config_get(loaders, placed):
     with config_sources(get.loader.pack) as targets:
         for source, value in placed:
             targets[source]["vitals"] = value
-        lookup = salt_lookup(get)
-        assert lookup is not get  # Salt's own function: its sources are read directly
-        assert lookup("vitals", {}) == get("vitals", {})
-        assert lookup("vitals") == get("vitals")
+        for lookup in (salt_lookup(get), salt_config(loaders.modules, "config.get")):
+            assert lookup is not get  # Salt's own function: its sources are read directly
+            assert lookup("vitals", {}) == get("vitals", {})
+            assert lookup("vitals") == get("vitals")
 
 
 @pytest.fixture
@@ -62,3 +62,14 @@ def test_a_bad_value_is_an_error_naming_the_key_on_every_call(loaders, vitals_co
     vitals_config["vitals"] = "mem"
     with pytest.raises(SaltInvocationError, match="vitals"):
         current()
+
+
+def test_salt_config_reads_the_loaders_mappings_without_a_loaded_function(loaders, monkeypatch):
+    loaders.modules["config.get"]("id")  # loaded, as in any minion that ran config.get
+    assert salt_config(loaders.modules, "config.no_such_function") is None
+    made = []
+    monkeypatch.setattr(
+        type(loaders.modules), "__getitem__", lambda self, key: made.append(key) or 1 / 0
+    )
+    lookup = salt_config(loaders.modules, "config.get")
+    assert lookup("id") == loaders.opts["id"] and made == []

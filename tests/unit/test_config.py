@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from salt_ext.core.config import Option, parse, salt_lookup
+from salt_ext.core.config import Option, parse, salt_config, salt_lookup
 from salt_ext.core.errors import ConfigError, VitalsError
 
 SPEC = {
@@ -364,3 +364,37 @@ def test_other_functions_and_stand_ins_are_called_as_they_are():
     fake = FakeGet(PACK)
     fake.func = types.FunctionType(get.__code__, {}, "merge")
     assert salt_lookup(fake) is fake
+
+
+class FakeFunctions:
+    """Shaped like Salt's loader of execution modules: ``pack`` and ``_dict`` (the loaded
+    functions); indexing it would make a loaded-function wrapper."""
+
+    def __init__(self, pack, functions):
+        self.pack = pack
+        self._dict = functions
+
+    def __getitem__(self, key):
+        raise AssertionError(f"made a loaded function for {key}")
+
+    def get(self, key, default=None):
+        raise AssertionError(f"made a loaded function for {key}")
+
+
+def test_salt_config_reads_a_loaded_function_s_mappings_without_wrapping_it():
+    raw = types.FunctionType(get.__code__, {"DEFAULTS": {"from_defaults": 3}}, "get")
+    lookup = salt_config(FakeFunctions(PACK, {"config.get": raw}), "config.get")
+    assert lookup("vitals", {}) == {"groups": ["cpu"]} and lookup("from_defaults") == 3
+
+
+def test_salt_config_falls_back_to_the_function_or_none():
+    def option(key, default=""):
+        return f"stand-in {key}"
+
+    assert salt_config({"config.option": option}, "config.option") is option
+    assert salt_config({}, "config.option") is None
+    fake = FakeGet(PACK)
+    functions = FakeFunctions(PACK, {})  # config.get not loaded yet: Salt's loader loads it
+    functions.get = lambda key, default=None: fake if key == "config.get" else default
+    lookup = salt_config(functions, "config.get")
+    assert lookup("vitals", {}) == {"groups": ["cpu"]} and fake.calls == []

@@ -117,9 +117,10 @@ def configured(
     config_get: Callable[..., Any], overrides: Optional[Mapping[str, Any]] = None
 ) -> dict[str, Any]:
     """The raw ``vitals:`` settings :func:`validate_options` takes: the minion's, read with
-    Salt's ``config.get`` (its mappings read directly: :func:`salt_lookup`), then
-    ``overrides`` (a function's keyword arguments; Salt's own ``__pub_*`` keys left out).
-    Raises :class:`ConfigError` when ``vitals:`` is not a dict."""
+    Salt's ``config.get`` (``config_get``: as :func:`~salt_ext.core.config.salt_config` gives
+    it, Salt's loaded function, or a stand-in), then ``overrides`` (a function's keyword
+    arguments; Salt's own ``__pub_*`` keys left out). Raises :class:`ConfigError` when
+    ``vitals:`` is not a dict."""
     found = salt_lookup(config_get)("vitals", {}) or {}
     if not isinstance(found, Mapping):
         raise ConfigError("vitals", f"must be a dict of options, got {type(found).__name__}")

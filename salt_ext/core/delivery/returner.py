@@ -6,7 +6,7 @@ transports. The loader modules in ``salt_ext/returners`` are a few lines around
 :func:`deliver_return`. Imports Salt to read returner options exactly as Salt's own returners
 do: ``salt.returners.get_returner_options`` for ``ret_config`` profiles, and otherwise the
 mappings of Salt's ``config.option`` in its order (see
-:func:`~salt_ext.core.config.salt_lookup`).
+:func:`~salt_ext.core.config.salt_config`).
 """
 
 import logging
@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import salt.returners
 
-from salt_ext.core.config import Option, Options, parse, salt_lookup
+from salt_ext.core.config import Option, Options, parse, salt_config
 from salt_ext.core.delivery.delivery import Delivery, DeliveryResult, Transport
 from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
@@ -102,9 +102,9 @@ def read_options(
     # Never ``opts or {}``: the truth value of Salt 3008's OptsDict walks all of its layers.
     salt_funcs = {} if salt_funcs is None else salt_funcs
     opts = {} if opts is None else opts
-    option = salt_funcs.get("config.option")
+    option = salt_config(salt_funcs, "config.option")
     if option is not None and not (ret or {}).get("ret_config"):
-        found = _configured(backend.name, spec, salt_lookup(option))
+        found = _configured(backend.name, spec, option)
     else:
         found = salt.returners.get_returner_options(
             backend.name,
