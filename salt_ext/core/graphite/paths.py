@@ -16,7 +16,6 @@ Sanitising rules (documented in the README):
 
 import functools
 import hashlib
-import io
 import pickle
 import re
 import struct
@@ -209,20 +208,6 @@ def validate_template(template: str) -> Optional[str]:
     return None
 
 
-def _pickled(points: list[tuple[str, tuple[int, float]]]) -> bytes:
-    """``points`` pickled with protocol 2 (carbon's unpickler reads it) without a memo: no
-    object in them is shared or refers to itself, and the memo (every path and tuple entered
-    in a dict, then a PUT opcode each) was two thirds of the time ``pickle.dumps`` took."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=2)
-    try:
-        pickler.fast = True  # documented as deprecated, yet in every CPython 3 so far
-    except AttributeError:  # pragma: no cover - a Python without it
-        return pickle.dumps(points, protocol=2)
-    pickler.dump(points)
-    return buffer.getvalue()
-
-
 _LINE = "{} {} {}\n".format
 _EXACT_NUMBERS = frozenset({int, float})
 
@@ -269,7 +254,7 @@ def pickle_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     if not points:
         return b""
     if len(points) <= PICKLE_POINTS_PER_FRAME:  # a return: one frame, one dumps
-        body = _pickled(points)
+        body = pickle.dumps(points, protocol=2)
         if len(body) <= MAX_PICKLE_FRAME:
             return struct.pack("!L", len(body)) + body
     out = []
@@ -279,7 +264,7 @@ def pickle_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     ]
     while pending:
         chunk = pending.pop(0)
-        body = _pickled(chunk)
+        body = pickle.dumps(chunk, protocol=2)
         if len(body) > MAX_PICKLE_FRAME and len(chunk) > 1:
             half = len(chunk) // 2
             pending[:0] = [chunk[:half], chunk[half:]]
