@@ -7,6 +7,7 @@ kind accepts the string forms an operator would type.
 """
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
@@ -172,11 +173,9 @@ def salt_config(salt_funcs: Any, name: str) -> Optional[Callable[..., Any]]:
     there: copy-on-write page faults).
     """
     loader = salt_funcs
-    if not isinstance(salt_funcs, dict):
-        from salt.loader.context import NamedLoaderContext  # imported: a loader made salt_funcs
-
-        if isinstance(salt_funcs, NamedLoaderContext):
-            loader = salt_funcs.value()
+    context = sys.modules.get("salt.loader.context")  # imported if a loader made salt_funcs
+    if context is not None and type(salt_funcs) is context.NamedLoaderContext:
+        loader = salt_funcs.value()
     loaded = getattr(loader, "_dict", None)  # what Salt's loaded functions call
     raw = loaded.get(name) if isinstance(loaded, dict) else None
     sources = _salt_sources(getattr(loader, "pack", None), raw)

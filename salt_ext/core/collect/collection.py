@@ -122,7 +122,7 @@ def configured(
     arguments; Salt's own ``__pub_*`` keys left out). Raises :class:`ConfigError` when
     ``vitals:`` is not a dict."""
     found = salt_lookup(config_get)("vitals", {}) or {}
-    if not isinstance(found, Mapping):
+    if not isinstance(found, dict) and not isinstance(found, Mapping):
         raise ConfigError("vitals", f"must be a dict of options, got {type(found).__name__}")
     raw = dict(found)
     raw.update((key, value) for key, value in (overrides or {}).items() if not key.startswith("__"))
