@@ -300,6 +300,8 @@ def _typed_series(
                 value: Union[int, float, None]
                 if type(raw) is float and raw - raw == 0.0 and name not in int_fields:
                     value = raw  # most values: a finite float in a float field, no call
+                elif type(raw) is int and name in int_fields and INT64_MIN <= raw <= INT64_MAX:
+                    value = raw  # and a size or count in its int field
                 else:
                     value = coerce_number(raw, as_int=name in int_fields)
                 if value is None:

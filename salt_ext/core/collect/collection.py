@@ -253,10 +253,16 @@ def _rate_values(
     """Yield ``(group key, tag or None, fields)`` computed from counter deltas."""
     elapsed = current.ts - previous.ts
     series: dict[tuple[str, str], dict[str, float]] = {}
+    parts = _COUNTER_PARTS
+    if len(parts) > _COUNTER_PARTS_MAX:
+        parts.clear()
     for counter, delta in rates.counter_deltas(previous.counters, current.counters).items():
-        prefix, _, rest = counter.partition(".")
-        tag, _, name = rest.rpartition(".")  # tags such as "eth0.100" may contain dots
-        series.setdefault((prefix, tag), {})[name] = delta
+        found = parts.get(counter)
+        if found is None:
+            prefix, _, rest = counter.partition(".")
+            tag, _, name = rest.rpartition(".")  # tags such as "eth0.100" may contain dots
+            found = parts[counter] = ((prefix, tag), name)
+        series.setdefault(found[0], {})[found[1]] = delta
     for (prefix, tag), deltas in series.items():
         if prefix == "cpu" and tag == "total":
             yield "cpu", None, rates.cpu_percentages(deltas, _CPU_FIELDS)
@@ -266,6 +272,14 @@ def _rate_values(
             yield prefix, tag or None, _per_second(deltas, RATES[prefix], elapsed)
 
 
+# Counter name -> ((group prefix, tag), field): the same names come back every collection.
+_COUNTER_PARTS: dict[str, tuple[tuple[str, str], str]] = {}
+_COUNTER_PARTS_MAX = 4096
+_PERCENTS = {
+    name for table in RATES.values() for name, _ in table.values() if name.endswith("percent")
+}
+
+
 def _per_second(
     deltas: Mapping[str, float], table: Mapping[str, tuple[str, float]], elapsed: float
 ) -> dict[str, float]:
@@ -273,7 +287,7 @@ def _per_second(
     for counter, (name, scale) in table.items():
         if counter in deltas:
             value = deltas[counter] / elapsed * scale
-            fields[name] = min(value, 100.0) if name.endswith("percent") else value
+            fields[name] = min(value, 100.0) if name in _PERCENTS else value
     return fields
 
 

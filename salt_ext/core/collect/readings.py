@@ -479,10 +479,11 @@ READERS = {
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural(text: object) -> list[tuple[int, int, str]]:
+@functools.lru_cache(maxsize=4096)  # the same names (cores, disks, interfaces) every collection
+def natural(text: object) -> tuple[tuple[int, int, str], ...]:
     """Sort key putting "cpu2" before "cpu10"."""
     parts = _DIGITS.split(str(text))
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
 
 
 def read_bytes(path: str) -> bytes:
