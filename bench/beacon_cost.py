@@ -30,10 +30,10 @@ import threading
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import psutil
 
-from daemons import LOCALHOST, SaltMaster, SaltMinion, poll, stop_all
+from vitals_daemons.process import LOCALHOST, poll, stop_all
+from vitals_daemons.salt import SaltMaster, SaltMinion
 
 COLLECTD_PLUGINS = (
     "cpu", "load", "memory", "swap", "df", "disk", "interface", "thermal", "processes",

@@ -11,9 +11,8 @@ connection to EOF and counts connections and bytes).
 Each Salt runs both in one process, their calls interleaved (each round of calls makes one
 call of every returner, a different one first each round), so that load from other processes
 and the state a forked job inherits (its garbage collector's counts among others) hit them
-alike: in
-``.tmp/venv-salt3007`` (built by scripts/test.sh; our wheel is installed there too) Salt
-3007.8's returner comes from a loader over Salt's own returner directory (the default one
+alike. In ``.tmp/venv-salt3007`` (built by scripts/test.sh; our wheel is installed there too)
+Salt 3007.8's returner comes from a loader over Salt's own returner directory (the default one
 would pick ours, which shadows it); in this venv (Salt 3008, which no longer ships a carbon
 returner) from a copy of that same file. The third table sets ours under this venv's Salt
 against Salt 3007's under 3007.8, what upgrading changes: those two run in separate processes

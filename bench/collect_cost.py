@@ -37,7 +37,7 @@ import statistics
 import tempfile
 import time
 
-import benchpath  # (before salt_ext: see bench/benchpath.py)
+import benchpath  # ROOT: the checkout
 import psutil
 from minion_env import minion_opts
 

@@ -23,9 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # noqa: F401  (tests/support on sys.path)
 
-from daemons import CarbonCache, InfluxD, stop_all
 from support.faults import CountingCarbonProxy, CountingInfluxProxy
 from support.spooljobs import (
     BACKENDS,
@@ -36,6 +35,9 @@ from support.spooljobs import (
     read_record,
     switch,
 )
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import stop_all
 
 
 def on_disk(spool):

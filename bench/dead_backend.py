@@ -12,14 +12,14 @@ import socket
 import tempfile
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # noqa: F401  (tests/support on sys.path)
 
-from daemons import refused_port
 from salt_ext.core.delivery.returner import deliver_return
 from salt_ext.core.graphite.carbon import BACKEND as CARBON
 from salt_ext.core.influxdb.write import BACKEND as INFLUX
 from support.faults import BlackholeServer, SlowHTTPServer
 from support.saltconfig import salt_funcs
+from vitals_daemons.process import refused_port
 
 TIMEOUT = 1.0
 RUNS = 3

@@ -1,8 +1,8 @@
 """A real Salt fleet for the scale benches: one salt-master, N salt-minions, a carbon-cache and
 an influxd, all on loopback under one directory, started and stopped by the bench.
 
-Not a bench itself: ``pollpush_scale.py``, ``push_cpu.py`` and ``soak.py`` import it (after
-``benchpath``). Minions are ``bench-NN``; they return to both backends (database ``vitals``).
+Not a bench itself: ``pollpush_scale.py``, ``push_cpu.py`` and ``soak.py`` import it. Minions
+are ``bench-NN``; they return to both backends (database ``vitals``).
 Counting reads the backends back: whisper files for carbon, InfluxQL for influxd.
 """
 
@@ -15,9 +15,12 @@ from pathlib import Path
 
 import benchpath
 import psutil
-import whisper
 
-from daemons import CarbonCache, InfluxD, SaltMaster, SaltMinion, poll, stop_all
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll, stop_all
+from vitals_daemons.salt import SaltMaster, SaltMinion
+from vitals_daemons.whisper_files import read_tree
 
 INFLUX_DB = "vitals"
 
@@ -182,9 +185,7 @@ class Fleet(contextlib.AbstractContextManager):
 
     def carbon_points(self, minion, ts):
         """Metrics of ``minion`` holding a point at second ``ts`` in whisper."""
-        return sum(
-            any(v is not None for v in values) for values in self._whisper(minion, ts - 1, ts)
-        )
+        return sum(bool(points) for points in self._whisper(minion, ts, ts))
 
     def influx_points(self, ts_from, ts_to=None):
         """``{host: field values}`` stored in influxd with ``ts_from <= time <= ts_to``."""
@@ -201,19 +202,13 @@ class Fleet(contextlib.AbstractContextManager):
 
     def carbon_points_between(self, minion, ts_from, ts_to):
         """Points of ``minion`` in whisper with ``ts_from <= time <= ts_to``."""
-        return sum(
-            sum(v is not None for v in values)
-            for values in self._whisper(minion, ts_from - 1, ts_to)
-        )
+        return sum(len(points) for points in self._whisper(minion, ts_from, ts_to))
 
-    def _whisper(self, minion, since, until):
-        """The values of every whisper file of ``minion`` in ``(since, until]``, one list per
-        file (a file being created or unreadable is skipped)."""
+    def _whisper(self, minion, ts_from, ts_to):
+        """The points of every whisper file of ``minion`` in ``[ts_from, ts_to]``, one list per
+        file (a file being created holds none yet)."""
         top = self.carbon.whisper_dir / "vitals" / minion.replace(".", "_")
-        for wsp in top.rglob("*.wsp"):
-            with contextlib.suppress(whisper.WhisperException, OSError):
-                (_start, _end, _step), values = whisper.fetch(str(wsp), since, until)
-                yield values
+        return read_tree(top, ts_from, ts_to).values()
 
     def spooled(self):
         """Spool record files left on every minion."""

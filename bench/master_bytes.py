@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/master_bytes.py
 
 import tempfile
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import salt.payload
 
 from salt_ext.core.collect.collection import collect_window, validate_options

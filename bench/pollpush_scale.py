@@ -37,7 +37,6 @@ import os
 import statistics
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import salt.client
 from fleet import Fleet, wait_landed
 

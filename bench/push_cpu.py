@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 
-import benchpath  # (before salt_ext: see bench/benchpath.py)
+import benchpath
 import psutil
 from fleet import Fleet
 

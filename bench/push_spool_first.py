@@ -22,7 +22,7 @@ import statistics
 import tempfile
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # noqa: F401  (tests/support on sys.path)
 
 from salt_ext.core.beacon import beacon as vitals_beacon
 from salt_ext.core.collect.collection import validate_options

@@ -2,7 +2,7 @@
 systemd stops it (SIGTERM to the main process of Salt's keep-alive parent and minion child,
 ``systemctl restart salt-minion``) and by SIGKILL of both, with and without ``spool_first``.
 
-A real salt-master and salt-minion (``scripts/daemons.py``: the minion runs as in production,
+A real salt-master and salt-minion (``vitals_daemons.salt``: the minion runs as in production,
 with its keep-alive parent) push every second to a real carbon-cache and influxd, each behind
 a counting proxy (``tests/support/faults.py``). Each round: the proxies black-hole for
 ``--outage`` seconds (every delivery waits for its ``--timeout``, 5 s as by default, so about
@@ -22,12 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
+import benchpath  # noqa: F401  (tests/support on sys.path)
 import psutil
 
-from daemons import CarbonCache, InfluxD, SaltMaster, SaltMinion, poll, stop_all
 from support.faults import CountingCarbonProxy, CountingInfluxProxy
 from support.spooljobs import BACKENDS, HandedCollections, Ledger, switch
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll, stop_all
+from vitals_daemons.salt import SaltMaster, SaltMinion
 
 STOPS = {
     "SIGTERM (systemctl restart)": (signal.SIGTERM, False),

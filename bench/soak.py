@@ -16,7 +16,6 @@ import argparse
 import collections
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 from fleet import Fleet
 
 

@@ -15,8 +15,6 @@ import tempfile
 import threading
 import time
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
-
 from salt_ext.core.collect.collection import collect_window, validate_options
 from salt_ext.core.delivery.delivery import Delivery
 from salt_ext.core.delivery.spool import Spool

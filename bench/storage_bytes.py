@@ -20,13 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import benchpath  # noqa: F401  (before salt_ext: see bench/benchpath.py)
 import whisper
 
-from daemons import InfluxD, VictoriaMetrics, poll
 from salt_ext.core.collect.collection import collect_window, validate_options
 from salt_ext.core.graphite.paths import PathBuilder
 from salt_ext.core.influxdb.line_protocol import serialize
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll
+from vitals_daemons.victoria_metrics import VictoriaMetrics
 
 SCHEMAS = {
     "10s:1y (raw year)": "10s:1y",

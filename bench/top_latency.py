@@ -19,12 +19,15 @@ from pathlib import Path
 
 import benchpath
 
-from daemons import CarbonCache, GraphiteWeb, InfluxD, poll
 from salt_ext.core.collect.collection import collect, validate_options
 from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.readback import options, views
 from salt_ext.core.samples import Sample
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll
 
 NODES = 20
 STEP = 10

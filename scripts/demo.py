@@ -4,7 +4,7 @@
 Everything lives under ``<repo>/.demo/`` (wiped at start) and listens on free 127.0.0.1 ports:
 
 * a ``carbon-cache`` (PyPI carbon/whisper from the venv) writing whisper files, started with
-  the launcher the integration tests use (``tests/support/backends.py``);
+  the launcher the tests and the benches use (``vitals_daemons``, under ``daemons/``);
 * a ``salt-master`` whose ``master.d/vitals.conf`` is ``examples/master.d/vitals.conf`` -- the
   block the README tells operators to paste -- with ``tgt: 'demo-*'`` and ``seconds: 5`` so the
   master schedule runs ``vitals.pollpush`` every 5 s;
@@ -43,22 +43,15 @@ import time
 from pathlib import Path
 
 import psutil
-import whisper
 import yaml
 
-# the same launchers the integration tests use (real carbon-cache and influxd on loopback);
-# scripts/ is sys.path[0] when this file runs
-from daemons import (
-    BackendError,
-    BackendUnavailable,
-    CarbonCache,
-    GraphiteWeb,
-    InfluxD,
-    SaltMaster,
-    SaltMinion,
-    poll,
-    stop_all,
-)
+# the launchers the tests and the benches use (daemons/, installed into .venv by setup-env.sh)
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendError, BackendUnavailable, poll, stop_all
+from vitals_daemons.salt import SaltMaster, SaltMinion
+from vitals_daemons.whisper_files import read_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -279,21 +272,11 @@ def fmt_receipt(ret):
 # --------------------------------------------------------------------------------------------
 
 
-def wsp_points(path):
-    """Points of the last 25 minutes, inside the finest archive (1 s slots for 30 minutes);
-    a wider window would make whisper answer from the coarser one."""
-    now = int(time.time())
-    try:
-        (start, _end, step), values = whisper.fetch(str(path), now - 1500, now + 60, now=now + 60)
-    except (whisper.WhisperException, OSError, TypeError):
-        return []
-    return [(start + i * step, v) for i, v in enumerate(values) if v is not None]
-
-
 def node_report(whisper_dir, node):
-    base = whisper_dir / PREFIX / node
-    files = sorted(base.rglob("*.wsp")) if base.is_dir() else []
-    points = {".".join(f.relative_to(base).with_suffix("").parts): wsp_points(f) for f in files}
+    # the last 25 minutes, inside the finest archive (1 s slots for 30 minutes): a wider
+    # window would make whisper answer from the coarser one
+    now = int(time.time())
+    points = read_tree(whisper_dir / PREFIX / node, from_ts=now - 1499, until_ts=now + 60)
 
     def latest(name):
         pts = points.get(name)
@@ -312,7 +295,7 @@ def node_report(whisper_dir, node):
     )
     iface = nets[0] if nets else None
     return {
-        "metrics": len(files),
+        "metrics": len(points),
         "counts": sorted(len(p) for p in points.values()),
         "last_ts": max((p[-1][0] for p in points.values() if p), default=None),
         "cpu": latest("cpu.percent"),

@@ -1,7 +1,8 @@
 # Sourced by scripts/test.sh and scripts/demo.sh: make a fresh machine ready, idempotently.
 #   build_dist             sdist + wheel of this checkout into dist/ (PEP 517, wheel built from the sdist)
-#   ensure_venv            .venv with the built wheel installed (never editable) and the test/dev
-#                          tools, pinned by requirements/ci-constraints.txt (install_requires stays loose)
+#   ensure_venv            .venv with the built wheel installed (never editable), the test/dev
+#                          tools, pinned by requirements/ci-constraints.txt (install_requires stays
+#                          loose), and the daemon launchers of daemons/ (vitals_daemons, editable)
 #   ensure_salt3007_venv   the same wheel in a Salt 3007 venv, for tests/compat
 #   ensure_psutil5_venv    the same wheel (no Salt) with Debian 12's psutil 5.9.4, for tests/compat
 #   ensure_system_packages the Debian packages of SYSTEM_PACKAGES a command needs, when missing
@@ -11,8 +12,8 @@ set -euo pipefail
 #   package | what shows it is installed (commands on PATH or absolute paths; all of them)
 #           | who needs it: demo (scripts/demo.sh), demo-influxdb (scripts/demo.sh --influxdb),
 #             test (scripts/test.sh)
-# tests/unit/test_setup_env.py fails when scripts/daemons.py launches something for the demo
-# or the tests that no line here (or the venv) provides.
+# tests/unit/test_setup_env.py fails when a launcher of daemons/vitals_daemons/ runs something
+# for the demo or the tests that no line here (or the venv) provides.
 SYSTEM_PACKAGES='
 python3          | /usr/bin/python3                                | demo test
 graphite-web     | /usr/lib/python3/dist-packages/graphite/wsgi.py | demo test
@@ -51,7 +52,8 @@ build_dist() {
 ensure_venv() {
     mkdir -p "$ROOT/.tmp"
     local stamp="$VENV/.salt-vitals-deps" want
-    want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha1sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$ROOT/daemons/pyproject.toml" "$CONSTRAINTS" \
+        | sha1sum | cut -d' ' -f1)"
     [[ -x "$PY" ]] || python3 -m venv "$VENV"
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
         echo "==> installing dependencies into $VENV (first run takes a minute or two)" >&2
@@ -61,9 +63,13 @@ ensure_venv() {
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
         # carbon installs under /opt/graphite unless told otherwise
         GRAPHITE_NO_PREFIX=1 _pip "$PY" -c "$CONSTRAINTS" "$WHEEL[test,dev]"
+        # Editable: the launchers are tooling read from the checkout, like the tests that use
+        # them, so an edit needs no reinstall; only salt_ext, the code under test, is a wheel.
+        # setuptools maps the one package (no directory lands on sys.path).
+        _pip "$PY" -c "$CONSTRAINTS" --no-build-isolation -e "$ROOT/daemons"
     fi
     _pip "$PY" --no-deps --force-reinstall "$WHEEL"
-    (cd / && "$PY" -c "import salt, psutil, saltfactories, carbon, whisper, salt_ext") \
+    (cd / && "$PY" -c "import salt, psutil, saltfactories, carbon, whisper, salt_ext, vitals_daemons") \
         || { echo "installing the Python dependencies failed" >&2; exit 1; }
     echo "$want" > "$stamp"
 }

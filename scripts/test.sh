@@ -14,7 +14,7 @@ cd "$ROOT"
 echo "==> ruff check, ruff format --check" >&2
 "$VENV/bin/ruff" check --quiet .
 "$VENV/bin/ruff" format --check --quiet .
-echo "==> mypy (salt_ext/core)" >&2
+echo "==> mypy (salt_ext/core, daemons/vitals_daemons)" >&2
 "$VENV/bin/mypy"
 echo "==> lint-imports (the layers of pyproject.toml's [tool.importlinter])" >&2
 "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache

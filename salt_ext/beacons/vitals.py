@@ -83,7 +83,7 @@ def beacon(config):
     """
     parsed = core.parse_config(config)
     raw = configured(salt_config(__salt__, "config.get"))
-    running = core.beacon_for(parsed["name"], _concrete(__salt__), _concrete(__opts__))
+    running = core.beacon_for(parsed.name, _concrete(__salt__), _concrete(__opts__))
     return running.run(parsed, raw)
 
 
@@ -101,7 +101,7 @@ def close(config):
         salt '*' beacons.delete vitals
     """
     try:
-        name = core.parse_config(config)["name"]
+        name = core.parse_config(config).name
     except VitalsError:
         return
     spooled = core.close(name)

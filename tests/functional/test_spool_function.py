@@ -9,9 +9,9 @@ import collections
 import os
 import time
 
-from daemons import refused_port
 from salt_ext.core.delivery.returner import spool_root
 from support.tcp import RecordingTcpServer
+from vitals_daemons.process import refused_port
 
 PUSHES = 6
 KEPT_PAYLOADS = 3.5  # the spool bound, in payloads: three fit, a fourth does not

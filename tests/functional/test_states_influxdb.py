@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from daemons import InfluxD
+from vitals_daemons.influxdb import InfluxD
 
 ADMIN = ("admin", "adm-Zr4-never-shown")
 SECRET = "usr-Wq9-never-shown"

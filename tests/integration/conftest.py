@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from daemons import CarbonCache, InfluxD
 from support.stack import INFLUX_PASSWORD, INFLUX_USER
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
 
 
 @pytest.fixture(scope="session")

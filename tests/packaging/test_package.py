@@ -92,6 +92,19 @@ def test_the_wheel_holds_nothing_else(wheel):
     assert not extra, extra
 
 
+def test_neither_the_wheel_nor_the_sdist_ships_the_daemon_launchers(wheel, sdist):
+    """vitals_daemons (daemons/) starts the demo's, the tests' and the benches' daemons: tooling
+    of this checkout, not something users install."""
+    with tarfile.open(sdist) as tf:
+        in_sdist = [name.split("/", 1)[-1] for name in tf.getnames()]
+    shipped = [
+        name
+        for name in [*wheel.namelist(), *in_sdist]
+        if name.split("/")[0] in ("daemons", "vitals_daemons")
+    ]
+    assert not shipped, shipped
+
+
 def test_the_sdist_builds_a_wheel_with_the_same_files(wheel, sdist, tmp_path):
     with tarfile.open(sdist) as tf:
         tf.extractall(tmp_path / "src", filter="data")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, TypeVar
 
-from daemons import LOCALHOST, StartStop
 from support.lineprotocol import go_parse
+from vitals_daemons.process import LOCALHOST, StartStop
 
 # --------------------------------------------------------------------------
 # Misbehaving servers (threads of the test process)

@@ -29,8 +29,11 @@ from typing import Any
 
 import psutil
 
-from daemons import CarbonCache, InfluxD, poll
 from support.lineprotocol import go_parse
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import poll
+from vitals_daemons.whisper_files import read_tree
 
 BACKENDS = ("carbon", "influxdb")
 HEADER = struct.Struct("!4sIIIQ")  # the spool's record header: magic, length, crc, points, ns
@@ -240,12 +243,9 @@ class HandedCollections:
 def carbon_landed(carbon: CarbonCache, minion: str, since: int) -> collections.Counter[int]:
     """Points of ``minion`` stored in whisper since ``since``, by timestamp."""
     found: collections.Counter[int] = collections.Counter()
-    root = carbon.whisper_dir / "vitals" / minion
-    until = int(time.time()) + 1
-    for wsp in root.rglob("*.wsp") if root.is_dir() else ():
-        path = ".".join(wsp.relative_to(carbon.whisper_dir).with_suffix("").parts)
-        with contextlib.suppress(Exception):  # a file carbon is still creating
-            found.update(ts for ts, _ in carbon.fetch(path, since, until))
+    tree = read_tree(carbon.whisper_dir / "vitals" / minion, since, int(time.time()) + 1)
+    for points in tree.values():
+        found.update(ts for ts, _ in points)
     return found
 
 

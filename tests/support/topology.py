@@ -2,20 +2,10 @@
 
 import time
 
-import whisper
-
 
 def holders(caches, path, ts):
     """The caches whose whisper file of ``path`` holds a point at second ``ts``."""
-    found = []
-    for cache in caches:
-        try:
-            points = cache.fetch(path, from_ts=int(ts), until_ts=int(ts))
-        except whisper.WhisperException:  # being created right now: not there yet
-            points = []
-        if points:
-            found.append(cache)
-    return found
+    return [cache for cache in caches if cache.fetch(path, from_ts=int(ts), until_ts=int(ts))]
 
 
 def wait_until_landed(caches, paths, ts, timeout=60.0):

@@ -1,6 +1,7 @@
 """Realistic ``vitals.current`` returns, shared by the tests and the benches.
 
-Pure data, no test framework: ``bench/`` scripts import it with the checkout on ``sys.path``.
+Pure data, no test framework: ``bench/`` scripts import it with ``tests/`` on ``sys.path``
+(``bench/benchpath.py``).
 """
 
 

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from daemons import refused_port
 from salt_ext.core.delivery import delivery as delivery_module
 from salt_ext.core.delivery.delivery import Delivery, DeliveryResult
 from salt_ext.core.delivery.spool import Spool
@@ -17,6 +16,7 @@ from salt_ext.core.errors import DeliveryError
 from salt_ext.core.net.tcp import TcpTransport
 from support.faults import BlackholeServer
 from support.tcp import RecordingTcpServer
+from vitals_daemons.process import refused_port
 
 TIMEOUT = 0.5
 SLACK = 2.0  # generous: never a tight timed assertion

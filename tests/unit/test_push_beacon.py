@@ -475,4 +475,4 @@ def test_parse_config_ignores_the_keys_salt_handles():
             {"_beacon_name": "vitals_hot"},
         ]
     )
-    assert found["name"] == "vitals_hot" and found["push"] is None and list(found["rules"]) == ["a"]
+    assert found.name == "vitals_hot" and found.push is None and list(found.rules) == ["a"]

@@ -1,14 +1,16 @@
 """scripts/setup-env.sh's one list of Debian packages (SYSTEM_PACKAGES) covers every program
-scripts/daemons.py launches for the demo and the tests, and ``ensure_system_packages`` reports
-instead of failing where apt-get cannot run.
+the launchers of vitals_daemons run for the demo and the tests, and ``ensure_system_packages``
+reports instead of failing where apt-get cannot run.
 
 What a daemon launches is observed, not restated: each launcher is built with its two lookup
-helpers (``_require_executable``, ``_require_file``) recording what they are asked for, and
-its command line is read from ``_command()``. Nothing is started, so this holds on a machine
-with none of the packages installed."""
+helpers (``process.require_executable``, ``process.require_file``) recording what they are
+asked for, and its command line is read from ``_command()``. Nothing is started, so this holds
+on a machine with none of the packages installed."""
 
 import configparser
+import importlib
 import importlib.metadata
+import pkgutil
 import re
 import subprocess
 import sys
@@ -16,17 +18,15 @@ from pathlib import Path
 
 import pytest
 
-import daemons
 import demo
-from daemons import (
-    CarbonCache,
-    CarbonCRelay,
-    GraphiteWeb,
-    InfluxD,
-    SaltMaster,
-    SaltMinion,
-    VictoriaMetrics,
-)
+import vitals_daemons
+from vitals_daemons import process
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.carbon_c_relay import CarbonCRelay
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.salt import SaltMaster, SaltMinion
+from vitals_daemons.victoria_metrics import VictoriaMetrics
 
 CHECKOUT = Path(__file__).resolve().parent.parent.parent
 SETUP_ENV = CHECKOUT / "scripts" / "setup-env.sh"
@@ -46,7 +46,7 @@ def system_packages(*roles):
 
 
 class Lookups:
-    """Stands in for daemons' lookup helpers; ``asked`` holds what one launcher needed from
+    """Stands in for the launchers' lookup helpers; ``asked`` holds what one launcher needed from
     the system: command names and absolute paths, the probes SYSTEM_PACKAGES lists."""
 
     def __init__(self):
@@ -68,7 +68,7 @@ class Lookups:
 
 
 def launcher_factories(root):
-    """Every launcher in scripts/daemons.py, built the way the demo and the tests build them."""
+    """Every launcher of vitals_daemons, built the way the demo and the tests build them."""
     carbon = CarbonCache(root / "carbon-for-web")
     master = SaltMaster(root / "master-for-minion", {})
     return {
@@ -83,7 +83,9 @@ def launcher_factories(root):
 
 
 def launchers():
-    found, todo = set(), [daemons._Daemon]
+    for module in pkgutil.iter_modules(vitals_daemons.__path__, "vitals_daemons."):
+        importlib.import_module(module.name)  # a launcher's class exists once its module ran
+    found, todo = set(), [process._Daemon]
     while todo:
         for sub in todo.pop().__subclasses__():
             todo.append(sub)
@@ -121,8 +123,8 @@ def needs(cls, root, monkeypatch):
     no lookup helper found)."""
     factory = launcher_factories(root)[cls]
     lookups = Lookups()
-    monkeypatch.setattr(daemons, "_require_executable", lookups.executable)
-    monkeypatch.setattr(daemons, "_require_file", lookups.file)
+    monkeypatch.setattr(process, "require_executable", lookups.executable)
+    monkeypatch.setattr(process, "require_file", lookups.file)
     argv = factory()._command()
     monkeypatch.undo()
     interpreted = Path(argv[0]).name.startswith("python")
@@ -155,7 +157,7 @@ def test_the_list_is_well_formed():
 
 
 DEMO_LAUNCHERS = sorted(
-    (v for v in vars(demo).values() if isinstance(v, type) and issubclass(v, daemons._Daemon)),
+    (v for v in vars(demo).values() if isinstance(v, type) and issubclass(v, process._Daemon)),
     key=lambda cls: cls.__name__,
 )
 

@@ -14,14 +14,16 @@ neither re-fires a tripped rule nor forgets the rate reference.
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import psutil
 
-from salt_ext.core.beacon.rules import RuleSet, parse_rules, required_groups
+from salt_ext.core.beacon.rules import Rule, RuleSet, parse_rules, required_groups
 from salt_ext.core.beacon.worker import Pusher, parse_push
 from salt_ext.core.collect import collection as collect
 from salt_ext.core.collect import rates
+from salt_ext.core.config import Options
 from salt_ext.core.errors import ConfigError
 
 PREFIX = "beacons:vitals"
@@ -44,8 +46,18 @@ def merge_config(config: object) -> dict[str, Any]:
     return merged
 
 
-def parse_config(config: object) -> dict[str, Any]:
-    """Validate a beacon config. Returns ``{"name", "rules", "push", "ret_kwargs"}``.
+@dataclass(frozen=True)
+class BeaconConfig:
+    """One ``vitals`` beacon's configuration, validated."""
+
+    name: str  # the beacon's name in the minion's config (``_beacon_name``)
+    rules: dict[str, Rule] = field(default_factory=dict)  # rule name -> parsed rule
+    push: Optional[Options] = None  # push mode's own options; None: no push mode
+    ret_kwargs: dict[str, Any] = field(default_factory=dict)  # returner options of push mode
+
+
+def parse_config(config: object) -> BeaconConfig:
+    """Validate a beacon config (Salt's list of dicts, or one dict).
 
     Salt validates the config before every call, and passes it to ``validate`` and ``beacon``
     in two shapes: valid results are kept (a few), so an unchanged config is parsed once.
@@ -60,10 +72,10 @@ def parse_config(config: object) -> dict[str, Any]:
     return parsed
 
 
-_PARSED: dict[str, dict[str, Any]] = {}
+_PARSED: dict[str, BeaconConfig] = {}
 
 
-def _parse_config(config: object) -> dict[str, Any]:
+def _parse_config(config: object) -> BeaconConfig:
     merged = merge_config(config)
     unknown = sorted(str(k) for k in merged if k not in SALT_KEYS and k not in OWN_KEYS)
     if unknown:
@@ -73,16 +85,11 @@ def _parse_config(config: object) -> dict[str, Any]:
     if merged.get("rules") is None and merged.get("push") is None:
         raise ConfigError(PREFIX, "configure rules:, push: or both")
     rules = {} if merged.get("rules") is None else parse_rules(merged["rules"], f"{PREFIX}:rules")
-    push: Optional[dict[str, Any]] = None
+    push: Optional[Options] = None
     ret_kwargs: dict[str, Any] = {}
     if merged.get("push") is not None:
         push, ret_kwargs = parse_push(merged["push"], f"{PREFIX}:push")
-    return {
-        "name": str(merged.get("_beacon_name") or "vitals"),
-        "rules": rules,
-        "push": push,
-        "ret_kwargs": ret_kwargs,
-    }
+    return BeaconConfig(str(merged.get("_beacon_name") or "vitals"), rules, push, ret_kwargs)
 
 
 class VitalsBeacon:
@@ -106,7 +113,7 @@ class VitalsBeacon:
 
     def run(
         self,
-        parsed: Mapping[str, Any],
+        parsed: BeaconConfig,
         vitals_options: object,
         clock: Callable[[], float] = time.time,
     ) -> list[dict[str, Any]]:
@@ -115,7 +122,7 @@ class VitalsBeacon:
         ``vitals_options`` is the raw ``vitals:`` config; a bad value raises ConfigError.
         """
         with self._lock:
-            self.rules.update(parsed["rules"])
+            self.rules.update(parsed.rules)
             options, enabled = self._reading_options(parsed, vitals_options)
             current = collect.read_snapshot(options, clock=clock, **self.sources)
             previous, min_age = self.previous, options["min_rate_interval"]
@@ -131,18 +138,18 @@ class VitalsBeacon:
                 self.previous = current
             reference = previous if usable else None
             vitals = collect.snapshot_vitals(reference, current, options)
-            if parsed["push"] is not None:
+            if parsed.push is not None:
                 # only the groups the vitals: options enable, not those read for rules only
                 pushed = {k: v for k, v in vitals.items() if k == "ts" or k in enabled}
-                self.pusher.push(pushed, parsed["push"], parsed["ret_kwargs"])
+                self.pusher.push(pushed, parsed.push, parsed.ret_kwargs)
             return self.rules.evaluate(vitals, current.ts)
 
     def _reading_options(
-        self, parsed: Mapping[str, Any], vitals_options: object
+        self, parsed: BeaconConfig, vitals_options: object
     ) -> tuple[collect.Options, list[str]]:
         """The options to read with and the groups ``vitals:`` enables; worked out again only
         when the config changed (the beacon runs every few seconds)."""
-        key = repr((parsed["rules"], parsed["push"] is None, vitals_options))
+        key = repr((parsed.rules, parsed.push is None, vitals_options))
         if self._options_key != key:
             self._options = self._work_out_reading(parsed, vitals_options)
             self._options_key = key
@@ -150,11 +157,11 @@ class VitalsBeacon:
 
     @staticmethod
     def _work_out_reading(
-        parsed: Mapping[str, Any], vitals_options: object
+        parsed: BeaconConfig, vitals_options: object
     ) -> tuple[collect.Options, list[str]]:
         options = collect.validate_options(vitals_options)
-        needed = required_groups(parsed["rules"])
-        if parsed["push"] is None and needed is not None:
+        needed = required_groups(parsed.rules)
+        if parsed.push is None and needed is not None:
             groups = sorted(needed)
         else:
             groups = sorted(set(collect.enabled_groups(options)) | (needed or set()))

@@ -1,4 +1,5 @@
-"""The backend harnesses in tests/support/backends.py work against real daemons."""
+"""The launchers of vitals_daemons (daemons/) and the fault servers of tests/support/faults.py
+work against real daemons."""
 
 from __future__ import annotations
 
@@ -14,17 +15,17 @@ from typing import Callable, TypeVar
 import pytest
 import requests
 
-from daemons import (
+from support.faults import BlackholeServer, SlowHTTPServer
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import (
     BackendError,
     BackendUnavailable,
-    CarbonCache,
-    InfluxD,
-    VictoriaMetrics,
     _Daemon,
     free_port,
     refused_port,
 )
-from support.faults import BlackholeServer, SlowHTTPServer
+from vitals_daemons.victoria_metrics import VictoriaMetrics
 
 pytestmark = pytest.mark.integration
 

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from daemons import CarbonCache
 from salt_ext.core.delivery import returner as backend
 from salt_ext.core.graphite.carbon import BACKEND
 from support.hostile import TS, cases
 from support.saltconfig import salt_funcs
+from vitals_daemons.carbon import CarbonCache
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from daemons import BackendUnavailable, InfluxD
 from salt_ext.core.config import parse
 from salt_ext.core.delivery import returner as backend
 from salt_ext.core.influxdb import line_protocol as influx_lp
@@ -18,6 +17,8 @@ from salt_ext.core.samples import Sample
 from support.hostile import cases
 from support.lineprotocol import expected_points, names, sample_specs
 from support.saltconfig import salt_funcs
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendUnavailable
 
 pytestmark = pytest.mark.integration
 

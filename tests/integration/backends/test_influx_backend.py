@@ -9,13 +9,15 @@ import time
 
 import pytest
 
-from daemons import BackendUnavailable, InfluxD, VictoriaMetrics, refused_port
 from salt_ext.core.delivery import returner as core
 from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.influxdb.write import BACKEND
 from salt_ext.core.samples import samples_from_return
 from support.faults import BlackholeServer
 from support.saltconfig import salt_funcs
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendUnavailable, refused_port
+from vitals_daemons.victoria_metrics import VictoriaMetrics
 
 pytestmark = pytest.mark.integration
 

@@ -3,12 +3,13 @@ and fails clearly (points spooled), succeeds with ``ca_bundle``; ``verify: false
 
 import pytest
 
-from daemons import BackendUnavailable, InfluxD
 from salt_ext.core.delivery import returner as backend
 from salt_ext.core.influxdb.write import BACKEND
 from support.hostile import TS
 from support.saltconfig import salt_funcs
 from support.tls import self_signed_cert
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendUnavailable
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,16 @@ import time
 
 import pytest
 
-from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
 from salt_ext.core import samples
 from salt_ext.core.errors import ConfigError, QueryError
 from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.influxdb import line_protocol
 from salt_ext.core.readback import options, times, views
 from salt_ext.core.samples import from_vitals_dict
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendUnavailable, poll
 
 pytestmark = pytest.mark.integration
 

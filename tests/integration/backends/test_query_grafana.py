@@ -19,10 +19,13 @@ import pytest
 import requests
 
 import salt_ext
-from daemons import BackendUnavailable, CarbonCache, GraphiteWeb, InfluxD, poll
 from salt_ext.core.collect.collection import collect, validate_options
 from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.influxdb import line_protocol
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendUnavailable, poll
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,10 @@ from points received once, and is the outage switch."""
 
 import pytest
 
-from daemons import BackendUnavailable, CarbonCache, InfluxD
 from support.faults import CountingCarbonProxy, CountingInfluxProxy
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.influxdb import InfluxD
+from vitals_daemons.process import BackendUnavailable
 
 
 @pytest.fixture(scope="package")

@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from daemons import poll
 from support.spooljobs import BACKENDS, HandedCollections, Ledger, switch
+from vitals_daemons.process import poll
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from daemons import CarbonCache, poll
 from salt_ext.core.delivery.spool import Spool
 from support.faults import BlackholeServer
 from support.stack import INFLUX_PASSWORD, INFLUX_USER
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.process import poll
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from daemons import BackendUnavailable, GraphiteWeb
 from support.stack import INFLUX_PASSWORD, INFLUX_USER, all_started
+from vitals_daemons.graphite_web import GraphiteWeb
+from vitals_daemons.process import BackendUnavailable
 
 pytestmark = pytest.mark.integration
 

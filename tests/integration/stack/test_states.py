@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from daemons import poll
 from salt_ext.runners import _sls_tree as sls_tree
+from vitals_daemons.process import poll
 
 pytestmark = [
     pytest.mark.integration,

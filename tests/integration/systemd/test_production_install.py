@@ -30,13 +30,13 @@ from pathlib import Path
 
 import pytest
 import salt.payload
-import whisper
 import yaml
 
-from daemons import poll
 from salt_ext.runners import _sls_tree as sls_tree
 from support import systemd_container
 from support.systemd_container import ContainerError, SystemdContainer
+from vitals_daemons.process import poll
+from vitals_daemons.whisper_files import read_tree
 
 pytestmark = pytest.mark.integration
 
@@ -217,14 +217,10 @@ def _receipts(box, since):
 def _carbon_points(box, start, end):
     """``{ts: number of metrics with a point at ts}`` in MINION's whisper files."""
     counts = {}
-    for wsp in box.path(f"/var/lib/graphite/whisper/vitals/{MINION}").rglob("*.wsp"):
-        try:
-            (begin, _end, step), values = whisper.fetch(str(wsp), start - 1, end)
-        except (whisper.WhisperException, OSError, TypeError):
-            continue  # being created
-        for i, value in enumerate(values):
-            if value is not None:
-                counts[begin + i * step] = counts.get(begin + i * step, 0) + 1
+    tree = read_tree(box.path(f"/var/lib/graphite/whisper/vitals/{MINION}"), start, end)
+    for points in tree.values():
+        for ts, _ in points:
+            counts[ts] = counts.get(ts, 0) + 1
     return counts
 
 

@@ -6,7 +6,9 @@ Package-scoped: the relay and the syndic tests share them. Each relay hashes wit
 
 import pytest
 
-from daemons import BackendUnavailable, CarbonCache, CarbonCRelay
+from vitals_daemons.carbon import CarbonCache
+from vitals_daemons.carbon_c_relay import CarbonCRelay
+from vitals_daemons.process import BackendUnavailable
 
 
 @pytest.fixture(scope="package")

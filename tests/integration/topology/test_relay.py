@@ -9,12 +9,13 @@ import time
 
 import pytest
 
-from daemons import BackendUnavailable, CarbonCRelay
 from salt_ext.core.delivery import returner as backend
 from salt_ext.core.graphite.carbon import BACKEND
 from support.saltconfig import salt_funcs
 from support.topology import wait_until_landed
 from support.vitals import vitals_return
+from vitals_daemons.carbon_c_relay import CarbonCRelay
+from vitals_daemons.process import BackendUnavailable
 
 pytestmark = pytest.mark.integration
 
