@@ -112,9 +112,13 @@ class PathBuilder:
         """``prefix.minion.group.tags``, each piece sanitised once per builder."""
         head = self._heads.get((group, tags))
         if head is None:
-            head = _join(self._base, _cached(self._groups, group, _group_text))
-            if tags:
-                head = _join(head, _tags_text(tags))
+            head = self._base
+            for piece in (
+                _cached(self._groups, group, _group_text),
+                _tags_text(tags) if tags else "",
+            ):
+                if piece:  # _join's rule, without a call per piece
+                    head = f"{head}.{piece}" if head else piece
             if len(self._heads) >= MAX_CACHED:
                 self._heads.clear()
             self._heads[group, tags] = head
@@ -209,12 +213,7 @@ def validate_template(template: str) -> Optional[str]:
 
 
 _LINE = "{} {} {}\n".format
-_EXACT_NUMBERS = frozenset({int, float})
-
-
-def _exact(values: Iterable[object]) -> bool:
-    """True when every value is a plain int or float (no bool, no subclass)."""
-    return _EXACT_NUMBERS.issuperset(map(type, values))
+_EXACT_NUMBERS = frozenset({int, float})  # no bool, no subclass
 
 
 def format_value(value: float) -> str:
@@ -232,7 +231,8 @@ def plaintext_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     lines: list[str] = []
     for group, tags, ts, fields in rows:
         values = fields.values()
-        texts = map(repr if _exact(values) else format_value, values)
+        exact = _EXACT_NUMBERS.issuperset(map(type, values))
+        texts = map(repr if exact else format_value, values)
         lines += map(_LINE, paths.row_paths(group, tags, list(fields)), texts, repeat(int(ts)))
     return "".join(lines).encode("ascii")
 
@@ -248,7 +248,7 @@ def pickle_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     points: list[tuple[str, tuple[int, float]]] = []
     for group, tags, ts, fields in rows:
         values: Iterable[float] = fields.values()
-        if not _exact(values):  # subclasses (numpy) would unpickle as their class
+        if not _EXACT_NUMBERS.issuperset(map(type, values)):  # numpy's would unpickle as its own
             values = [int(v) if isinstance(v, int) else float(v) for v in values]
         points += zip(paths.row_paths(group, tags, list(fields)), zip(repeat(int(ts)), values))
     if not points:
