@@ -19,7 +19,7 @@ import hashlib
 import pickle
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import repeat
 from typing import Optional, TypeVar
 
@@ -96,10 +96,11 @@ class PathBuilder:
             for path in self.row_paths(group, tags, list(fields))
         ]
 
-    def row_paths(self, group: str, tags: tuple, names: Sequence[Name]) -> list[str]:
-        """The paths of one row's fields: its head (``prefix.minion.group.tags``) is looked up
-        once. When every name is one segment that is already safe (a ``vitals.current``
-        return), one regex search over all of them replaces sanitising each."""
+    def row_paths(self, group: str, tags: tuple, names: Collection[Name]) -> list[str]:
+        """The paths of one row's fields (``names``: a row's fields dict or its names): its
+        head (``prefix.minion.group.tags``) is looked up once. When every name is one segment
+        that is already safe (a ``vitals.current`` return), one regex search over all of them
+        replaces sanitising each."""
         if not self._default:
             return [self._templated(group, tags, name) for name in names]
         head = self._head(group, tags)
@@ -137,10 +138,10 @@ class PathBuilder:
         return ".".join(p for p in rendered.split(".") if p)
 
 
-def _safe_names(names: Sequence[Name]) -> Optional[Sequence[str]]:
+def _safe_names(names: Collection[Name]) -> Optional[Collection[str]]:
     """``names`` as path segments if each is one non-empty string (or a tuple of one) that
     sanitising would leave as it is, else None."""
-    if names and type(names[0]) is tuple:
+    if names and type(next(iter(names))) is tuple:
         try:
             # ValueError: a name of 0 or 2+ segments
             names = [segment for (segment,) in names]  # type: ignore[str-unpack]
@@ -229,12 +230,29 @@ def plaintext(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
 def plaintext_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     """:func:`plaintext` of the samples of ``rows``."""
     lines: list[str] = []
-    for group, tags, ts, fields in rows:
-        values = fields.values()
+    for stamp, path_list, values in _columns(rows, paths):
         exact = _EXACT_NUMBERS.issuperset(map(type, values))
-        texts = map(repr if exact else format_value, values)
-        lines += map(_LINE, paths.row_paths(group, tags, list(fields)), texts, repeat(int(ts)))
+        lines += map(_LINE, path_list, map(repr if exact else format_value, values), repeat(stamp))
     return "".join(lines).encode("ascii")
+
+
+def _columns(
+    rows: Iterable[Row], paths: PathBuilder
+) -> Iterator[tuple[int, list[str], list[float]]]:
+    """``(whole-second timestamp, paths, values)`` of consecutive rows of one time (all the
+    rows of a return): a few lists per return instead of a few objects per row."""
+    path_list: list[str] = []
+    values: list[float] = []
+    last = 0.0
+    for group, tags, ts, fields in rows:
+        if ts is not last and values:
+            yield int(last), path_list, values
+            path_list, values = [], []
+        last = ts
+        path_list += paths.row_paths(group, tags, fields)
+        values += fields.values()
+    if values:
+        yield int(last), path_list, values
 
 
 def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
@@ -246,11 +264,11 @@ def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
 def pickle_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
     """:func:`pickle_frames` of the samples of ``rows``."""
     points: list[tuple[str, tuple[int, float]]] = []
-    for group, tags, ts, fields in rows:
-        values: Iterable[float] = fields.values()
+    for stamp, path_list, values in _columns(rows, paths):
+        exact = values
         if not _EXACT_NUMBERS.issuperset(map(type, values)):  # numpy's would unpickle as its own
-            values = [int(v) if isinstance(v, int) else float(v) for v in values]
-        points += zip(paths.row_paths(group, tags, list(fields)), zip(repeat(int(ts)), values))
+            exact = [int(v) if isinstance(v, int) else float(v) for v in values]
+        points += zip(path_list, zip(repeat(stamp), exact))
     if not points:
         return b""
     if len(points) <= PICKLE_POINTS_PER_FRAME:  # a return: one frame, one dumps
