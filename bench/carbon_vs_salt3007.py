@@ -6,11 +6,19 @@ the serializers >= 300 k points/s on one core; exactly one TCP connection per re
 Both returners run as a minion runs them: loaded by Salt's loader and called through it,
 options read through the real ``config.option`` of a real minion config with real grains, one
 call per job return, sending to the same loopback sink (a separate process that reads every
-connection to EOF and counts connections and bytes). Salt 3007's runs in a subprocess of
-``.tmp/venv-salt3007`` (built by scripts/test.sh), from a loader over Salt's own returner
-directory only (the default one would pick ours, which shadows it); ours runs in this process,
-loaded by Salt's loader from the installed wheel. The rounds alternate between the two so that
-load from other processes hits both alike.
+connection to EOF and counts connections and bytes).
+
+Each Salt runs both in one process, their calls interleaved (each round of calls makes one
+call of every returner, a different one first each round), so that load from other processes
+and the state a forked job inherits (its garbage collector's counts among others) hit them
+alike. In ``.tmp/venv-salt3007`` (built by scripts/test.sh; our wheel is installed there too)
+Salt 3007.8's returner comes from a loader over Salt's own returner directory (the default one
+would pick ours, which shadows it); in this venv (Salt 3008, which no longer ships a carbon
+returner) from a copy of that same file. The third table sets ours under this venv's Salt
+against Salt 3007's under 3007.8, what upgrading changes: those two run in separate processes
+(the rounds alternate them), and 3008's loader costs more per call than 3007's (a loaded call
+~5.7 us vs ~2.3 us; its opts are a copy-on-write OptsDict whose every lookup takes a lock:
+~0.5 us vs ~0.04 us), which Salt's own returner would pay as well on 3008.
 
 Two figures per side:
 
@@ -22,6 +30,10 @@ Two figures per side:
   times the one returner call and exits. This includes what a job pays on first touching
   memory (copy-on-write page faults) and code, on both sides.
 
+Each call is timed by the wall clock and by the CPU time of the calling thread (user + system,
+page faults included): on a machine shared with other work the CPU times leave out the time
+spent waiting for a core, so their ratio moves less between runs; on a quiet machine they agree.
+
 ``--stages`` also prints where our time goes: ``deliver_return``'s steps timed one by one
 (warm and cold), next to the loader call around it.
 
@@ -29,10 +41,11 @@ Run: .venv/bin/python bench/carbon_vs_salt3007.py [--calls 200] [--cold 100] [--
 """
 
 import argparse
+import glob
 import json
-import logging
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -41,10 +54,16 @@ import tempfile
 import time
 
 import benchpath
+from minion_env import minion_opts
 
 from support.vitals import vitals_return
 
-SALT3007_PYTHON = os.path.join(benchpath.ROOT, ".tmp", "venv-salt3007", "bin", "python")
+SALT3007_VENV = os.path.join(benchpath.ROOT, ".tmp", "venv-salt3007")
+SALT3007_PYTHON = os.path.join(SALT3007_VENV, "bin", "python")
+SALT3007_CARBON = next(  # the returner Salt 3008 no longer ships
+    iter(glob.glob(f"{SALT3007_VENV}/lib/python3*/site-packages/salt/returners/carbon_return.py")),
+    "",
+)
 SIZES = {
     "~70 metrics": {"n_cores": 2, "n_disks": 1, "n_diskio": 1, "n_nets": 1, "n_sensors": 2},
     "~200 metrics": {},
@@ -79,45 +98,14 @@ def start_sink():
 # --- one side: a minion config, the returner, N timed calls ----------------------------------
 
 
-def minion_opts(cachedir, carbon):
-    import salt.config
-    import salt.loader
-
-    opts = salt.config.minion_config(None)
-    opts.update(
-        id="bench-minion.example.com",
-        cachedir=cachedir,
-        file_client="local",
-        enable_fqdns_grains=False,
-        enable_gpu_grains=False,
-        carbon=carbon,
-    )
-    opts["grains"] = salt.loader.grains(opts)
-    minion_logging(opts)
-    return opts
-
-
-def minion_logging(opts):
-    """Logging at the minion's configured level, as a running minion has it (``warning`` by
-    default). Left unconfigured, Salt's deferred start-up handler sits at level 1, so every
-    ``log.trace``/``log.debug`` call builds and keeps a record: ~20 us each, ~70 per return in
-    Salt 3007's returner, which would inflate its time several-fold."""
-    import salt._logging.impl
-
-    salt._logging.impl.set_lowest_log_level_by_opts(opts)
-    if logging.getLogger("salt").isEnabledFor(logging.INFO):
-        sys.exit(f"logging still at {logging.getLogger().level}")
-
-
 def time_calls(returner, ret, calls):
-    """Per-call seconds of ``calls`` returns (the timestamp moves like a real schedule)."""
+    """Per-call [wall-clock, CPU] seconds of ``calls`` returns (the timestamp moves like a real
+    schedule)."""
     times = []
     base = ret["return"]["ts"]
     for i in range(calls):
         ret["return"]["ts"] = base + i
-        start = time.perf_counter()
-        returner(ret)
-        times.append(time.perf_counter() - start)
+        times.append(_timed_call(returner, ret, None))
     return times
 
 
@@ -145,9 +133,11 @@ def in_fork(job, func, *args):
 
 
 def _timed_call(returner, ret, _unused):
-    start = time.perf_counter()
+    """[wall-clock, CPU] seconds of one call: the CPU time of this thread (user + system, page
+    faults included) leaves out the time spent waiting for a core on a busy machine."""
+    start, start_cpu = time.perf_counter(), time.thread_time()
     returner(ret)
-    return time.perf_counter() - start
+    return [time.perf_counter() - start, time.thread_time() - start_cpu]
 
 
 def _footprint(returner, ret, _unused):
@@ -169,100 +159,117 @@ def _footprint(returner, ret, _unused):
     return [len(functions), calls]
 
 
-def time_cold_calls(job, returner, ret, calls):
-    """Per-call seconds of ``calls`` returns, each the first return of a freshly forked job."""
-    times = []
-    base = ret["return"]["ts"]
-    for i in range(calls):
-        ret["return"]["ts"] = base + i
-        times.append(in_fork(job, _timed_call, returner, ret, None))
-    ret["return"]["ts"] = base
-    return times
-
-
-def salt3007_side(spec):
-    """Child entry point, under Salt 3007's python: time its core carbon returner."""
+def theirs(spec):
+    """Salt 3007.8's carbon returner loaded by this process's Salt: from Salt's own returner
+    directory under Salt 3007 (not the default loader: it would pick ours, which shadows it),
+    from a copy of that same file under a Salt that no longer ships it (3008)."""
     import salt.loader
     import salt.returners
 
-    opts = minion_opts(spec["cachedir"], spec["carbon"])
+    opts = minion_opts(spec["cachedir"], carbon=spec["carbon"])
     funcs = salt.loader.minion_mods(opts)
     funcs["config.option"], funcs["test.ping"]()  # loaded before any fork, as in a minion
-    # Salt's own returners only: with our wheel installed its loader would pick ours.
-    loader = salt.loader.LazyLoader(
-        [os.path.dirname(salt.returners.__file__)], opts, tag="returner", pack={"__salt__": funcs}
-    )
-    theirs = loader["carbon.returner"]
-    if not theirs.__module__.startswith("salt.loaded.int.returner"):
-        sys.exit(f"loaded {theirs.__module__}, not Salt's own carbon_return")
-    results = {}
-    for name, ret in spec["returns"].items():  # every cold call before any warm one
-        if spec["cold"]:
-            results[name, "cold"] = time_cold_calls(funcs["test.ping"], theirs, ret, spec["cold"])
-        if spec["stages"] and spec["cold"]:
-            results[name, "footprint"] = [
-                in_fork(funcs["test.ping"], _footprint, theirs, ret, None)
-            ]
-    for name, ret in spec["returns"].items():
-        time_calls(theirs, ret, 5)  # warm-up
-        results[name, "warm"] = time_calls(theirs, ret, spec["calls"])
-    json.dump(
-        [[name, "theirs", kind, times] for (name, kind), times in results.items()], sys.stdout
-    )
-
-
-def our_side(spec):
-    """Child entry point, under our venv: time our returner, text and pickle, cold first."""
-    results = {}
-    returners = {mode: ours(spec["port"], mode, spec["cachedir"]) for mode in ("text", "pickle")}
-    for name, ret in spec["returns"].items():  # every cold call before any warm one
-        for mode, (returner, funcs, _opts) in returners.items():
-            if spec["cold"]:
-                results[name, mode, "cold"] = time_cold_calls(
-                    funcs["test.ping"], returner, ret, spec["cold"]
-                )
-        if spec["stages"] and spec["cold"]:
-            pickle_returner, pickle_funcs, _opts = returners["pickle"]
-            job = pickle_funcs["test.ping"]
-            results[name, "stages", "cold"] = [
-                in_fork(job, our_stages, *returners["pickle"], ret, spec["cachedir"])
-                for _ in range(spec["cold"])
-            ]
-            results[name, "pickle", "footprint"] = [
-                in_fork(job, _footprint, pickle_returner, ret, None)
-            ]
-    for name, ret in spec["returns"].items():
-        for mode, (returner, _funcs, _opts) in returners.items():
-            time_calls(returner, ret, 5)  # warm-up
-            results[name, mode, "warm"] = time_calls(returner, ret, spec["calls"])
-        if spec["stages"]:
-            results[name, "stages", "warm"] = [
-                our_stages(*returners["pickle"], ret, spec["cachedir"])
-                for _ in range(spec["calls"])
-            ]
-    json.dump([[*key, times] for key, times in results.items()], sys.stdout)
-
-
-def run_side(python, side, spec):
-    """Run one side in a fresh interpreter (nothing of it warm), return its timings."""
-    out = subprocess.run(
-        [python, os.path.abspath(__file__), side],
-        input=json.dumps(spec).encode(),
-        capture_output=True,
-        check=True,
-        cwd="/",  # never the checkout: the 3007 venv has our wheel, not this tree
-    )
-    return {tuple(key): times for *key, times in json.loads(out.stdout)}
+    directory = os.path.dirname(salt.returners.__file__)
+    if not os.path.exists(os.path.join(directory, "carbon_return.py")):
+        directory = tempfile.mkdtemp()
+        shutil.copy(spec["carbon_return"], directory)
+    loader = salt.loader.LazyLoader([directory], opts, tag="returner", pack={"__salt__": funcs})
+    returner = loader["carbon.returner"]
+    loaded = returner.func.__globals__["__file__"]
+    with open(loaded, "rb") as code, open(spec["carbon_return"], "rb") as original:
+        if code.read() != original.read():
+            sys.exit(f"loaded {loaded}, not Salt 3007.8's carbon_return.py")
+    return returner, funcs, opts
 
 
 def ours(port, mode, cachedir):
     import salt.loader
 
-    opts = minion_opts(cachedir, {"host": "127.0.0.1", "port": port, "mode": mode})
+    opts = minion_opts(cachedir, carbon={"host": "127.0.0.1", "port": port, "mode": mode})
     funcs = salt.loader.minion_mods(opts)
     funcs["config.option"], funcs["test.ping"]()  # loaded before any fork, as in a minion
     returner = salt.loader.returners(opts, funcs)["carbon.returner"]
+    if "salt_ext" not in returner.func.__globals__["__file__"]:
+        sys.exit(f"loaded {returner.func.__globals__['__file__']}, not our carbon returner")
     return returner, funcs, opts
+
+
+def side(spec):
+    """Child entry point, under either venv: Salt 3007's returner and ours (text, pickle) in
+    this one process, their calls interleaved (each round of calls runs all three), every cold
+    call before any warm one."""
+    import salt.version
+
+    returners = {
+        "theirs": theirs(spec),
+        "text": ours(spec["port"], "text", spec["cachedir"]),
+        "pickle": ours(spec["port"], "pickle", spec["cachedir"]),
+    }
+    results, warmups = {}, 0
+    labels = list(returners)
+
+    def rotated(i):  # who goes first changes every round: no side always follows the same one
+        return labels[i % len(labels) :] + labels[: i % len(labels)]
+
+    for name, ret in spec["returns"].items():
+        base = ret["return"]["ts"]
+        for i in range(spec["cold"]):
+            ret["return"]["ts"] = base + i
+            for label in rotated(i):
+                returner, funcs, _opts = returners[label]
+                timed = in_fork(funcs["test.ping"], _timed_call, returner, ret, None)
+                results.setdefault((name, label, "cold"), []).append(timed)
+        ret["return"]["ts"] = base
+        if spec["stages"] and spec["cold"]:
+            job = returners["pickle"][1]["test.ping"]
+            results[name, "stages", "cold"] = [
+                in_fork(job, our_stages, *returners["pickle"], ret, spec["cachedir"])
+                for _ in range(spec["cold"])
+            ]
+            for label in ("theirs", "pickle"):
+                returner, funcs, _opts = returners[label]
+                results[name, label, "footprint"] = [
+                    in_fork(funcs["test.ping"], _footprint, returner, ret, None)
+                ]
+    for name, ret in spec["returns"].items():
+        for returner, _funcs, _opts in returners.values():
+            time_calls(returner, ret, 5)  # warm-up
+            warmups += 5
+        base = ret["return"]["ts"]
+        for i in range(spec["calls"]):
+            ret["return"]["ts"] = base + i
+            for label in rotated(i):
+                results.setdefault((name, label, "warm"), []).append(
+                    _timed_call(returners[label][0], ret, None)
+                )
+        ret["return"]["ts"] = base
+        if spec["stages"]:
+            results[name, "stages", "warm"] = [
+                our_stages(*returners["pickle"], ret, spec["cachedir"])
+                for _ in range(spec["calls"])
+            ]
+    json.dump(
+        {
+            "salt": salt.version.__version__,
+            "warmups": warmups,
+            "results": [[*key, times] for key, times in results.items()],
+        },
+        sys.stdout,
+    )
+
+
+def run_side(python, spec):
+    """Run one side in a fresh interpreter (nothing of it warm): (Salt version, warm-up
+    returns sent, timings)."""
+    out = subprocess.run(
+        [python, os.path.abspath(__file__), "--side"],
+        input=json.dumps(spec).encode(),
+        capture_output=True,
+        check=True,
+        cwd="/",  # never the checkout: the 3007 venv has our wheel, not this tree
+    )
+    run = json.loads(out.stdout)
+    return run["salt"], run["warmups"], {tuple(key): t for *key, t in run["results"]}
 
 
 # --- serializers ------------------------------------------------------------------------------
@@ -271,13 +278,14 @@ def ours(port, mode, cachedir):
 def serializer_rates(seconds=0.5):
     from salt_ext.core.graphite import paths as graphite
     from salt_ext.core.influxdb import line_protocol
-    from salt_ext.core.samples import from_vitals_dict
+    from salt_ext.core.samples import row_samples, vitals_rows
 
-    samples = from_vitals_dict(vitals_return(time.time()))
+    rows = vitals_rows(vitals_return(time.time()))  # what the carbon returner serializes
+    samples = row_samples(rows)  # what the influxdb returner serializes
     minion = "pi-01.example.com"
     cases = {
-        "graphite plaintext": lambda: graphite.plaintext(samples, graphite.PathBuilder(minion)),
-        "graphite pickle": lambda: graphite.pickle_frames(samples, graphite.PathBuilder(minion)),
+        "graphite plaintext": lambda: graphite.plaintext_rows(rows, graphite.PathBuilder(minion)),
+        "graphite pickle": lambda: graphite.pickle_rows(rows, graphite.PathBuilder(minion)),
         "influx line protocol": lambda: line_protocol.serialize(
             samples, minion, tags={"role": "web"}
         ),
@@ -297,7 +305,7 @@ def serializer_rates(seconds=0.5):
 
 STAGES = (
     "options (read_options)",
-    "samples (samples_from_return)",
+    "rows (return_rows)",
     "serialize (paths + pickle)",
     "spool and delivery setup",
     "TCP connect + send + close",
@@ -311,15 +319,15 @@ def our_stages(returner, funcs, opts, ret, cachedir):
     from salt_ext.core.delivery.delivery import Delivery
     from salt_ext.core.delivery.spool import Spool
     from salt_ext.core.graphite.carbon import BACKEND
-    from salt_ext.core.samples import Skipped, samples_from_return
+    from salt_ext.core.samples import Skipped, return_rows
 
     clock = time.perf_counter
     marks = [clock()]
     options = BACKEND.with_minion(backend.read_options(BACKEND, ret, funcs, opts), opts)
     marks.append(clock())
-    samples = samples_from_return(ret, time.time, Skipped())
+    rows = return_rows(ret, time.time, Skipped())
     marks.append(clock())
-    payload = BACKEND.serialize(samples, ret["id"], options)
+    payload = BACKEND.serialize_rows(rows, ret["id"], options)
     marks.append(clock())
     spool = Spool(
         backend.spool_dir(cachedir, BACKEND, ret, options),
@@ -347,8 +355,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stages", action="store_true", help="also time our stages")
     args = parser.parse_args()
-    if not os.path.exists(SALT3007_PYTHON):
-        sys.exit(f"{SALT3007_PYTHON} missing: run scripts/test.sh once to build it")
+    if not os.path.exists(SALT3007_PYTHON) or not SALT3007_CARBON:
+        sys.exit(f"{SALT3007_VENV} missing: run scripts/test.sh once to build it")
     returns = {
         name: {
             "id": "bench-minion.example.com",
@@ -363,7 +371,7 @@ def main():
     }
     kinds = ("warm", "cold") if args.cold else ("warm",)
     sink, port, counts = start_sink()
-    times = {}
+    times, versions = {}, {}
     try:
         with tempfile.TemporaryDirectory() as cachedir:
             spec = {
@@ -374,48 +382,66 @@ def main():
                 "port": port,
                 "stages": args.stages,
                 "carbon": {"host": "127.0.0.1", "port": port, "mode": "pickle"},
+                "carbon_return": SALT3007_CARBON,
             }
             for _ in range(args.rounds):
-                for python, side in (
-                    (SALT3007_PYTHON, "--salt3007-side"),
-                    (sys.executable, "--our-side"),
-                ):
+                for python, venv in ((SALT3007_PYTHON, "3007"), (sys.executable, "this venv")):
                     before = counts[0]
-                    run = run_side(python, side, spec)
+                    salt, warmups, run = run_side(
+                        python, {**spec, "stages": args.stages and python == sys.executable}
+                    )
+                    versions[venv] = salt
                     for key, values in run.items():
-                        times.setdefault(key, []).extend(values)
+                        times.setdefault((venv, *key), []).extend(values)
                     time.sleep(0.2)  # let the sink finish counting
                     returns_sent = sum(len(v) for v in run.values())  # stage runs send too
-                    warmups = 5 * len(returns) * (2 if side == "--our-side" else 1)
                     connections = counts[0] - before - warmups
                     if connections != returns_sent:
-                        sys.exit(f"{side}: {connections} connections for {returns_sent} returns")
+                        sys.exit(f"Salt {salt}: {connections} connections for {returns_sent}")
     finally:
         sink.terminate()
 
-    def ms(*key):
-        return statistics.median(times[key]) * 1e3
+    def ms(*key, clock=0):
+        return statistics.median(t[clock] for t in times[key]) * 1e3
 
     print(
-        f"per return, median of {args.rounds} rounds x {args.calls} warm / {args.cold} cold calls,"
-        " same payload, same sink, both called through Salt's loader"
+        f"per return, median of {args.rounds} rounds x {args.calls} warm / {args.cold} cold calls"
+        " per returner, same payload, same sink, every returner called through Salt's loader;"
+        " ratio = Salt 3007's / ours (> 1: ours faster)"
     )
-    print(f"{'return':<20}{'Salt 3007 pickle':>18}{'ours text':>12}{'ours pickle':>13}"
-          f"{'ratio text':>12}{'ratio pickle':>14}")  # fmt: skip
-    for name in returns:
-        for kind in kinds:
-            theirs_ms = ms(name, "theirs", kind)
-            text_ms, pickle_ms = ms(name, "text", kind), ms(name, "pickle", kind)
-            print(
-                f"{name + ', ' + kind:<20}{theirs_ms:>15.3f} ms{text_ms:>9.3f} ms"
-                f"{pickle_ms:>10.3f} ms{theirs_ms / text_ms:>11.1f}x{theirs_ms / pickle_ms:>13.1f}x"
-            )
+    tables = [
+        (
+            f"under Salt {versions[venv]} (one process, the three returners' calls interleaved)",
+            [(venv, "theirs"), (venv, "text"), (venv, "pickle")],
+        )
+        for venv in ("3007", "this venv")
+    ]
+    tables.append(
+        (
+            f"across Salt versions (separate processes): Salt 3007's under {versions['3007']},"
+            f" ours under {versions['this venv']}",
+            [("3007", "theirs"), ("this venv", "text"), ("this venv", "pickle")],
+        )
+    )
+    for title, sides in tables:
+        print(title)
+        for clock, what in enumerate(("wall clock", "CPU time")):
+            print(f"  {what + ', ms':<20}{'Salt 3007 pickle':>18}{'ours text':>12}"
+                  f"{'ours pickle':>13}{'ratio text':>12}{'ratio pickle':>14}")  # fmt: skip
+            for name in returns:
+                for kind in kinds:
+                    found = [ms(venv, name, label, kind, clock=clock) for venv, label in sides]
+                    print(
+                        f"  {name + ', ' + kind:<20}{found[0]:>15.3f} ms{found[1]:>9.3f} ms"
+                        f"{found[2]:>10.3f} ms{found[0] / found[1]:>11.2f}x"
+                        f"{found[0] / found[2]:>13.2f}x"
+                    )
     print("connections per return: 1, counted for every call of both sides")
     if args.stages:
         for name in returns:
             print(f"our stages, pickle, {name}: median us{'warm':>10}{'cold':>10}")
-            warm = times[name, "stages", "warm"]
-            cold = times.get((name, "stages", "cold"), [[0.0] * len(STAGES)])
+            warm = times["this venv", name, "stages", "warm"]
+            cold = times.get(("this venv", name, "stages", "cold"), [[0.0] * len(STAGES)])
             for i, stage in enumerate([*STAGES, "sum of the stages"]):
 
                 def median_us(runs, i=i):
@@ -426,12 +452,13 @@ def main():
                 print(f"  {stage:<38}{median_us(warm):>10.1f}{median_us(cold):>10.1f}")
             if args.cold:
                 footprints = {
-                    side: [statistics.median(run[i] for run in times[name, key, "footprint"])
-                           for i in (0, 1)]
-                    for side, key in (("Salt 3007", "theirs"), ("ours", "pickle"))
+                    side: [statistics.median(run[i] for run in times[
+                               "this venv", name, key, "footprint"]) for i in (0, 1)]
+                    for side, key in (("Salt 3007's", "theirs"), ("ours", "pickle"))
                 }  # fmt: skip
                 print(
-                    "  cold return, Python functions executed (distinct / calls): "
+                    f"  cold return under Salt {versions['this venv']}, Python functions executed"
+                    " (distinct / calls): "
                     + ", ".join(f"{side} {d:.0f} / {c:.0f}" for side, (d, c) in footprints.items())
                 )
     for name, rate in serializer_rates().items():
@@ -439,9 +466,7 @@ def main():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--salt3007-side"]:
-        salt3007_side(json.load(sys.stdin))
-    elif sys.argv[1:] == ["--our-side"]:
-        our_side(json.load(sys.stdin))
+    if sys.argv[1:] == ["--side"]:
+        side(json.load(sys.stdin))
     else:
         main()

@@ -41,6 +41,7 @@ from salt.loader.context import NamedLoaderContext
 
 from salt_ext.core.beacon import beacon as core
 from salt_ext.core.collect.collection import configured
+from salt_ext.core.config import salt_config
 from salt_ext.core.errors import VitalsError
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def beacon(config: Any) -> list[dict[str, Any]]:
         salt-run state.event 'salt/beacon/*/vitals/*' pretty=True
     """
     parsed = core.parse_config(config)
-    raw = configured(__salt__["config.get"])
+    raw = configured(salt_config(__salt__, "config.get") or __salt__["config.get"])
     running = core.beacon_for(parsed.name, _concrete(__salt__), _concrete(__opts__))
     return running.run(parsed, raw)
 

@@ -179,27 +179,76 @@ def to_vitals_dict(samples: Iterable[Sample], ts: float) -> dict[str, Any]:
     return out
 
 
+Name = Union[str, tuple[Any, ...]]
+Row = tuple[str, tuple[tuple[str, str], ...], float, Mapping[Name, Union[int, float]]]
+"""One series at one time with its fields: ``(group, tags, ts, {name: value})``, one
+:class:`Sample` per field (:func:`row_samples`). A name is one path segment (a str: the
+vitals fields) or a tuple of segments, as :attr:`Sample.name`. A returner serializes rows
+straight from the job return (:func:`return_rows`), without building a sample per value; a
+vitals series whose values need no typing is the return's own dict."""
+
+
 def from_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None) -> list[Sample]:
     """Turn a ``vitals.current`` return back into samples (the inverse of :func:`to_vitals_dict`).
 
     Unknown groups and non-numeric values are reported in ``skipped``, never raised.
     """
+    return row_samples(vitals_rows(data, skipped))
+
+
+def vitals_rows(data: Mapping[str, Any], skipped: Optional[Skipped] = None) -> list[Row]:
+    """The rows of a ``vitals.current`` return: :func:`from_vitals_dict` without the samples."""
     skipped = Skipped() if skipped is None else skipped
     ts = coerce_number(data.get("ts"))
     if ts is None:
         skipped.add("ts", "missing collection time")
         return []
-    samples: list[Sample] = []
+    ts = float(ts)
+    rows: list[Row] = []
     for key, tag_value, fields in _typed_series(data, skipped):
         group = GROUPS[key]
         tags: tuple[tuple[str, str], ...] = ()
         if tag_value is not None and group.tag is not None:
             tags = ((group.tag, tag_value),)
-        measurement = group.measurement
+        rows.append((group.measurement, tags, ts, fields))
+    return rows
+
+
+def row_samples(rows: Iterable[Row]) -> list[Sample]:
+    """One :class:`Sample` per field of ``rows``, in order."""
+    samples: list[Sample] = []
+    for group, tags, ts, fields in rows:
         samples.extend(
-            [_new_tuple(Sample, (measurement, (name,), value, ts, tags)) for name, value in fields]
+            [
+                _new_tuple(Sample, (group, _segments(name), value, ts, tags))
+                for name, value in fields.items()
+            ]
         )
     return samples
+
+
+def _segments(name: Name) -> tuple[Any, ...]:
+    return name if type(name) is tuple else (name,)
+
+
+def sample_rows(samples: Iterable[Sample]) -> list[Row]:
+    """``samples`` as rows: consecutive samples of one series at one time (the same group,
+    tags and ts objects, as a return's samples come) with distinct names share a row."""
+    rows: list[Row] = []
+    fields: dict[Name, Union[int, float]] = {}
+    last: Optional[tuple[str, tuple[tuple[str, str], ...], float]] = None
+    for group, name, value, ts, tags in samples:
+        if (
+            last is None
+            or group is not last[0]
+            or tags is not last[1]
+            or ts is not last[2]
+            or name in fields
+        ):
+            last, fields = (group, tags, ts), {}
+            rows.append((group, tags, ts, fields))
+        fields[name] = value
+    return rows
 
 
 def typed_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None) -> dict[str, Any]:
@@ -221,8 +270,8 @@ def typed_vitals_dict(data: Mapping[str, Any], skipped: Optional[Skipped] = None
 
 def _typed_series(
     data: Mapping[str, Any], skipped: Skipped
-) -> Iterator[tuple[str, Optional[str], list[tuple[str, Union[int, float]]]]]:
-    """The one vitals mapping: ``(group key, tag value or None, [(field, typed value)])`` for
+) -> Iterator[tuple[str, Optional[str], dict[Name, Union[int, float]]]]:
+    """The one vitals mapping: ``(group key, tag value or None, {field: typed value})`` for
     every series of ``data`` with at least one numeric field, typed per :data:`GROUPS`."""
     for key, content in data.items():
         if key == "ts":
@@ -242,15 +291,40 @@ def _typed_series(
                     skipped.add(f"{key}.{tag_value}", "not a dict of fields")
         int_fields = group.int_fields
         for tag_value, fields in series:
-            typed = []
+            if _typed_already(fields, int_fields):
+                if fields:
+                    yield key, tag_value, fields
+                continue
+            typed: dict[Name, Union[int, float]] = {}
             for name, raw in fields.items():
-                value = coerce_number(raw, as_int=name in int_fields)
+                value: Union[int, float, None]
+                if type(raw) is float and raw - raw == 0.0 and name not in int_fields:
+                    value = raw  # most values: a finite float in a float field, no call
+                elif type(raw) is int and name in int_fields and INT64_MIN <= raw <= INT64_MAX:
+                    value = raw  # and a size or count in its int field
+                else:
+                    value = coerce_number(raw, as_int=name in int_fields)
                 if value is None:
                     skipped.add(f"{key}.{name}", _describe(raw))
                 else:
-                    typed.append((str(name), value))
+                    typed[name if type(name) is str else str(name)] = value
             if typed:
                 yield key, tag_value, typed
+
+
+def _typed_already(fields: dict[Any, Any], int_fields: frozenset) -> bool:
+    """True when every name is a str outside ``int_fields`` and every value a finite float
+    (a rate, a percentage): typing would change nothing. Checked at C speed, not per field."""
+    return (
+        int_fields.isdisjoint(fields)
+        and _ONLY_FLOAT.issuperset(map(type, fields.values()))
+        and _ONLY_STR.issuperset(map(type, fields))
+        and math.isfinite(sum(fields.values()))  # a NaN or an infinity makes the sum one
+    )
+
+
+_ONLY_FLOAT = frozenset({float})
+_ONLY_STR = frozenset({str})
 
 
 def flatten_return(
@@ -298,6 +372,14 @@ def samples_from_return(
     function is flattened generically and stamped with ``clock()``. A failed job (non-zero
     ``retcode`` or ``success`` False) carries no metrics.
     """
+    return row_samples(return_rows(ret, clock, skipped))
+
+
+def return_rows(
+    ret: Mapping[str, Any], clock: Callable[[], float], skipped: Optional[Skipped] = None
+) -> list[Row]:
+    """:func:`samples_from_return` as rows: a ``vitals.current`` return's come straight from
+    its dict, without a sample per value."""
     skipped = Skipped() if skipped is None else skipped
     fun = str(ret.get("fun") or "unknown")
     data = ret.get("return")
@@ -305,8 +387,8 @@ def samples_from_return(
         skipped.add(fun, f"failed job (retcode {ret.get('retcode')})")
         return []
     if fun in VITALS_FUNCTIONS and isinstance(data, dict) and "ts" in data:
-        return from_vitals_dict(data, skipped)
-    return flatten_return(fun, data, clock(), skipped)
+        return vitals_rows(data, skipped)
+    return sample_rows(flatten_return(fun, data, clock(), skipped))
 
 
 def summarize(rounds: Iterable[Iterable[Sample]]) -> list[Sample]:

@@ -24,6 +24,7 @@ import salt.loader
 
 from salt_ext.core.collect import collection
 from salt_ext.core.collect.baseinfo import baseinfo as read_baseinfo
+from salt_ext.core.config import salt_config
 from salt_ext.core.delivery.returner import deliver_return, spool_root
 from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.jobs import push as jobs
@@ -43,7 +44,8 @@ def __virtual__() -> str:
 
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return collection.validate_options(collection.configured(__salt__["config.get"], kwargs))
+    config_get = salt_config(__salt__, "config.get") or __salt__["config.get"]
+    return collection.validate_options(collection.configured(config_get, kwargs))
 
 
 def _state_dir() -> str:

@@ -4,9 +4,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from salt_ext.core.config import salt_config, salt_lookup
 from salt_ext.core.delivery import returner as backend
 from salt_ext.core.graphite.carbon import BACKEND
 from salt_ext.core.influxdb.write import BACKEND as INFLUX
+from support.saltconfig import config_sources
 
 VALUES = st.sampled_from([None, "", 0, False, True, 1, "x", "127.0.0.1", 2003, [], ["a:1"]])
 SOURCES = ("__opts__", "__grains__", "__pillar__", "master")
@@ -23,32 +25,17 @@ def placements(name, keys):
 @given(data=st.data())
 def test_same_values_as_calling_config_option(loaders, returner, data):
     option = loaders.modules["config.option"]
-    pack = option.loader.pack
     spec = returner.spec()
     placed = data.draw(placements(returner.name, sorted(spec)))
     nested = st.dictionaries(st.sampled_from(sorted(spec)), VALUES, max_size=4)
-    had_master = "master" in pack["__pillar__"]
-    targets = {
-        "__opts__": pack["__opts__"],
-        "__grains__": pack["__grains__"],
-        "__pillar__": pack["__pillar__"],
-        "master": pack["__pillar__"].setdefault("master", {}),
-    }
-    written = []
-    try:
+    with config_sources(option.loader.pack) as targets:
         for source, key, flat_value in placed:
             targets[source][key] = data.draw(nested) if key == returner.name else flat_value
-            written.append((source, key))
-        lookup = backend._lookup(option)  # as read_options: once per return, after any change
-        assert lookup is not option  # Salt's own function: its sources are read directly
         expected = backend._configured(returner.name, spec, option)
-        assert backend._configured(returner.name, spec, lookup) == expected
-    finally:
-        for source, key in written:
-            if key in targets[source]:
-                del targets[source][key]
-        if not had_master:
-            del pack["__pillar__"]["master"]
+        # as read_options: once per return, after any change
+        for lookup in (salt_lookup(option), salt_config(loaders.modules, "config.option")):
+            assert lookup is not option  # Salt's own function: its sources are read directly
+            assert backend._configured(returner.name, spec, lookup) == expected
 
 
 def test_a_master_config_that_is_not_a_dict_falls_back_to_calling_salt(loaders):
@@ -57,7 +44,7 @@ def test_a_master_config_that_is_not_a_dict_falls_back_to_calling_salt(loaders):
     saved = pillar.get("master")
     pillar["master"] = "salt.example.com"
     try:
-        assert backend._lookup(option) is option
+        assert salt_lookup(option) is option
     finally:
         if saved is None:
             pillar.pop("master")

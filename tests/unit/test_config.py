@@ -1,8 +1,11 @@
-"""Unit tests for salt_ext.core.config.parse: defaults, typed forms, errors naming the key."""
+"""Unit tests for salt_ext.core.config: parse (defaults, typed forms, errors naming the key)
+and salt_lookup."""
+
+import types
 
 import pytest
 
-from salt_ext.core.config import Option, parse
+from salt_ext.core.config import Option, parse, salt_config, salt_lookup
 from salt_ext.core.errors import ConfigError, VitalsError
 
 SPEC = {
@@ -296,3 +299,130 @@ def test_secret_value_is_returned_unchanged():
 
 def test_non_secret_value_is_shown():
     assert "'perhaps'" in str(_error("bool", "perhaps"))
+
+
+# --- salt_lookup: Salt's config.get / config.option read from the loader's mappings ----------
+
+
+class _Loader:
+    def __init__(self, pack):
+        self.pack = pack
+
+
+def get(key, default="", **_):
+    raise AssertionError("the raw config.get is never called here")
+
+
+class FakeGet:
+    """Shaped like Salt's loaded ``config.get`` (or ``config.option``: ``name``) with
+    ``.loader.pack`` and ``.func`` whose module globals hold ``DEFAULTS``; calling it is a call
+    through the loader, recorded."""
+
+    def __init__(self, pack, defaults=None, name="get"):
+        self.loader = _Loader(pack)
+        self.func = types.FunctionType(get.__code__, {"DEFAULTS": defaults or {}}, name)
+        self.calls = []
+
+    def __call__(self, key, default=""):
+        self.calls.append(key)
+        return f"salt's {key}"
+
+
+PACK = {
+    "__opts__": {"vitals": {"groups": ["cpu"]}, "id": "m1"},
+    "__grains__": {"vitals": {"groups": ["mem"]}, "os": "Debian"},
+    "__pillar__": {"from_pillar": {"a": 1}, "master": {"from_master": 2}},
+}
+
+
+def test_config_get_reads_opts_grains_pillar_master_defaults_in_order():
+    fake = FakeGet(PACK, {"from_defaults": 3, "id": "never"})
+    lookup = salt_lookup(fake)
+    assert lookup("vitals", {}) == {"groups": ["cpu"]}
+    assert lookup("os") == "Debian"
+    assert lookup("from_pillar", {}) == {"a": 1}
+    assert lookup("from_master") == 2
+    assert lookup("from_defaults") == 3
+    assert lookup("id") == "m1"
+    assert lookup("missing", {}) == {} and lookup("missing") == ""
+    assert fake.calls == []
+
+
+def test_sources_are_read_in_config_options_order():
+    pack = {
+        "__opts__": {"carbon.a": "opts"},
+        "__grains__": {"carbon.a": "grains", "carbon.b": "grains"},
+        "__pillar__": {"carbon.b": "pillar", "carbon.c": "pillar", "master": {"carbon.d": "m"}},
+    }
+    fake = FakeGet(pack, {"carbon.c": "default", "carbon.e": "default"}, name="option")
+    lookup = salt_lookup(fake)
+    found = [lookup(f"carbon.{k}") for k in "abcdef"]
+    assert found == ["opts", "grains", "pillar", "m", "default", ""]
+    assert lookup("carbon", {}) == {}
+    assert fake.calls == []
+
+
+def test_context_bound_or_odd_sources_fall_back_to_calling_salt():
+    from salt.loader.context import LoaderContext, NamedLoaderContext
+
+    bound = NamedLoaderContext("__pillar__", LoaderContext())
+    for pack in (
+        {"__opts__": {}, "__grains__": {}, "__pillar__": bound},
+        {"__opts__": {}, "__grains__": {}, "__pillar__": {"master": "salt.example.com"}},
+        {"__opts__": {}, "__grains__": None, "__pillar__": {}},
+    ):
+        option = FakeGet(pack, name="option")
+        assert salt_lookup(option) is option
+
+
+def test_config_get_leaves_nested_keys_and_sdb_values_to_salt():
+    pack = {**PACK, "__opts__": {"vitals": "sdb://secrets/vitals", "a": {"b": 1}}}
+    fake = FakeGet(pack)
+    lookup = salt_lookup(fake)
+    assert lookup("vitals", {}) == "salt's vitals"
+    assert lookup("a:b") == "salt's a:b"
+    assert fake.calls == ["vitals", "a:b"]
+
+
+def test_other_functions_and_stand_ins_are_called_as_they_are():
+    def option(key, default=""):
+        return default
+
+    assert salt_lookup(option) is option
+    fake = FakeGet(PACK)
+    fake.func = types.FunctionType(get.__code__, {}, "merge")
+    assert salt_lookup(fake) is fake
+
+
+class FakeFunctions:
+    """Shaped like Salt's loader of execution modules: ``pack`` and ``_dict`` (the loaded
+    functions); indexing it would make a loaded-function wrapper."""
+
+    def __init__(self, pack, functions):
+        self.pack = pack
+        self._dict = functions
+
+    def __getitem__(self, key):
+        raise AssertionError(f"made a loaded function for {key}")
+
+    def get(self, key, default=None):
+        raise AssertionError(f"made a loaded function for {key}")
+
+
+def test_salt_config_reads_a_loaded_function_s_mappings_without_wrapping_it():
+    raw = types.FunctionType(get.__code__, {"DEFAULTS": {"from_defaults": 3}}, "get")
+    lookup = salt_config(FakeFunctions(PACK, {"config.get": raw}), "config.get")
+    assert lookup("vitals", {}) == {"groups": ["cpu"]} and lookup("from_defaults") == 3
+
+
+def test_salt_config_falls_back_to_the_function_or_none():
+    def option(key, default=""):
+        return f"stand-in {key}"
+
+    assert salt_config({"config.option": option}, "config.option") is option
+    assert salt_config({}, "config.option") is None
+    fake = FakeGet(PACK)
+    functions = FakeFunctions(PACK, {})  # config.get not loaded yet: Salt's loader loads it
+    functions.get = lambda key, default=None: fake if key == "config.get" else default
+    lookup = salt_config(functions, "config.get")
+    assert lookup("vitals", {}) == {"groups": ["cpu"]} and fake.calls == []

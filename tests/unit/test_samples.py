@@ -15,10 +15,14 @@ from salt_ext.core.samples import (
     coerce_number,
     flatten_return,
     from_vitals_dict,
+    return_rows,
+    row_samples,
+    sample_rows,
     samples_from_return,
     summarize,
     to_vitals_dict,
     typed_vitals_dict,
+    vitals_rows,
 )
 
 TS = 1732240000.5
@@ -566,3 +570,81 @@ def test_summarize_matches_population_statistics(values):
     assert mean.ts == var.ts == float(len(values) - 1)
     assert math.isclose(mean.value, statistics.fmean(values), rel_tol=1e-9, abs_tol=1e-6)
     assert math.isclose(var.value, statistics.pvariance(values), rel_tol=1e-6, abs_tol=1e-3)
+
+
+# -- rows: a series at one time with its fields --------------------------------------------------
+
+
+def test_vitals_rows_are_the_samples_grouped_by_series():
+    rows = vitals_rows(EXAMPLE_DICT)
+    assert row_samples(rows) == EXAMPLE_SAMPLES
+    assert _types(row_samples(rows)) == _types(EXAMPLE_SAMPLES)
+    assert [(group, tags) for group, tags, _, _ in rows] == list(
+        dict.fromkeys((s.group, s.tags) for s in EXAMPLE_SAMPLES)
+    )
+    assert all(ts == EXAMPLE_DICT["ts"] and fields for _, _, ts, fields in rows)
+
+
+def test_vitals_rows_skip_like_the_samples():
+    data = {"ts": TS, "mem": {"total": "8G", "percent": math.nan}, "cpu": {"percent": math.inf}}
+    row_skips, sample_skips = Skipped(), Skipped()
+    assert vitals_rows(data, row_skips) == [] == from_vitals_dict(data, sample_skips)
+    assert row_skips.items == sample_skips.items and len(row_skips) == 3
+    no_ts = Skipped()
+    assert vitals_rows({"cpu": {"percent": 1.0}}, no_ts) == []
+    assert no_ts.items == [("ts", "missing collection time")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(vitals_samples())
+def test_rows_and_samples_convert_both_ways(drawn):
+    ts, samples = drawn
+    rows = sample_rows(samples)
+    assert row_samples(rows) == samples
+    assert sum(len(fields) for *_, fields in rows) == len(samples)
+    rendered = to_vitals_dict(samples, ts)
+    assert row_samples(vitals_rows(rendered)) == from_vitals_dict(rendered)
+
+
+def test_sample_rows_start_a_row_when_the_series_or_time_changes():
+    tags = (("path", "/"),)
+    samples = [
+        Sample("disk", "total", 1, TS, tags),
+        Sample("disk", "used", 2, TS, tags),
+        Sample("disk", "used", 3, TS + 1, tags),
+        Sample("disk", ("a", "b"), 4.0, TS + 1, (("path", "/boot"),)),
+    ]
+    rows = sample_rows(samples)
+    assert [len(fields) for *_, fields in rows] == [2, 1, 1]
+    assert rows[2] == ("disk", (("path", "/boot"),), TS + 1, {("a", "b"): 4.0})
+    assert row_samples(rows) == samples
+
+
+@pytest.mark.parametrize(
+    "ret",
+    [
+        _ret("vitals.current", EXAMPLE_DICT, retcode=0, success=True),
+        _ret("status.loadavg", {"1-min": 0.5, "5-min": [1, "x", {"a": 2}]}, retcode=0),
+        _ret("vitals.current", EXAMPLE_DICT, retcode=1),
+        _ret("test.ping", True),
+    ],
+)
+def test_return_rows_hold_the_samples_of_the_return(ret):
+    row_skips, sample_skips = Skipped(), Skipped()
+    rows = return_rows(ret, lambda: 1732240009.25, row_skips)
+    assert row_samples(rows) == samples_from_return(ret, lambda: 1732240009.25, sample_skips)
+    assert row_skips.items == sample_skips.items
+
+
+def test_sample_rows_start_a_row_when_a_name_repeats():
+    samples = [Sample("x", "a", 1.0, TS), Sample("x", "a", 2.0, TS), Sample("x", "b", 3.0, TS)]
+    rows = sample_rows(samples)
+    assert [fields for *_, fields in rows] == [{("a",): 1.0}, {("a",): 2.0, ("b",): 3.0}]
+    assert row_samples(rows) == samples
+
+
+def test_a_series_typed_already_is_the_returns_own_dict():
+    data = {"ts": TS, "load": {"load1": 0.5, "load5": 0.25}, "mem": {"total": 8, "percent": 1.5}}
+    rows = vitals_rows(data)
+    assert rows[0][3] is data["load"]  # nothing to type: no copy
+    assert rows[1][3] == {"total": 8, "percent": 1.5} and rows[1][3] is not data["mem"]

@@ -29,7 +29,7 @@ from salt_ext.core.collect.readings import (
     natural,
     selector,
 )
-from salt_ext.core.config import Option, Options, parse
+from salt_ext.core.config import Option, Options, parse, salt_lookup
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.samples import (
     GROUPS,
@@ -117,19 +117,42 @@ def configured(
     config_get: Callable[..., Any], overrides: Optional[Mapping[str, Any]] = None
 ) -> dict[str, Any]:
     """The raw ``vitals:`` settings :func:`validate_options` takes: the minion's, read with
-    Salt's ``config.get``, then ``overrides`` (a function's keyword arguments; Salt's own
-    ``__pub_*`` keys left out). Raises :class:`ConfigError` when ``vitals:`` is not a dict."""
-    found = config_get("vitals", {}) or {}
-    if not isinstance(found, Mapping):
+    Salt's ``config.get`` (``config_get``: as :func:`~salt_ext.core.config.salt_config` gives
+    it, Salt's loaded function, or a stand-in), then ``overrides`` (a function's keyword
+    arguments; Salt's own ``__pub_*`` keys left out). Raises :class:`ConfigError` when
+    ``vitals:`` is not a dict."""
+    found = salt_lookup(config_get)("vitals", {}) or {}
+    if not isinstance(found, dict) and not isinstance(found, Mapping):
         raise ConfigError("vitals", f"must be a dict of options, got {type(found).__name__}")
     raw = dict(found)
     raw.update((key, value) for key, value in (overrides or {}).items() if not key.startswith("__"))
     return raw
 
 
+# Options parsed in this process, by the raw config they came from (its repr: a changed value,
+# type or key is another entry). A job, a salt-call or the beacon reads the same ``vitals:``
+# every time; parsing it again would only find the same options. A bad config is never kept,
+# so it raises on every call.
+_PARSED: dict[str, Options] = {}
+_PARSED_MAX = 16
+
+
 def validate_options(raw: object, prefix: str = "vitals") -> Options:
     """Parse the ``vitals:`` config dict and check group names: the options every other
-    function of this module takes. ``prefix`` names where the dict was set, in errors."""
+    function of this module takes. ``prefix`` names where the dict was set, in errors.
+
+    Parsed once per process for each distinct ``raw``; each call gets its own dict."""
+    key = repr(raw)  # ``prefix`` only changes errors, and those are never kept
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_options(raw, prefix)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return dict(parsed)
+
+
+def _parse_options(raw: object, prefix: str) -> Options:
     if isinstance(raw, Mapping):
         for key, where in MOVED_KEYS.items():
             if key in raw:
@@ -230,10 +253,16 @@ def _rate_values(
     """Yield ``(group key, tag or None, fields)`` computed from counter deltas."""
     elapsed = current.ts - previous.ts
     series: dict[tuple[str, str], dict[str, float]] = {}
+    parts = _COUNTER_PARTS
+    if len(parts) > _COUNTER_PARTS_MAX:
+        parts.clear()
     for counter, delta in rates.counter_deltas(previous.counters, current.counters).items():
-        prefix, _, rest = counter.partition(".")
-        tag, _, name = rest.rpartition(".")  # tags such as "eth0.100" may contain dots
-        series.setdefault((prefix, tag), {})[name] = delta
+        found = parts.get(counter)
+        if found is None:
+            prefix, _, rest = counter.partition(".")
+            tag, _, name = rest.rpartition(".")  # tags such as "eth0.100" may contain dots
+            found = parts[counter] = ((prefix, tag), name)
+        series.setdefault(found[0], {})[found[1]] = delta
     for (prefix, tag), deltas in series.items():
         if prefix == "cpu" and tag == "total":
             yield "cpu", None, rates.cpu_percentages(deltas, _CPU_FIELDS)
@@ -243,6 +272,14 @@ def _rate_values(
             yield prefix, tag or None, _per_second(deltas, RATES[prefix], elapsed)
 
 
+# Counter name -> ((group prefix, tag), field): the same names come back every collection.
+_COUNTER_PARTS: dict[str, tuple[tuple[str, str], str]] = {}
+_COUNTER_PARTS_MAX = 4096
+_PERCENTS = {
+    name for table in RATES.values() for name, _ in table.values() if name.endswith("percent")
+}
+
+
 def _per_second(
     deltas: Mapping[str, float], table: Mapping[str, tuple[str, float]], elapsed: float
 ) -> dict[str, float]:
@@ -250,7 +287,7 @@ def _per_second(
     for counter, (name, scale) in table.items():
         if counter in deltas:
             value = deltas[counter] / elapsed * scale
-            fields[name] = min(value, 100.0) if name.endswith("percent") else value
+            fields[name] = min(value, 100.0) if name in _PERCENTS else value
     return fields
 
 
@@ -370,6 +407,8 @@ def _sampled(
 def parse_window(samples: object = 1, interval: object = None) -> tuple[int, Optional[float]]:
     """``samples`` and ``interval`` checked by :data:`WINDOW_OPTIONS` (``""`` means no
     interval); raises :class:`ConfigError` naming ``vitals:samples`` / ``vitals:interval``."""
+    if samples == 1 and interval is None and type(samples) is int:  # every plain job
+        return 1, None
     raw = {"samples": samples, "interval": None if interval == "" else interval}
     window = parse("vitals", raw, WINDOW_OPTIONS)
     return window["samples"], window["interval"]

@@ -246,8 +246,8 @@ class RateStore:
     def _lines(self) -> list[bytes]:
         """The stored lines, oldest first; a missing file has none."""
         try:
-            with open(self.path, "rb") as handle:
-                return handle.read().splitlines()
+            with open(self.path, "rb", buffering=0) as handle:  # one read, no buffer object
+                return handle.readall().splitlines()
         except FileNotFoundError:
             return []
 
@@ -258,8 +258,12 @@ class RateStore:
         tmp = self.path + ".tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(b"\n".join(lines) + b"\n")
+            try:
+                data = memoryview(b"\n".join(lines) + b"\n")
+                while data:  # a regular file takes it in one write; a short one is retried
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -269,7 +273,10 @@ class RateStore:
 
 def _encoded(snapshot: Snapshot) -> bytes:
     """One line of the state file: the snapshot without gauges (a reference needs none)."""
-    return json.dumps(snapshot.to_dict(gauges=False), separators=(",", ":")).encode()
+    return _ENCODE(snapshot.to_dict(gauges=False)).encode()
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would make one per call
 
 
 def _parsed(line: bytes) -> Optional[Snapshot]:

@@ -21,7 +21,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
@@ -250,11 +250,8 @@ def _disk_mounts(source: Any, options: Options) -> list[str]:
     for part in source.disk_partitions(all=True):
         fstypes[part.mountpoint] = part.fstype  # the last mount on a path is the visible one
     skip = set(options["skip_fstypes"])
-    return [
-        mount
-        for mount, fstype in fstypes.items()
-        if fstype not in skip and _selected(mount, options["mounts"], options["exclude_mounts"])
-    ]
+    selected = _selection(options, "mounts")
+    return [mount for mount, fstype in fstypes.items() if fstype not in skip and selected(mount)]
 
 
 def _disk_usage(statvfs: Callable[[str], Any], mount: str) -> Optional[dict[str, Any]]:
@@ -278,26 +275,31 @@ def _disk_usage(statvfs: Callable[[str], Any], mount: str) -> Optional[dict[str,
 
 def _read_diskio(r: Reading) -> Result:
     counters = {}
+    selected = _selection(r.options, "devices")
     for device, io in sorted((r.source.disk_io_counters(perdisk=True) or {}).items()):
-        if _selected(device, r.options["devices"], r.options["exclude_devices"]):
+        if selected(device):
             for name in RATES["diskio"]:
-                if getattr(io, name, None) is not None:
-                    counters[f"diskio.{device}.{name}"] = getattr(io, name)
+                value = getattr(io, name, None)
+                if value is not None:
+                    counters[f"diskio.{device}.{name}"] = value
     return {}, counters
 
 
 def _read_net(r: Reading) -> Result:
     gauges, counters = {}, {}
+    selected = _selection(r.options, "interfaces")
     for nic, io in sorted((r.source.net_io_counters(pernic=True) or {}).items()):
-        if _selected(nic, r.options["interfaces"], r.options["exclude_interfaces"]):
+        if selected(nic):
             gauges[nic] = {name: getattr(io, attr) for name, attr in _NET_GAUGES.items()}
             for name, attr in _NET_COUNTERS.items():
                 counters[f"net.{nic}.{name}"] = getattr(io, attr)
     return gauges, counters
 
 
-def _selected(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
-    return selector(tuple(include), tuple(exclude))(name)
+def _selection(options: Options, include: str) -> Callable[[str], bool]:
+    """The :func:`selector` of the globs ``options[include]`` and ``options["exclude_" +
+    include]``, one pair of :data:`SELECTIONS`."""
+    return selector(tuple(options[include]), tuple(options[f"exclude_{include}"]))
 
 
 # Which options pair up as (include globs, exclude globs).
@@ -477,10 +479,11 @@ READERS = {
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural(text: object) -> list[tuple[int, int, str]]:
+@functools.lru_cache(maxsize=4096)  # the same names (cores, disks, interfaces) every collection
+def natural(text: object) -> tuple[tuple[int, int, str], ...]:
     """Sort key putting "cpu2" before "cpu10"."""
     parts = _DIGITS.split(str(text))
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
 
 
 def read_bytes(path: str) -> bytes:

@@ -5,7 +5,8 @@ A backend (:class:`Backend`) says only what differs: its option spec, its serial
 transports. The loader modules in ``salt_ext/returners`` are a few lines around
 :func:`deliver_return`. Imports Salt to read returner options exactly as Salt's own returners
 do: ``salt.returners.get_returner_options`` for ``ret_config`` profiles, and otherwise the
-mappings of Salt's ``config.option`` in its order (see :func:`_lookup`).
+mappings of Salt's ``config.option`` in its order (see
+:func:`~salt_ext.core.config.salt_config`).
 """
 
 import logging
@@ -15,14 +16,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
-import salt.loader.context
 import salt.returners
 
-from salt_ext.core.config import Option, Options, parse
+from salt_ext.core.config import Option, Options, parse, salt_config
 from salt_ext.core.delivery.delivery import Delivery, DeliveryResult, Transport
 from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
-from salt_ext.core.samples import Sample, Skipped, samples_from_return
+from salt_ext.core.samples import Row, Sample, Skipped, return_rows, row_samples
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ class Backend:
         """Return the payload bytes for ``samples``."""
         raise NotImplementedError
 
+    def serialize_rows(self, rows: list[Row], minion: str, opts: Options) -> bytes:
+        """The payload of a job return's ``rows``: by default :meth:`serialize` of their
+        samples; a backend whose serializer reads rows skips making the samples."""
+        return self.serialize(row_samples(rows), minion, opts)
+
     def transports(self, opts: Options) -> list[Transport]:
         """Return the list of transports, in failover order."""
         raise NotImplementedError
@@ -91,14 +96,15 @@ def read_options(
     Sources, as Salt's own returners read them (``salt.returners.get_returner_options``):
     ``<name>.<option>`` keys or a nested ``<name>:`` dict in minion config, grains or pillar,
     a ``ret_config`` profile (``<profile>.<name>.<option>``), then ``--return_kwargs``.
+    Parsed and validated once per process for the same settings; each call gets its own dict.
     """
     spec = backend.spec()
     # Never ``opts or {}``: the truth value of Salt 3008's OptsDict walks all of its layers.
     salt_funcs = {} if salt_funcs is None else salt_funcs
     opts = {} if opts is None else opts
-    option = salt_funcs.get("config.option")
+    option = salt_config(salt_funcs, "config.option")
     if option is not None and not (ret or {}).get("ret_config"):
-        found = _configured(backend.name, spec, _lookup(option))
+        found = _configured(backend.name, spec, option)
     else:
         found = salt.returners.get_returner_options(
             backend.name,
@@ -109,7 +115,22 @@ def read_options(
         )
         found.update(_falsy_profile_values(backend.name, ret, spec, salt_funcs))
     found.update((ret or {}).get("ret_kwargs") or {})  # per-job options win over any profile
-    return backend.validate(parse(backend.name, found, spec, allow_unknown=True))
+    key = (backend, repr(found))
+    options = _VALIDATED.get(key)
+    if options is None:
+        options = backend.validate(parse(backend.name, found, spec, allow_unknown=True))
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = options
+    return dict(options)
+
+
+# Options parsed and validated in this process, by what was found for them (its repr: a changed
+# value, type or key is another entry): a long-lived process (the beacon's push mode) and a
+# job's later returns find the same settings each time. A bad one is never kept, so it is
+# reported on every return.
+_VALIDATED: dict[tuple[Backend, str], Options] = {}
+_VALIDATED_MAX = 16
 
 
 def _configured(
@@ -122,7 +143,7 @@ def _configured(
     and a flat key is looked up only when the dict lacks it: the same values.
     """
     nested = option(name, {}) or {}
-    if not isinstance(nested, Mapping):
+    if not isinstance(nested, dict) and not isinstance(nested, Mapping):
         raise ConfigError(name, f"expected a dict of options, got {type(nested).__name__}")
     unknown = sorted(str(key) for key in nested if key not in spec)
     if unknown:
@@ -133,51 +154,6 @@ def _configured(
         if value is not None and value != "":
             found[key] = value
     return found
-
-
-def _lookup(option: Callable[..., Any]) -> Callable[..., Any]:
-    """``config.option(key, default)`` for exact keys, without a call through Salt's loader
-    per key when ``option`` is Salt's own loaded function.
-
-    Each call through the loader costs ~12 us in a warm process and up to ~0.4 ms as the first
-    call of a freshly forked job, a dozen times per return. ``config.option`` (non-wildcard)
-    returns the value of the first of the minion opts, grains, pillar, the master's config in
-    pillar and its built-in ``DEFAULTS`` that has the key, else the default: the same mappings
-    are read here, from the loader that ``config.option`` runs in (tested against calling it).
-    Any other callable (a stand-in, a loader that does not look like Salt's) is called as is.
-    """
-    sources = _option_sources(option)
-    if sources is None:
-        return option
-
-    def lookup(key: str, default: Any = "") -> Any:
-        for source in sources:
-            if key in source:
-                return source[key]
-        return default
-
-    return lookup
-
-
-def _option_sources(option: Callable[..., Any]) -> Optional[list[Mapping[str, Any]]]:
-    pack = getattr(getattr(option, "loader", None), "pack", None)
-    func = getattr(option, "func", None)
-    if not isinstance(pack, Mapping) or getattr(func, "__name__", None) != "option":
-        return None
-    sources = []
-    for dunder in ("__opts__", "__grains__", "__pillar__"):
-        value = pack.get(dunder, {})
-        # A context-bound value would resolve in the caller's loader, not config.option's.
-        if isinstance(value, salt.loader.context.NamedLoaderContext) or not isinstance(
-            value, Mapping
-        ):
-            return None
-        sources.append(value)
-    master = sources[2].get("master", {})
-    defaults = getattr(func, "__globals__", {}).get("DEFAULTS", {})
-    if not isinstance(master, Mapping) or not isinstance(defaults, Mapping):
-        return None
-    return [*sources, master, defaults]
 
 
 def _falsy_profile_values(
@@ -245,7 +221,7 @@ def deliver_return(
         return result
     minion = str(ret.get("id") or opts.get("id") or "unknown")
     skipped = Skipped()
-    samples = samples_from_return(ret, clock, skipped)
+    rows = return_rows(ret, clock, skipped)
     if skipped:
         log.info(
             "%s returner: skipped %d value(s) of %s from %s: %s",
@@ -255,17 +231,18 @@ def deliver_return(
             minion,
             skipped.summary(),
         )
-    if not samples:
+    points = sum(len(fields) for _, _, _, fields in rows)
+    if not points:
         return DeliveryResult()
     try:
-        payload = backend.serialize(samples, minion, options)
+        payload = backend.serialize_rows(rows, minion, options)
         delivery = _delivery(backend, ret, opts, options)
     except Exception as exc:  # pylint: disable=broad-except; a returner must never raise
         log.exception("%s returner: cannot prepare the payload", backend.name)
-        return DeliveryResult(points=len(samples), dropped=len(samples), error=str(exc))
+        return DeliveryResult(points=points, dropped=points, error=str(exc))
     if action == "spool":
-        return delivery.spool_only(payload, len(samples))
-    return delivery.deliver(payload, len(samples))
+        return delivery.spool_only(payload, points)
+    return delivery.deliver(payload, points)
 
 
 def _delivery(

@@ -6,7 +6,7 @@ from salt_ext.core.delivery.returner import Backend
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite import paths as graphite
 from salt_ext.core.net.tcp import TcpTransport
-from salt_ext.core.samples import Sample
+from salt_ext.core.samples import Row, Sample, sample_rows
 
 DEFAULT_PORTS = {"text": 2003, "pickle": 2004}
 
@@ -64,8 +64,11 @@ class CarbonBackend(Backend):
         return opts
 
     def serialize(self, samples: list[Sample], minion: str, opts: Options) -> bytes:
-        paths = graphite.PathBuilder(minion, opts["prefix"], opts["template"])
-        return graphite.SERIALIZERS[opts["mode"]](samples, paths)
+        return self.serialize_rows(sample_rows(samples), minion, opts)
+
+    def serialize_rows(self, rows: list[Row], minion: str, opts: Options) -> bytes:
+        paths = graphite.path_builder(minion, opts["prefix"], opts["template"])
+        return graphite.SERIALIZERS[opts["mode"]](rows, paths)
 
     def transports(self, opts: Options) -> list[Transport]:
         return [TcpTransport(host, port, opts["timeout"]) for host, port in opts["endpoints"]]

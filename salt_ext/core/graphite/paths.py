@@ -14,20 +14,23 @@ Sanitising rules (documented in the README):
   ``_`` plus 8 hex digits of its SHA-1, so long names stay distinct and within file-name limits.
 """
 
+import functools
 import hashlib
 import pickle
 import re
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from itertools import repeat
 from typing import Optional, TypeVar
 
-from salt_ext.core.samples import Sample
+from salt_ext.core.samples import Name, Row, Sample, sample_rows
 
 DEFAULT_TEMPLATE = "{prefix}.{minion}.{group}.{tags}.{name}"
 TEMPLATE_FIELDS = ("prefix", "minion", "group", "tags", "name")
 MAX_SEGMENT = 128
 PICKLE_POINTS_PER_FRAME = 1000
 MAX_PICKLE_FRAME = 2**20  # carbon refuses larger pickle frames
+MAX_CACHED = 4096  # rendered pieces a PathBuilder keeps per kind (all are dropped when full)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _UNSAFE_CHAR = _UNSAFE.search
@@ -82,71 +85,77 @@ class PathBuilder:
 
     def path(self, sample: Sample) -> str:
         if not self._default:
-            return self._templated(sample)
+            return self._templated(sample.group, sample.tags, sample.name)
         return _join(self._head(sample.group, sample.tags), self._name(sample.name))
 
     def paths(self, samples: Iterable[Sample]) -> list[str]:
-        """The path of every sample, in order: :meth:`path` in one pass.
+        """The path of every sample, in order: :meth:`path`, a row at a time (:meth:`row_paths`)."""
+        return [
+            path
+            for group, tags, _, fields in sample_rows(samples)
+            for path in self.row_paths(group, tags, list(fields))
+        ]
 
-        Consecutive samples of one series (the same group and tags objects, as a return's
-        samples come) share a head without looking it up again. When every name is one
-        segment that is already safe (a ``vitals.current`` return), one regex search over all
-        of them replaces sanitising each.
-        """
-        samples = samples if isinstance(samples, list) else list(samples)
+    def row_paths(self, group: str, tags: tuple, names: Collection[Name]) -> list[str]:
+        """The paths of one row's fields (``names``: a row's fields dict or its names): its
+        head (``prefix.minion.group.tags``) is looked up once. When every name is one segment
+        that is already safe (a ``vitals.current`` return), one regex search over all of them
+        replaces sanitising each."""
         if not self._default:
-            return [self._templated(s) for s in samples]
-        names = _safe_names([s.name for s in samples])
-        if names is None:
-            names = [self._name(s.name) for s in samples]
-        out: list[str] = []
-        append = out.append
-        group = tags = head = None
-        for (sample_group, _, _, _, sample_tags), name in zip(samples, names):
-            if sample_group is not group or sample_tags is not tags:
-                group, tags = sample_group, sample_tags
-                head = self._head(group, tags)
-            append(f"{head}.{name}" if head and name else head or name)
-        return out
+            return [self._templated(group, tags, name) for name in names]
+        head = self._head(group, tags)
+        segments = _safe_names(names)
+        if segments is None:
+            return [_join(head, self._name(name)) for name in names]
+        return list(map(f"{head}.".__add__, segments)) if head else list(segments)
 
     def _head(self, group: str, tags: tuple) -> str:
         """``prefix.minion.group.tags``, each piece sanitised once per builder."""
         head = self._heads.get((group, tags))
         if head is None:
-            head = _join(self._base, _cached(self._groups, group, _group_text))
-            if tags:
-                head = _join(head, _tags_text(tags))
+            head = self._base
+            for piece in (
+                _cached(self._groups, group, _group_text),
+                _tags_text(tags) if tags else "",
+            ):
+                if piece:  # _join's rule, without a call per piece
+                    head = f"{head}.{piece}" if head else piece
+            if len(self._heads) >= MAX_CACHED:
+                self._heads.clear()
             self._heads[group, tags] = head
         return head
 
-    def _name(self, name: tuple) -> str:
-        return _cached(self._names, name, _name_text)
+    def _name(self, name: Name) -> str:
+        return _cached(self._names, name if type(name) is tuple else (name,), _name_text)
 
-    def _templated(self, sample: Sample) -> str:
+    def _templated(self, group: str, tags: tuple, name: Name) -> str:
         rendered = self.template.format(
             **self.fixed,
-            group=_cached(self._groups, sample.group, _group_text),
-            tags=_cached(self._tags, sample.tags, _tags_text),
-            name=self._name(sample.name),
+            group=_cached(self._groups, group, _group_text),
+            tags=_cached(self._tags, tags, _tags_text),
+            name=self._name(name),
         )
         return ".".join(p for p in rendered.split(".") if p)
 
 
-def _safe_names(names: list[tuple]) -> Optional[list[str]]:
-    """``names`` as path segments if each is one non-empty string that sanitising would leave
-    as it is, else None."""
+def _safe_names(names: Collection[Name]) -> Optional[Collection[str]]:
+    """``names`` as path segments if each is one non-empty string (or a tuple of one) that
+    sanitising would leave as it is, else None."""
+    if names and type(next(iter(names))) is tuple:
+        try:
+            # ValueError: a name of 0 or 2+ segments
+            names = [segment for (segment,) in names]  # type: ignore[str-unpack]
+        except (ValueError, TypeError):
+            return None
     try:
-        segments = [segment for (segment,) in names]  # ValueError: a name of 0 or 2+ segments
-        joined = "-".join(segments)  # TypeError: a segment that is not a string
-    except (ValueError, TypeError):
+        joined = "-".join(names)  # type: ignore[arg-type]  # TypeError: not all strings
+    except TypeError:
         return None
-    if (
-        _UNSAFE_CHAR(joined)
-        or not all(segments)
-        or len(max(segments, key=len, default="")) > MAX_SEGMENT
-    ):
+    if _UNSAFE_CHAR(joined) or not all(names):
         return None
-    return segments
+    if len(joined) > MAX_SEGMENT and len(max(names, key=len)) > MAX_SEGMENT:
+        return None
+    return names  # type: ignore[return-value]
 
 
 def _join(head: str, name: str) -> str:
@@ -156,8 +165,19 @@ def _join(head: str, name: str) -> str:
 def _cached(cache: dict[_K, str], raw: _K, render: Callable[[_K], str]) -> str:
     text = cache.get(raw)
     if text is None:
+        if len(cache) >= MAX_CACHED:
+            cache.clear()
         text = cache[raw] = render(raw)
     return text
+
+
+@functools.lru_cache(maxsize=8)
+def path_builder(
+    minion: str, prefix: str = "vitals", template: str = DEFAULT_TEMPLATE
+) -> PathBuilder:
+    """The :class:`PathBuilder` of these settings, kept for the life of the process: a minion's
+    returns repeat the same series, whose pieces it has then sanitised already."""
+    return PathBuilder(minion, prefix, template)
 
 
 def _group_text(group: str) -> str:
@@ -193,6 +213,10 @@ def validate_template(template: str) -> Optional[str]:
     return None
 
 
+_LINE = "{} {} {}\n".format
+_EXACT_NUMBERS = frozenset({int, float})  # no bool, no subclass
+
+
 def format_value(value: float) -> str:
     """Shortest text that reads back as the same number (ints stay integral)."""
     return str(value) if isinstance(value, int) else repr(float(value))
@@ -200,32 +224,51 @@ def format_value(value: float) -> str:
 
 def plaintext(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon plaintext protocol: ``path value timestamp\\n`` per sample, as bytes."""
-    samples = list(samples)
+    return plaintext_rows(sample_rows(samples), paths)
+
+
+def plaintext_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
+    """:func:`plaintext` of the samples of ``rows``."""
     lines: list[str] = []
-    append = lines.append
-    for path, (_, _, value, ts, _) in zip(paths.paths(samples), samples):
-        kind = type(value)
-        text = repr(value) if kind is float or kind is int else format_value(value)
-        append(f"{path} {text} {int(ts)}\n")
+    for stamp, path_list, values in _columns(rows, paths):
+        exact = _EXACT_NUMBERS.issuperset(map(type, values))
+        lines += map(_LINE, path_list, map(repr if exact else format_value, values), repeat(stamp))
     return "".join(lines).encode("ascii")
+
+
+def _columns(
+    rows: Iterable[Row], paths: PathBuilder
+) -> Iterator[tuple[int, list[str], list[float]]]:
+    """``(whole-second timestamp, paths, values)`` of consecutive rows of one time (all the
+    rows of a return): a few lists per return instead of a few objects per row."""
+    path_list: list[str] = []
+    values: list[float] = []
+    last = 0.0
+    for group, tags, ts, fields in rows:
+        if ts is not last and values:
+            yield int(last), path_list, values
+            path_list, values = [], []
+        last = ts
+        path_list += paths.row_paths(group, tags, fields)
+        values += fields.values()
+    if values:
+        yield int(last), path_list, values
 
 
 def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     """Carbon pickle protocol: length-prefixed frames of ``[(path, (ts, value)), ...]``, each
     under carbon's 1 MiB frame limit."""
-    samples = list(samples)
+    return pickle_rows(sample_rows(samples), paths)
+
+
+def pickle_rows(rows: Iterable[Row], paths: PathBuilder) -> bytes:
+    """:func:`pickle_frames` of the samples of ``rows``."""
     points: list[tuple[str, tuple[int, float]]] = []
-    append = points.append
-    last_ts: object = None
-    stamp = 0
-    for path, (_, _, raw, ts, _) in zip(paths.paths(samples), samples):
-        value = raw
-        kind = type(value)
-        if kind is not float and kind is not int:  # subclasses (numpy) unpickle as their class
-            value = int(raw) if isinstance(raw, int) else float(raw)
-        if ts is not last_ts:  # a return's samples share one ts object
-            last_ts, stamp = ts, int(ts)
-        append((path, (stamp, value)))
+    for stamp, path_list, values in _columns(rows, paths):
+        exact = values
+        if not _EXACT_NUMBERS.issuperset(map(type, values)):  # numpy's would unpickle as its own
+            exact = [int(v) if isinstance(v, int) else float(v) for v in values]
+        points += zip(path_list, zip(repeat(stamp), exact))
     if not points:
         return b""
     if len(points) <= PICKLE_POINTS_PER_FRAME:  # a return: one frame, one dumps
@@ -248,4 +291,5 @@ def pickle_frames(samples: Iterable[Sample], paths: PathBuilder) -> bytes:
     return b"".join(out)
 
 
-SERIALIZERS = {"text": plaintext, "pickle": pickle_frames}
+SERIALIZERS = {"text": plaintext_rows, "pickle": pickle_rows}
+"""Serializer of each ``mode``, from rows (:func:`~salt_ext.core.samples.return_rows`)."""

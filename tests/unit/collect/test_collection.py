@@ -1,6 +1,7 @@
 """Unit tests of salt_ext.core.collect.collection with a fake psutil, a fake /proc and /sys tree
 and a fake vcgencmd (tests/support/fakemachine.py): options, snapshots, rates, the vitals dict
-and its state (tests/unit/collect/test_readings.py: what each group reads)."""
+and its state, options parsed once per process for each distinct raw config, parse_window
+(tests/unit/collect/test_readings.py: what each group reads)."""
 
 import json
 import os
@@ -29,6 +30,13 @@ from support.fakemachine import (
 )
 
 CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)  # every test starts with no options parsed in this process
+def parsed(monkeypatch):
+    cache = {}
+    monkeypatch.setattr(vitals, "_PARSED", cache)
+    return cache
 
 
 def test_first_reading_has_exact_gauges_and_no_rates(reader):
@@ -415,3 +423,72 @@ def test_configured_vitals_that_is_not_a_dict_names_the_key():
     with pytest.raises(ConfigError) as err:
         vitals.configured(lambda key, default=None: "cpu,mem")
     assert err.value.key == "vitals" and "must be a dict" in str(err.value)
+
+
+def test_the_same_raw_config_is_parsed_once(parsed, monkeypatch):
+    calls = []
+    parse = vitals._parse_options
+    monkeypatch.setattr(
+        vitals, "_parse_options", lambda raw, prefix: calls.append(raw) or parse(raw, prefix)
+    )
+    raw = {"exclude_groups": "temp", "min_rate_interval": "0"}
+    first = vitals.validate_options(raw)
+    again = vitals.validate_options(dict(raw))
+    assert first == again and first is not again
+    assert first["exclude_groups"] == ["temp"] and first["min_rate_interval"] == 0.0
+    assert calls == [raw] and len(parsed) == 1
+
+
+def test_a_caller_changing_its_options_does_not_change_the_next_callers():
+    first = vitals.validate_options({"groups": "cpu,mem"})
+    first["groups"] = ["load"]
+    first["sample_interval"] = 9.0
+    again = vitals.validate_options({"groups": "cpu,mem"})
+    assert again["groups"] == ["cpu", "mem"] and again["sample_interval"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ({"groups": ["cpu"]}, {"groups": ["mem"]}),
+        ({"min_rate_interval": 1}, {"min_rate_interval": True}),  # equal, yet not an option
+        ({"min_rate_interval": 1}, {"min_rate_interval": "1"}),
+        ({}, {"groups": None}),
+    ],
+)
+def test_a_changed_config_is_parsed_again(before, after):
+    vitals.validate_options(before)
+    if after.get("min_rate_interval") is True:
+        with pytest.raises(ConfigError, match="vitals:min_rate_interval"):
+            vitals.validate_options(after)
+    else:
+        assert vitals.validate_options(after) == vitals._parse_options(after, "vitals")
+
+
+def test_a_bad_config_raises_naming_the_key_every_time(parsed):
+    for _ in range(3):
+        with pytest.raises(ConfigError) as info:
+            vitals.validate_options({"exclude_groups": ["bogus"]})
+        assert info.value.key == "vitals:exclude_groups"
+    assert parsed == {}
+
+
+def test_the_cache_stays_bounded(parsed):
+    for seconds in range(3 * vitals._PARSED_MAX):
+        vitals.validate_options({"max_state_age": seconds})
+    assert 0 < len(parsed) <= vitals._PARSED_MAX
+
+
+@pytest.mark.parametrize(
+    "samples, interval, expected",
+    [(1, None, (1, None)), ("1", None, (1, None)), (1.0, "", (1, None)), (3, "2", (3, 2.0))],
+)
+def test_parse_window(samples, interval, expected):
+    assert vitals.parse_window(samples, interval) == expected
+    assert type(vitals.parse_window(samples, interval)[0]) is int
+
+
+@pytest.mark.parametrize("samples", [True, 0, "x"])
+def test_parse_window_refuses_what_is_not_a_count(samples):
+    with pytest.raises(ConfigError, match="vitals:samples"):
+        vitals.parse_window(samples)

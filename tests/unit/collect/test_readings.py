@@ -205,7 +205,7 @@ def test_selection_is_fnmatchcase(include, exclude):
         expected = any(fnmatch.fnmatchcase(name, p) for p in include) and not any(
             fnmatch.fnmatchcase(name, p) for p in exclude
         )
-        assert readers._selected(name, include, exclude) == expected, name
+        assert readers.selector(tuple(include), tuple(exclude))(name) == expected, name
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Unit tests of salt_ext.core.delivery.returner's ``read_options``: its one-pass reader finds
-exactly what Salt's get_returner_options finds, and where a returner's options come from."""
-
-import types
+exactly what Salt's get_returner_options finds, where a returner's options come from, and the
+same settings parsed and validated once per process (any change, a per-job option included, is
+read again; a bad value is an error on every return). How Salt's config mappings are read:
+tests/unit/test_config.py."""
 
 import pytest
 import salt.returners
@@ -14,6 +15,14 @@ from salt_ext.core.graphite.carbon import BACKEND
 from salt_ext.core.influxdb.write import BACKEND as INFLUX
 from support.carbon import options
 from support.saltconfig import salt_funcs
+
+
+@pytest.fixture(autouse=True)  # every test starts with no options validated in this process
+def validated(monkeypatch):
+    cache = {}
+    monkeypatch.setattr(backend, "_VALIDATED", cache)
+    return cache
+
 
 VALUES = st.sampled_from([None, "", 0, False, True, 1, "x", "127.0.0.1", 2003, [], ["a:1"]])
 
@@ -71,52 +80,6 @@ def test_the_opts_mapping_is_never_asked_for_its_length():
     opts = NoLen({"id": "m1"})
     found = backend.read_options(BACKEND, {}, salt_funcs({"carbon": {"port": 7}}), opts)
     assert found["endpoints"] == [("127.0.0.1", 7)]
-
-
-class FakeLoader:
-    def __init__(self, pack):
-        self.pack = pack
-
-
-def option(value, default=None, **_):
-    raise AssertionError("the raw config.option is never called here")
-
-
-class FakeOption:
-    """Shaped like Salt's loaded ``config.option``: ``.loader.pack`` and ``.func``, whose
-    module globals hold ``DEFAULTS``; calling it means a call through the loader."""
-
-    def __init__(self, pack, defaults):
-        self.loader = FakeLoader(pack)
-        self.func = types.FunctionType(option.__code__, {"DEFAULTS": defaults}, "option")
-
-    def __call__(self, *args, **kwargs):
-        raise AssertionError("called through the loader")
-
-
-def test_sources_are_read_in_config_options_order():
-    pack = {
-        "__opts__": {"carbon.a": "opts"},
-        "__grains__": {"carbon.a": "grains", "carbon.b": "grains"},
-        "__pillar__": {"carbon.b": "pillar", "carbon.c": "pillar", "master": {"carbon.d": "m"}},
-    }
-    lookup = backend._lookup(FakeOption(pack, {"carbon.c": "default", "carbon.e": "default"}))
-    found = [lookup(f"carbon.{k}") for k in "abcdef"]
-    assert found == ["opts", "grains", "pillar", "m", "default", ""]
-    assert lookup("carbon", {}) == {}
-
-
-def test_context_bound_or_odd_sources_fall_back_to_calling_salt():
-    from salt.loader.context import LoaderContext, NamedLoaderContext
-
-    bound = NamedLoaderContext("__pillar__", LoaderContext())
-    for pack in (
-        {"__opts__": {}, "__grains__": {}, "__pillar__": bound},
-        {"__opts__": {}, "__grains__": {}, "__pillar__": {"master": "salt.example.com"}},
-        {"__opts__": {}, "__grains__": None, "__pillar__": {}},
-    ):
-        option = FakeOption(pack, {})
-        assert backend._lookup(option) is option
 
 
 # -- where options come from: nested dicts, dotted keys, ret_config profiles, ret_kwargs (carbon
@@ -200,3 +163,64 @@ def test_ret_kwargs_beat_a_falsy_profile_value():
 def test_scheduler_without_config_option_reads_opts():
     opts = backend.read_options(BACKEND, {}, {}, {"carbon.host": "from-opts", "carbon.port": 7})
     assert opts["endpoints"] == [("from-opts", 7)]
+
+
+# -- parsed and validated once per process ---------------------------------------------------
+
+
+@pytest.fixture
+def validations(monkeypatch):
+    calls = []
+    validate = BACKEND.validate
+    monkeypatch.setattr(BACKEND, "validate", lambda opts: calls.append(opts) or validate(opts))
+    return calls
+
+
+def test_the_same_settings_are_validated_once(validations, validated):
+    config = {"carbon": {"host": "g.example", "port": "2013", "mode": "pickle"}}
+    first = backend.read_options(BACKEND, {}, salt_funcs(config), {})
+    again = backend.read_options(BACKEND, {}, salt_funcs(config), {})
+    assert first == again and first is not again
+    assert first["endpoints"] == [("g.example", 2013)] and first["mode"] == "pickle"
+    assert len(validations) == 1 and len(validated) == 1
+
+
+def test_a_caller_changing_its_options_does_not_change_the_next_callers():
+    config = {"carbon": {"prefix": "lab"}}
+    first = backend.read_options(BACKEND, {}, salt_funcs(config), {})
+    first["prefix"] = "changed"
+    first["endpoints"] = []
+    again = backend.read_options(BACKEND, {}, salt_funcs(config), {})
+    assert again["prefix"] == "lab" and again["endpoints"] == [("127.0.0.1", 2003)]
+
+
+@pytest.mark.parametrize(
+    "before, after, ret",
+    [
+        ({"carbon": {"port": 2013}}, {"carbon": {"port": 2014}}, {}),
+        ({"carbon": {"port": 2013}}, {"carbon": {"port": "2013"}, "carbon.timeout": 2}, {}),
+        ({"carbon": {"mode": "text"}}, {"carbon": {"mode": "text"}}, {"ret_kwargs": {"port": 7}}),
+    ],
+)
+def test_changed_settings_are_read_again(before, after, ret):
+    old = backend.read_options(BACKEND, {}, salt_funcs(before), {})
+    new = backend.read_options(BACKEND, ret, salt_funcs(after), {})
+    assert new != old
+    backend._VALIDATED.clear()
+    assert backend.read_options(BACKEND, ret, salt_funcs(after), {}) == new
+
+
+def test_a_bad_value_is_an_error_naming_the_key_on_every_return(validated):
+    funcs = salt_funcs({"carbon": {"port": 2013, "timeout": "soon"}})
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="carbon:timeout"):
+            backend.read_options(BACKEND, {}, funcs, {})
+        result = backend.deliver_return(BACKEND, {"id": "m1", "fun": "test.ping"}, funcs, {})
+        assert "carbon:timeout" in result.error
+    assert validated == {}
+
+
+def test_the_cache_stays_bounded(validated):
+    for port in range(1, 3 * backend._VALIDATED_MAX):
+        backend.read_options(BACKEND, {}, salt_funcs({"carbon": {"port": port}}), {})
+    assert 0 < len(validated) <= backend._VALIDATED_MAX

@@ -122,6 +122,20 @@ def test_chunks_of_empty_or_missing_spool(spool):
     assert spool.names() == []
 
 
+def test_waiting_on_a_missing_spool_is_false_and_creates_nothing(spool, clock, monkeypatch):
+    assert spool.waiting() is False and not os.path.exists(spool.directory)
+    spool.append(b"x", 1)
+    assert spool.waiting() is True
+    real_listdir = os.listdir
+
+    def removed_meanwhile(path):  # the directory goes between the existence check and the list
+        os.rename(path, path + ".gone")
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", removed_meanwhile)
+    assert spool.waiting() is False
+
+
 def test_acknowledge_removes_only_given_records(spool, clock):
     names = fill(spool, clock, [b"a", b"b", b"c"])
     chunk = next(spool.chunks(2, 100))

@@ -13,9 +13,11 @@ from salt_ext.core.delivery.spool import Spool
 from salt_ext.core.errors import ConfigError
 from salt_ext.core.graphite.carbon import BACKEND, CarbonBackend, parse_endpoint
 from salt_ext.core.graphite.paths import DEFAULT_TEMPLATE
+from salt_ext.core.samples import Sample, row_samples, sample_rows, vitals_rows
 from support.carbon import VITALS_RET, VITALS_TEXT, options
 from support.saltconfig import salt_funcs
 from support.tcp import RecordingTcpServer
+from support.vitals import vitals_return
 
 NOW = 1732240001.7
 
@@ -189,6 +191,20 @@ def test_validate_directly():
     parsed = {**DEFAULT_OPTIONS, "hosts": ["[::1]:2003"], "mode": "pickle"}
     del parsed["endpoints"]
     assert CarbonBackend().validate(parsed)["endpoints"] == [("::1", 2003)]
+
+
+# -- serialize --------------------------------------------------------------------------------
+
+
+def test_rows_are_serialized_as_their_samples():
+    rows = vitals_rows(vitals_return(NOW)) + sample_rows(
+        [Sample("status.loadavg", ("1-min",), 0.5, NOW), Sample("status.loadavg", "5", 1.0, NOW)]
+    )
+    for mode in ("text", "pickle"):
+        opts = BACKEND.validate({**DEFAULT_OPTIONS, "mode": mode})
+        assert BACKEND.serialize_rows(rows, "m1", opts) == BACKEND.serialize(
+            row_samples(rows), "m1", opts
+        )
 
 
 # -- send, end to end --------------------------------------------------------------------------

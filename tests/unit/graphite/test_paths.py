@@ -1,4 +1,5 @@
-"""Unit tests for salt_ext.core.graphite.paths: sanitising, paths, plaintext and pickle bytes."""
+"""Unit tests for salt_ext.core.graphite.paths: sanitising, paths, plaintext and pickle bytes;
+the serializers of rows (what the returner sends) give the bytes of the samples'."""
 
 import hashlib
 import math
@@ -17,13 +18,15 @@ from salt_ext.core.graphite.paths import (
     PathBuilder,
     format_value,
     pickle_frames,
+    pickle_rows,
     plaintext,
+    plaintext_rows,
     sanitize_prefix,
     sanitize_segment,
     sanitize_tag_value,
     validate_template,
 )
-from salt_ext.core.samples import Sample, from_vitals_dict
+from salt_ext.core.samples import Sample, from_vitals_dict, row_samples, vitals_rows
 from support.vitals import vitals_return
 
 TS = 1732240000.9  # plaintext and pickle truncate to whole seconds
@@ -343,7 +346,7 @@ def test_any_input_gives_one_safe_line_per_sample(minion, prefix, samples):
 
 
 def test_serializers_registry():
-    assert {"text": plaintext, "pickle": pickle_frames} == graphite.SERIALIZERS
+    assert {"text": graphite.plaintext_rows, "pickle": graphite.pickle_rows} == graphite.SERIALIZERS
 
 
 # -- the builder's caches never change a path ----------------------------------------------------
@@ -391,3 +394,42 @@ def test_paths_in_one_pass_equal_a_fresh_builder_per_sample(minion, names, tags)
     one_pass = PathBuilder(minion).paths(samples)
     assert one_pass == [PathBuilder(minion).path(s) for s in samples]
     assert all(SEGMENT.match(seg) for path in one_pass for seg in path.split("."))
+
+
+# -- rows (what the returner serializes) give the bytes of their samples ---------------------
+
+TEMPLATES = [DEFAULT_TEMPLATE, "{prefix}.{group}.{minion}.{tags}.{name}", "h.{minion}.{name}"]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("rows_of", [pickle_rows, plaintext_rows], ids=["pickle", "text"])
+def test_a_vitals_return_as_rows_gives_the_bytes_of_its_samples(template, rows_of):
+    of_samples = {pickle_rows: pickle_frames, plaintext_rows: plaintext}[rows_of]
+    rows = vitals_rows(vitals_return(TS))
+    expected = of_samples(row_samples(rows), PathBuilder("pi-01.lan", "vitals", template))
+    assert rows_of(rows, PathBuilder("pi-01.lan", "vitals", template)) == expected
+
+
+NAMES = st.one_of(
+    st.text(alphabet="az09_-", min_size=1, max_size=8),
+    st.text(alphabet="az.", max_size=4),
+    st.tuples(st.text(alphabet="az09", max_size=4)),
+    st.tuples(st.text(alphabet="a.", max_size=2), st.text(alphabet="b ", max_size=2)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(st.lists(NAMES, min_size=1, max_size=5), max_size=4),
+    template=st.sampled_from(TEMPLATES),
+)
+def test_row_paths_are_the_paths_of_each_sample(names, template):
+    rows = [
+        ("cpu", (("cpu", str(i)),) if i % 2 else (), TS, dict.fromkeys(row_names, 1.0))
+        for i, row_names in enumerate(names)
+    ]
+    samples = row_samples(rows)
+    shared = PathBuilder("pi 01", "vitals", template)
+    row_paths = [p for g, t, _, f in rows for p in shared.row_paths(g, t, list(f))]
+    assert row_paths == [PathBuilder("pi 01", "vitals", template).path(s) for s in samples]
+    assert shared.paths(samples) == row_paths
