@@ -3,7 +3,8 @@
 # installs the wheel (not editable), runs ruff, mypy, lint-imports and the docs build, then unit,
 # functional, integration, packaging and compat tests (real salt-master/minions, carbon-cache,
 # influxd, VictoriaMetrics) against that installed wheel: the checkout itself is never on
-# sys.path. Reports the coverage of salt_ext as installed, under the checkout's paths.
+# sys.path. With --coverage, reports the coverage of salt_ext as installed, under the
+# checkout's paths.
 #
 #   scripts/test.sh [pytest args]                  everything (e.g. scripts/test.sh tests/unit -x)
 #   scripts/test.sh --layer LAYER [pytest args]    one layer: unit, functional, integration,
@@ -11,28 +12,29 @@
 #                                                  (backends, stack, topology, faults, wholehost,
 #                                                  systemd): its folder, selected by its marker
 #   scripts/test.sh --unit [pytest args]           the fast unit run: --fast --layer unit
-#   --fast                                         no ruff/mypy/lint-imports/sphinx, no coverage,
+#   --fast                                         no ruff/mypy/lint-imports/sphinx,
 #                                                  and the wheel is rebuilt and reinstalled only
 #                                                  when salt_ext/, states/ or the metadata changed
 #                                                  since the last install
-#   --coverage                                     coverage in a --fast or --unit run too
+#   --coverage                                     measure coverage, in every Python process the
+#                                                  tests start: it doubles the CPU time of the
+#                                                  integration layer, so no run measures unasked
 #
 # A run with --layer or --unit always includes tests/test_installed.py, which fails if salt_ext
 # is not imported from the installed wheel (tests/conftest.py refuses to start then, too).
 source "$(dirname "$0")/setup-env.sh"
 
-LAYER="" FAST="" MEASURE=1
+LAYER="" FAST="" MEASURE=""
 while [[ $# -gt 0 ]]; do
     case $1 in
         --layer) LAYER=${2:?--layer needs a layer name}; shift 2 ;;
         --layer=*) LAYER=${1#--layer=}; shift ;;
         --unit) LAYER=unit FAST=1; shift ;;
         --fast) FAST=1; shift ;;
-        --coverage) MEASURE=2; shift ;;
+        --coverage) MEASURE=1; shift ;;
         *) break ;;
     esac
 done
-[[ -z $FAST || $MEASURE == 2 ]] || MEASURE=""
 
 # The folder of a layer (tests/conftest.py gives its tests the marker of the same name).
 layer_folder() {
