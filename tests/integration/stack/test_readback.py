@@ -12,22 +12,10 @@ from pathlib import Path
 import pytest
 
 from support.stack import INFLUX_PASSWORD, INFLUX_USER, all_started
-from vitals_daemons.graphite_web import GraphiteWeb
-from vitals_daemons.process import BackendUnavailable
 
 IDS = ("readback-1", "readback-2", "readback-3")
 DB = "readback"
 STALE_AFTER = 20
-
-
-@pytest.fixture(scope="module")
-def graphite_web(tmp_path_factory, carbon):
-    try:
-        web = GraphiteWeb(tmp_path_factory.mktemp("graphite-web"), carbon)
-    except BackendUnavailable as exc:
-        pytest.skip(str(exc))
-    with web:
-        yield web
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,7 @@ import pytest
 import salt.utils.yaml
 
 from salt_ext.runners import _sls_tree as sls_tree
-from vitals_daemons.graphite_web import GraphiteWeb
-from vitals_daemons.process import BackendUnavailable, poll
+from vitals_daemons.process import poll
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 EXAMPLES = CHECKOUT / "examples"
@@ -69,16 +68,6 @@ def _fill_change_me(tree, path=""):
             tree[key] = "wh-" + here.replace(":", "-") + "-Zx9"
             secrets.append(tree[key])
     return secrets
-
-
-@pytest.fixture(scope="module")
-def graphite_web(tmp_path_factory, carbon):
-    try:
-        web = GraphiteWeb(tmp_path_factory.mktemp("graphite-web"), carbon)
-    except BackendUnavailable as exc:
-        pytest.skip(str(exc))
-    with web:
-        yield web
 
 
 @pytest.fixture(scope="module")
