@@ -2,6 +2,7 @@
 
 import contextlib
 import time
+from pathlib import Path
 
 MINION_IDS = ("vitals-minion-1", "vitals-minion-2")
 SCHEDULE_PREFIX = "scheduled"
@@ -35,3 +36,17 @@ def all_started(factories):
     finally:
         for factory in reversed(started):
             factory.terminate()
+
+
+def files_holding_no_secret(roots, secrets):
+    """Assert that no file under ``roots`` (missing ones skipped) holds any of ``secrets``
+    (strings); return how many files were read."""
+    searched = 0
+    for root in map(Path, roots):
+        for path in root.rglob("*") if root.exists() else []:
+            if path.is_file():
+                data = path.read_bytes()
+                searched += 1
+                for secret in secrets:
+                    assert secret.encode() not in data, f"{secret} in {path}"
+    return searched

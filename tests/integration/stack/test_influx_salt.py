@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from support.stack import INFLUX_PASSWORD, MINION_IDS, WRONG_PASSWORD, wait_for_receipts
+from support.stack import (
+    INFLUX_PASSWORD,
+    MINION_IDS,
+    WRONG_PASSWORD,
+    files_holding_no_secret,
+    wait_for_receipts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +74,7 @@ def test_wrong_password_is_a_clear_error_and_never_shown(salt_cli, influx):
 
 
 def test_no_secret_in_logs_job_returns_or_spool(salt_master, salt_minions, influx):
-    secrets = (INFLUX_PASSWORD.encode(), WRONG_PASSWORD.encode())
     roots = [salt_master.config["cachedir"], os.path.dirname(salt_master.config["log_file"])]
     for minion in salt_minions:
         roots += [minion.config["cachedir"], os.path.dirname(minion.config["log_file"])]
-    searched = 0
-    for root in roots:
-        for folder, _dirs, files in os.walk(root):
-            for name in files:
-                path = os.path.join(folder, name)
-                if not os.path.isfile(path):
-                    continue
-                with open(path, "rb") as handle:
-                    data = handle.read()
-                searched += 1
-                assert not any(s in data for s in secrets), path
-    assert searched > 10
+    assert files_holding_no_secret(roots, (INFLUX_PASSWORD, WRONG_PASSWORD)) > 10

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from salt_ext.runners import _sls_tree as sls_tree
+from support.stack import files_holding_no_secret
 from vitals_daemons.process import poll
 
 pytestmark = pytest.mark.skipif(
@@ -408,12 +409,4 @@ def test_no_password_in_logs_or_the_job_cache(master, minion, agent_and_master):
         Path("/var/log/graphite"),
         Path("/var/log/carbon"),
     ]
-    searched = 0
-    for root in roots:
-        for path in root.rglob("*") if root.exists() else []:
-            if path.is_file():
-                data = path.read_bytes()
-                searched += 1
-                for secret in SECRETS:
-                    assert secret.encode() not in data, f"{secret} in {path}"
-    assert searched > 3
+    assert files_holding_no_secret(roots, SECRETS) > 3

@@ -31,6 +31,7 @@ import pytest
 import salt.utils.yaml
 
 from salt_ext.runners import _sls_tree as sls_tree
+from support.stack import files_holding_no_secret
 from vitals_daemons.process import poll
 
 CHECKOUT = Path(__file__).resolve().parents[3]
@@ -355,15 +356,7 @@ def test_no_secret_of_the_pillar_in_logs_or_job_returns(whole_host, host):
         Path(minion.config["log_file"]).parent,
         Path(master.config["cachedir"]) / "jobs",
     ]
-    searched = 0
-    for root in roots:
-        for path in root.rglob("*") if root.exists() else []:
-            if path.is_file():
-                data = path.read_bytes()
-                searched += 1
-                for secret in host["secrets"]:
-                    assert secret.encode() not in data, f"{secret} in {path}"
-    assert searched > 3
+    assert files_holding_no_secret(roots, host["secrets"]) > 3
 
 
 def test_the_pillar_is_not_changed_by_the_test_beyond_its_placeholders(host):
