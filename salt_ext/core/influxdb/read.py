@@ -20,6 +20,7 @@ Token`` when only ``token`` is set; ``api: v2`` queries InfluxDB 2's v1-compatib
 with ``db=<bucket>`` and the token (the bucket needs a DBRP mapping, as for any InfluxQL).
 """
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ from salt_ext.core.influxdb import influxql
 from salt_ext.core.influxdb.client import InfluxClient
 from salt_ext.core.influxdb.influxql import influxql_ident, influxql_string
 from salt_ext.core.samples import Buckets, Metric, Series, Summary
+
+log = logging.getLogger(__name__)
 
 SELECTORS = {"mean": "mean", "max": "max", "min": "min", "last": "last"}
 # which column of a tier each aggregate reads: max is exact (the max of the interval maxima);
@@ -113,15 +116,22 @@ class InfluxReader:
             return RAW, []
         with self._lock:  # the views ask for several metrics at once
             if self._tiers is None:
-                policies, queries = self.client.query(
-                    [
-                        influxql.show_retention_policies_statement(self.db),
-                        influxql.SHOW_CONTINUOUS_QUERIES,
-                    ],
-                    {"db": self.db},
-                )
-                shown = influxql.continuous_queries([queries]).get(self.db, {})
-                self._tiers = find_tiers(self.db, influxql.rows([policies]), shown)
+                try:
+                    policies, queries = self.client.query(
+                        [
+                            influxql.show_retention_policies_statement(self.db),
+                            influxql.SHOW_CONTINUOUS_QUERIES,
+                        ],
+                        {"db": self.db},
+                    )
+                except QueryError as exc:
+                    # a server or user that cannot list them (an InfluxQL-compatible server
+                    # without continuous queries, say) still has its raw points: read those
+                    log.warning("reading the raw policy only, the tiers are unknown: %s", exc)
+                    self._tiers = RAW, []
+                else:
+                    shown = influxql.continuous_queries([queries]).get(self.db, {})
+                    self._tiers = find_tiers(self.db, influxql.rows([policies]), shown)
             return self._tiers
 
     def tier(self, start: int, end: int, step: Optional[int]) -> Tier:

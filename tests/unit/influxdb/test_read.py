@@ -391,3 +391,12 @@ def test_a_window_the_raw_policy_covers_reads_raw_points(monkeypatch):
     with Scripted(tier_answers(), results([])) as server:
         reader(server.url, tiers=True).buckets(CPU, None, NOW - 3600, NOW, 60, "min")
     assert statements(server.requests[1])[0].startswith('SELECT min("percent") FROM "cpu" WHERE')
+
+
+def test_a_server_that_cannot_list_the_tiers_is_read_raw(caplog):
+    refused = (403, {"error": "error authorizing query: reader not authorized"})
+    with Scripted(refused, results([])) as server:
+        reader(server.url, tiers=True).buckets(CPU, None, NOW - 3600, NOW, 60, "mean")
+    assert statements(server.requests[1])[0].startswith('SELECT mean("percent") FROM "cpu" WHERE')
+    assert "reading the raw policy only, the tiers are unknown" in caplog.text
+    assert "not authorized" in caplog.text
