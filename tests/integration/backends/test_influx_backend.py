@@ -15,6 +15,7 @@ from salt_ext.core.influxdb.write import BACKEND
 from salt_ext.core.samples import samples_from_return
 from support.faults import BlackholeServer
 from support.saltconfig import salt_funcs
+from support.stack import files_holding_no_secret
 from vitals_daemons.influxdb import InfluxD
 from vitals_daemons.process import BackendUnavailable, refused_port
 from vitals_daemons.victoria_metrics import VictoriaMetrics
@@ -280,9 +281,7 @@ def _secret_free(caplog, result, tmp_path):
         texts += [record.getMessage(), record.exc_text or ""]
     for text in texts:
         assert PASSWORD not in text
-    for path in (tmp_path / "cache").rglob("*"):
-        if path.is_file():
-            assert PASSWORD.encode() not in path.read_bytes()
+    files_holding_no_secret([tmp_path / "cache"], (PASSWORD,))
 
 
 def test_v1_auth(influxd_auth, tmp_path, caplog):
